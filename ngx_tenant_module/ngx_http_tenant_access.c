@@ -1,0 +1,301 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#include "ngx_http_tenant_module.h"
+
+
+static ngx_int_t ngx_http_tenant_find_token(ngx_http_request_t *r,
+    ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *token);
+static ngx_int_t ngx_http_tenant_bearer(ngx_table_elt_t *h,
+    ngx_str_t *token);
+static ngx_http_tenant_reason_e ngx_http_tenant_verify(
+    ngx_http_request_t *r, ngx_http_tenant_loc_conf_t *tlcf,
+    ngx_http_tenant_ctx_t *ctx, ngx_str_t *token, const char **err);
+static ngx_int_t ngx_http_tenant_verify_signature(
+    ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_ctx_t *ctx,
+    ngx_str_t *token, const char **err);
+static void ngx_http_tenant_ctx_cleanup(void *data);
+
+
+/*
+ * The access phase runs every request through a fixed order: token,
+ * identity, header hygiene.  Later steps (limits, policy) join here.
+ */
+
+ngx_int_t
+ngx_http_tenant_access_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                    token;
+    ngx_flag_t                   headers;
+    const char                  *err;
+    ngx_http_tenant_ctx_t       *ctx;
+    ngx_http_tenant_reason_e     reason;
+    ngx_http_tenant_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
+
+    headers = (tlcf->headers == NGX_CONF_UNSET) ? tlcf->jwt : tlcf->headers;
+
+    if (!tlcf->jwt) {
+        if (headers && ngx_http_tenant_headers_strip(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_tenant_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_tenant_find_token(r, tlcf, &token) != NGX_OK) {
+        return ngx_http_tenant_reject(r, ctx, NGX_HTTP_TENANT_MISSING_TOKEN,
+                                      "no bearer token");
+    }
+
+    reason = ngx_http_tenant_verify(r, tlcf, ctx, &token, &err);
+
+    if (reason != NGX_HTTP_TENANT_ADMITTED) {
+        return ngx_http_tenant_reject(r, ctx, reason, err);
+    }
+
+    if (headers
+        && (ngx_http_tenant_headers_strip(r) != NGX_OK
+            || ngx_http_tenant_headers_inject(r, &ctx->identity) != NGX_OK))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_http_tenant_ctx_t *
+ngx_http_tenant_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t     *cln;
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+
+    if (ctx) {
+        /* after an internal redirect the token is checked afresh */
+        ngx_http_tenant_ctx_cleanup(ctx);
+        ngx_memzero(&ctx->identity, sizeof(ngx_http_tenant_identity_t));
+        ctx->reason = NGX_HTTP_TENANT_ADMITTED;
+        ctx->verified = 0;
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tenant_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_tenant_ctx_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_tenant_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_http_tenant_ctx_cleanup(void *data)
+{
+    ngx_http_tenant_ctx_t *ctx = data;
+
+    if (ctx->header) {
+        json_decref(ctx->header);
+        ctx->header = NULL;
+    }
+
+    if (ctx->payload) {
+        json_decref(ctx->payload);
+        ctx->payload = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_tenant_find_token(ngx_http_request_t *r,
+    ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *token)
+{
+    if (tlcf->token) {
+        if (ngx_http_complex_value(r, tlcf->token, token) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return token->len ? NGX_OK : NGX_DECLINED;
+    }
+
+    if (r->headers_in.authorization == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_tenant_bearer(r->headers_in.authorization, token);
+}
+
+
+/* "Bearer" is case-insensitive (RFC 7235 2.1), the token follows spaces */
+
+static ngx_int_t
+ngx_http_tenant_bearer(ngx_table_elt_t *h, ngx_str_t *token)
+{
+    u_char  *p, *end;
+
+    p = h->value.data;
+    end = p + h->value.len;
+
+    if (h->value.len < 7 || ngx_strncasecmp(p, (u_char *) "Bearer ", 7) != 0) {
+        return NGX_DECLINED;
+    }
+
+    for (p += 7; p < end && *p == ' '; p++) { /* void */ }
+
+    while (end > p && end[-1] == ' ') {
+        end--;
+    }
+
+    token->data = p;
+    token->len = end - p;
+
+    return token->len ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_http_tenant_reason_e
+ngx_http_tenant_verify(ngx_http_request_t *r,
+    ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_ctx_t *ctx,
+    ngx_str_t *token, const char **err)
+{
+    ngx_http_tenant_jwt_rc_e       rc;
+    ngx_http_tenant_jwt_rules_t    rules;
+    ngx_http_tenant_identity_rc_e  irc;
+
+    if (ngx_http_tenant_verify_signature(tlcf, ctx, token, err) != NGX_OK) {
+        return NGX_HTTP_TENANT_INVALID_TOKEN;
+    }
+
+    rules.now = ngx_time();
+    rules.leeway = tlcf->leeway;
+    rules.issuers = tlcf->issuers;
+    rules.audiences = tlcf->audiences;
+
+    rc = ngx_http_tenant_jwt_check_claims(ctx->payload, &rules, err);
+
+    if (rc == NGX_HTTP_TENANT_JWT_EXPIRED) {
+        return NGX_HTTP_TENANT_TOKEN_EXPIRED;
+    }
+
+    if (rc != NGX_HTTP_TENANT_JWT_OK) {
+        return NGX_HTTP_TENANT_INVALID_TOKEN;
+    }
+
+    ctx->verified = 1;
+
+    irc = ngx_http_tenant_identity_extract(ctx->payload, &tlcf->claims,
+                                           r->pool, &ctx->identity, err);
+
+    switch (irc) {
+    case NGX_HTTP_TENANT_IDENTITY_OK:
+        return NGX_HTTP_TENANT_ADMITTED;
+    case NGX_HTTP_TENANT_IDENTITY_NO_TENANT:
+        return NGX_HTTP_TENANT_MISSING_TENANT;
+    case NGX_HTTP_TENANT_IDENTITY_BAD_TENANT:
+        return NGX_HTTP_TENANT_INVALID_TENANT;
+    default:
+        return NGX_HTTP_TENANT_INVALID_CLAIMS;
+    }
+}
+
+
+/*
+ * The signature, through the per-worker cache of verified tokens.  On
+ * success ctx holds one reference to the header and the payload.
+ */
+
+static ngx_int_t
+ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
+    ngx_http_tenant_ctx_t *ctx, ngx_str_t *token, const char **err)
+{
+    ngx_uint_t                    allowed;
+    ngx_http_tenant_jwt_t         jwt;
+    ngx_http_tenant_cached_t     *cached, value;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_tenant_module);
+
+    allowed = (tlcf->algorithms != NGX_CONF_UNSET_UINT)
+              ? tlcf->algorithms : tlcf->keyset->algs;
+
+    cached = NULL;
+
+    if (tmcf->cache) {
+        cached = ngx_http_tenant_cache_get(tmcf->cache, tlcf->keyset,
+                                           token->data, token->len,
+                                           ngx_time());
+    }
+
+    if (cached) {
+        if ((allowed & NGX_HTTP_TENANT_ALG_BIT(cached->alg)) == 0) {
+            *err = "token \"alg\" is not allowed here";
+            return NGX_ERROR;
+        }
+
+        ctx->header = json_incref(cached->header);
+        ctx->payload = json_incref(cached->payload);
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_tenant_jwt_decode(token->data, token->len, &jwt, err)
+        != NGX_HTTP_TENANT_JWT_OK)
+    {
+        goto failed;
+    }
+
+    /* the allow-list is checked before any key is touched */
+    if ((allowed & NGX_HTTP_TENANT_ALG_BIT(jwt.alg)) == 0) {
+        *err = "token \"alg\" is not allowed here";
+        goto failed;
+    }
+
+    if (ngx_http_tenant_jwt_verify(tlcf->keyset, &jwt, token->data, err)
+        != NGX_HTTP_TENANT_JWT_OK)
+    {
+        goto failed;
+    }
+
+    if (tmcf->cache) {
+        value.header = jwt.header;
+        value.payload = jwt.payload;
+        value.alg = jwt.alg;
+
+        ngx_http_tenant_cache_put(tmcf->cache, tlcf->keyset, token->data,
+                                  token->len, &value,
+                                  ngx_http_tenant_jwt_expires(jwt.payload));
+    }
+
+    ctx->header = jwt.header;
+    ctx->payload = jwt.payload;
+
+    return NGX_OK;
+
+failed:
+
+    ngx_http_tenant_jwt_release(&jwt);
+
+    return NGX_ERROR;
+}

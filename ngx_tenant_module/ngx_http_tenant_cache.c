@@ -1,0 +1,222 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_tenant_cache.h"
+
+
+/* a token without "exp" is verified again after this long */
+#define NGX_HTTP_TENANT_CACHE_MAX_TTL  300
+
+
+typedef struct ngx_http_tenant_cache_entry_s  ngx_http_tenant_cache_entry_t;
+
+struct ngx_http_tenant_cache_entry_s {
+    ngx_http_tenant_cache_entry_t  *next;    /* bucket chain */
+    ngx_queue_t                     lru;
+    uint32_t                        hash;
+    void                           *owner;
+    time_t                          expires;
+    ngx_http_tenant_cached_t        value;
+    size_t                          len;
+    u_char                          token[1];
+};
+
+
+struct ngx_http_tenant_cache_s {
+    ngx_http_tenant_cache_entry_t **buckets;
+    ngx_uint_t                      mask;
+    ngx_uint_t                      count;
+    ngx_uint_t                      size;
+    ngx_queue_t                     lru;      /* most recent first */
+    ngx_log_t                      *log;
+};
+
+
+static ngx_http_tenant_cache_entry_t **ngx_http_tenant_cache_find(
+    ngx_http_tenant_cache_t *cache, uint32_t hash, void *owner,
+    const u_char *token, size_t len);
+static void ngx_http_tenant_cache_remove(ngx_http_tenant_cache_t *cache,
+    ngx_http_tenant_cache_entry_t **link);
+
+
+ngx_http_tenant_cache_t *
+ngx_http_tenant_cache_create(ngx_uint_t size, ngx_log_t *log)
+{
+    ngx_uint_t                buckets;
+    ngx_http_tenant_cache_t  *cache;
+
+    cache = ngx_calloc(sizeof(ngx_http_tenant_cache_t), log);
+    if (cache == NULL) {
+        return NULL;
+    }
+
+    for (buckets = 16; buckets < size; buckets <<= 1) { /* void */ }
+
+    cache->buckets = ngx_calloc(buckets * sizeof(void *), log);
+    if (cache->buckets == NULL) {
+        ngx_free(cache);
+        return NULL;
+    }
+
+    cache->mask = buckets - 1;
+    cache->size = size;
+    cache->log = log;
+    ngx_queue_init(&cache->lru);
+
+    return cache;
+}
+
+
+void
+ngx_http_tenant_cache_destroy(ngx_http_tenant_cache_t *cache)
+{
+    ngx_queue_t                    *q;
+    ngx_http_tenant_cache_entry_t  *e;
+
+    while (!ngx_queue_empty(&cache->lru)) {
+        q = ngx_queue_head(&cache->lru);
+        ngx_queue_remove(q);
+
+        e = ngx_queue_data(q, ngx_http_tenant_cache_entry_t, lru);
+        json_decref(e->value.header);
+        json_decref(e->value.payload);
+        ngx_free(e);
+    }
+
+    ngx_free(cache->buckets);
+    ngx_free(cache);
+}
+
+
+ngx_http_tenant_cached_t *
+ngx_http_tenant_cache_get(ngx_http_tenant_cache_t *cache, void *owner,
+    const u_char *token, size_t len, time_t now)
+{
+    uint32_t                         hash;
+    ngx_http_tenant_cache_entry_t  **link, *e;
+
+    hash = ngx_murmur_hash2((u_char *) token, len);
+
+    link = ngx_http_tenant_cache_find(cache, hash, owner, token, len);
+    if (link == NULL) {
+        return NULL;
+    }
+
+    e = *link;
+
+    if (now >= e->expires) {
+        ngx_http_tenant_cache_remove(cache, link);
+        return NULL;
+    }
+
+    ngx_queue_remove(&e->lru);
+    ngx_queue_insert_head(&cache->lru, &e->lru);
+
+    return &e->value;
+}
+
+
+void
+ngx_http_tenant_cache_put(ngx_http_tenant_cache_t *cache, void *owner,
+    const u_char *token, size_t len, ngx_http_tenant_cached_t *value,
+    time_t expires)
+{
+    uint32_t                         hash;
+    ngx_queue_t                     *q;
+    ngx_http_tenant_cache_entry_t  **link, *e;
+
+    hash = ngx_murmur_hash2((u_char *) token, len);
+
+    if (ngx_http_tenant_cache_find(cache, hash, owner, token, len)) {
+        return;
+    }
+
+    if (cache->count >= cache->size) {
+        q = ngx_queue_last(&cache->lru);
+        e = ngx_queue_data(q, ngx_http_tenant_cache_entry_t, lru);
+
+        link = ngx_http_tenant_cache_find(cache, e->hash, e->owner, e->token,
+                                          e->len);
+        if (link) {
+            ngx_http_tenant_cache_remove(cache, link);
+        }
+    }
+
+    /* a failed allocation only costs a later re-verification */
+    e = ngx_alloc(sizeof(ngx_http_tenant_cache_entry_t) + len, cache->log);
+    if (e == NULL) {
+        return;
+    }
+
+    e->hash = hash;
+    e->owner = owner;
+    /* even a long-lived token is verified again now and then */
+    e->expires = ngx_time() + NGX_HTTP_TENANT_CACHE_MAX_TTL;
+
+    if (expires && expires < e->expires) {
+        e->expires = expires;
+    }
+    e->value = *value;
+    e->len = len;
+    ngx_memcpy(e->token, token, len);
+
+    json_incref(value->header);
+    json_incref(value->payload);
+
+    e->next = cache->buckets[hash & cache->mask];
+    cache->buckets[hash & cache->mask] = e;
+
+    ngx_queue_insert_head(&cache->lru, &e->lru);
+    cache->count++;
+}
+
+
+ngx_uint_t
+ngx_http_tenant_cache_count(ngx_http_tenant_cache_t *cache)
+{
+    return cache->count;
+}
+
+
+static ngx_http_tenant_cache_entry_t **
+ngx_http_tenant_cache_find(ngx_http_tenant_cache_t *cache, uint32_t hash,
+    void *owner, const u_char *token, size_t len)
+{
+    ngx_http_tenant_cache_entry_t  **link, *e;
+
+    for (link = &cache->buckets[hash & cache->mask]; *link; link = &e->next) {
+        e = *link;
+
+        if (e->hash == hash && e->owner == owner && e->len == len
+            && ngx_memcmp(e->token, token, len) == 0)
+        {
+            return link;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_tenant_cache_remove(ngx_http_tenant_cache_t *cache,
+    ngx_http_tenant_cache_entry_t **link)
+{
+    ngx_http_tenant_cache_entry_t  *e;
+
+    e = *link;
+    *link = e->next;
+
+    ngx_queue_remove(&e->lru);
+    cache->count--;
+
+    json_decref(e->value.header);
+    json_decref(e->value.payload);
+    ngx_free(e);
+}

@@ -1,0 +1,72 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#ifndef _NGX_HTTP_TENANT_CLAIMS_H_INCLUDED_
+#define _NGX_HTTP_TENANT_CLAIMS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <jansson.h>
+
+
+#define NGX_HTTP_TENANT_ID_MAX            64
+#define NGX_HTTP_TENANT_HEADER_VALUE_MAX  256
+
+
+/* a claim name, split once at configuration time if it is a dotted path */
+typedef struct {
+    ngx_str_t    name;          /* NUL-terminated */
+    ngx_uint_t   nparts;
+    char       **parts;
+} ngx_http_tenant_claim_t;
+
+
+typedef struct {
+    ngx_http_tenant_claim_t  *tenant;
+    ngx_http_tenant_claim_t  *user;
+    ngx_http_tenant_claim_t  *role;
+    ngx_http_tenant_claim_t  *plan;
+    ngx_http_tenant_claim_t  *permissions;
+} ngx_http_tenant_claim_names_t;
+
+
+typedef struct {
+    ngx_str_t    tenant_id;
+    ngx_str_t    user;
+    ngx_str_t    role;
+    ngx_str_t    plan;
+    ngx_str_t    permissions;   /* comma-joined */
+} ngx_http_tenant_identity_t;
+
+
+typedef enum {
+    NGX_HTTP_TENANT_IDENTITY_OK = 0,
+    NGX_HTTP_TENANT_IDENTITY_NO_TENANT,
+    NGX_HTTP_TENANT_IDENTITY_BAD_TENANT,
+    NGX_HTTP_TENANT_IDENTITY_BAD_CLAIMS
+} ngx_http_tenant_identity_rc_e;
+
+
+ngx_http_tenant_claim_t *ngx_http_tenant_claim_compile(ngx_pool_t *pool,
+    ngx_str_t *name);
+json_t *ngx_http_tenant_claim_find(json_t *object,
+    ngx_http_tenant_claim_t *claim);
+json_t *ngx_http_tenant_claim_find_name(json_t *object, u_char *name,
+    size_t len);
+ngx_int_t ngx_http_tenant_claim_text(json_t *value, ngx_pool_t *pool,
+    ngx_str_t *text);
+
+ngx_http_tenant_identity_rc_e ngx_http_tenant_identity_extract(
+    json_t *payload, ngx_http_tenant_claim_names_t *names, ngx_pool_t *pool,
+    ngx_http_tenant_identity_t *id, const char **err);
+
+ngx_int_t ngx_http_tenant_id_valid(const u_char *p, size_t len);
+ngx_int_t ngx_http_tenant_header_safe(const u_char *p, size_t len);
+ngx_flag_t ngx_http_tenant_has_control(const u_char *p, size_t len);
+
+
+#endif /* _NGX_HTTP_TENANT_CLAIMS_H_INCLUDED_ */

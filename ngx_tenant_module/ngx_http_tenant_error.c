@@ -1,0 +1,166 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#include "ngx_http_tenant_module.h"
+
+
+typedef struct {
+    ngx_str_t    code;
+    ngx_uint_t   status;
+    ngx_str_t    body;
+    ngx_str_t    challenge;    /* WWW-Authenticate, for 401 */
+} ngx_http_tenant_error_t;
+
+
+#define ngx_http_tenant_json(code, message)                                   \
+    ngx_string("{\"error\":\"" code "\",\"message\":\"" message "\"}\n")
+
+
+static ngx_int_t ngx_http_tenant_set_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value);
+
+
+static ngx_http_tenant_error_t  ngx_http_tenant_errors[] = {
+
+    { ngx_null_string, NGX_HTTP_OK, ngx_null_string, ngx_null_string },
+
+    { ngx_string("missing_token"), NGX_HTTP_UNAUTHORIZED,
+      ngx_http_tenant_json("missing_token",
+                           "a bearer token is required"),
+      ngx_string("Bearer") },
+
+    { ngx_string("invalid_token"), NGX_HTTP_UNAUTHORIZED,
+      ngx_http_tenant_json("invalid_token",
+                           "the token is malformed, or its signature, "
+                           "issuer or audience is not accepted"),
+      ngx_string("Bearer error=\"invalid_token\"") },
+
+    { ngx_string("token_expired"), NGX_HTTP_UNAUTHORIZED,
+      ngx_http_tenant_json("token_expired", "the token has expired"),
+      ngx_string("Bearer error=\"invalid_token\"") },
+
+    { ngx_string("missing_tenant"), NGX_HTTP_FORBIDDEN,
+      ngx_http_tenant_json("missing_tenant",
+                           "the token names no tenant"),
+      ngx_null_string },
+
+    { ngx_string("invalid_tenant"), NGX_HTTP_FORBIDDEN,
+      ngx_http_tenant_json("invalid_tenant",
+                           "the token's tenant ID is not valid"),
+      ngx_null_string },
+
+    { ngx_string("invalid_claims"), NGX_HTTP_FORBIDDEN,
+      ngx_http_tenant_json("invalid_claims",
+                           "the token's claims cannot be forwarded safely"),
+      ngx_null_string }
+};
+
+
+static ngx_str_t  ngx_http_tenant_www_authenticate =
+    ngx_string("WWW-Authenticate");
+static ngx_str_t  ngx_http_tenant_cache_control = ngx_string("Cache-Control");
+static ngx_str_t  ngx_http_tenant_no_store = ngx_string("no-store");
+static ngx_str_t  ngx_http_tenant_json_type = ngx_string("application/json");
+
+
+ngx_str_t *
+ngx_http_tenant_reason_code(ngx_http_tenant_reason_e reason)
+{
+    return &ngx_http_tenant_errors[reason].code;
+}
+
+
+/*
+ * Answers the request with the JSON error itself and finalizes it, so the
+ * phase handler returns NGX_DONE.  The token is never logged.
+ */
+
+ngx_int_t
+ngx_http_tenant_reject(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_reason_e reason, const char *detail)
+{
+    ngx_int_t                 rc;
+    ngx_buf_t                *b;
+    ngx_chain_t               out;
+    ngx_http_tenant_error_t  *e;
+
+    e = &ngx_http_tenant_errors[reason];
+    ctx->reason = reason;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "tenant: rejected with \"%V\": %s", &e->code, detail);
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    r->headers_out.status = e->status;
+    r->headers_out.content_type = ngx_http_tenant_json_type;
+    r->headers_out.content_type_len = ngx_http_tenant_json_type.len;
+    r->headers_out.content_length_n = e->body.len;
+
+    if ((e->challenge.len
+         && ngx_http_tenant_set_header(r, &ngx_http_tenant_www_authenticate,
+                                       &e->challenge)
+            != NGX_OK)
+        || ngx_http_tenant_set_header(r, &ngx_http_tenant_cache_control,
+                                      &ngx_http_tenant_no_store)
+           != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return NGX_DONE;
+    }
+
+    b->pos = e->body.data;
+    b->last = e->body.data + e->body.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_set_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key = *name;
+    h->value = *value;
+    h->lowcase_key = NULL;
+
+    if (name == &ngx_http_tenant_www_authenticate) {
+        r->headers_out.www_authenticate = h;
+    }
+
+    return NGX_OK;
+}

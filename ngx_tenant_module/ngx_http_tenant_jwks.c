@@ -1,0 +1,403 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+#include <jansson.h>
+
+#include "ngx_http_tenant_keys.h"
+#include "ngx_http_tenant_b64.h"
+
+
+#define NGX_HTTP_TENANT_JWK_MAX  1024
+
+
+typedef struct {
+    ngx_conf_t                *cf;
+    ngx_str_t                 *path;
+    ngx_http_tenant_keyset_t  *ks;
+    json_t                    *jwk;
+    ngx_uint_t                 index;
+} ngx_http_tenant_jwk_ctx_t;
+
+
+static ngx_int_t ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc);
+static ngx_int_t ngx_http_tenant_jwk_oct(ngx_http_tenant_jwk_ctx_t *jc,
+    ngx_http_tenant_key_t *key);
+static EVP_PKEY *ngx_http_tenant_jwk_rsa(ngx_http_tenant_jwk_ctx_t *jc);
+static EVP_PKEY *ngx_http_tenant_jwk_ec(ngx_http_tenant_jwk_ctx_t *jc);
+static EVP_PKEY *ngx_http_tenant_pkey_fromdata(const char *type,
+    OSSL_PARAM_BLD *bld);
+static u_char *ngx_http_tenant_jwk_bytes(ngx_http_tenant_jwk_ctx_t *jc,
+    const char *name, size_t *len);
+static ngx_int_t ngx_http_tenant_jwk_str(ngx_http_tenant_jwk_ctx_t *jc,
+    const char *name, ngx_str_t *value);
+static void ngx_http_tenant_jwk_error(ngx_http_tenant_jwk_ctx_t *jc,
+    const char *what);
+
+
+char *
+ngx_http_tenant_jwks_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
+    ngx_str_t *path)
+{
+    json_t                     *set, *keys;
+    json_error_t                err;
+    ngx_uint_t                  i;
+    ngx_http_tenant_jwk_ctx_t   jc;
+
+    set = json_load_file((char *) path->data, JSON_REJECT_DUPLICATES, &err);
+    if (set == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tenant: cannot load JWK Set \"%V\": %s "
+                           "(line %d)", path, err.text, err.line);
+        return NGX_CONF_ERROR;
+    }
+
+    keys = json_object_get(set, "keys");
+
+    if (!json_is_array(keys) || json_array_size(keys) == 0
+        || json_array_size(keys) > NGX_HTTP_TENANT_JWK_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tenant: JWK Set \"%V\" has no \"keys\" array "
+                           "of 1 to %d keys", path, NGX_HTTP_TENANT_JWK_MAX);
+        json_decref(set);
+        return NGX_CONF_ERROR;
+    }
+
+    jc.cf = cf;
+    jc.path = path;
+    jc.ks = ks;
+
+    for (i = 0; i < json_array_size(keys); i++) {
+        jc.jwk = json_array_get(keys, i);
+        jc.index = i;
+
+        if (ngx_http_tenant_jwk_load(&jc) != NGX_OK) {
+            json_decref(set);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ks->jwks = 1;
+
+    json_decref(set);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc)
+{
+    ngx_str_t               kty, kid, use, alg;
+    EVP_PKEY               *pkey;
+    ngx_http_tenant_key_t  *key;
+
+    if (!json_is_object(jc->jwk)
+        || ngx_http_tenant_jwk_str(jc, "kty", &kty) != NGX_OK
+        || kty.len == 0)
+    {
+        ngx_http_tenant_jwk_error(jc, "has no \"kty\"");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tenant_jwk_str(jc, "kid", &kid) != NGX_OK
+        || ngx_http_tenant_jwk_str(jc, "use", &use) != NGX_OK
+        || ngx_http_tenant_jwk_str(jc, "alg", &alg) != NGX_OK)
+    {
+        ngx_http_tenant_jwk_error(jc, "has a non-string \"kid\", \"use\" "
+                                      "or \"alg\"");
+        return NGX_ERROR;
+    }
+
+    /* encryption keys may share the set; they never verify a signature */
+    if (use.len && !(use.len == 3 && ngx_strncmp(use.data, "sig", 3) == 0)) {
+        return NGX_OK;
+    }
+
+    key = ngx_http_tenant_key_add(jc->cf, jc->ks, jc->path, &kid);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (kty.len == 3 && ngx_strncmp(kty.data, "oct", 3) == 0) {
+        if (ngx_http_tenant_jwk_oct(jc, key) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        if (kty.len == 3 && ngx_strncmp(kty.data, "RSA", 3) == 0) {
+            pkey = ngx_http_tenant_jwk_rsa(jc);
+
+        } else if (kty.len == 2 && ngx_strncmp(kty.data, "EC", 2) == 0) {
+            pkey = ngx_http_tenant_jwk_ec(jc);
+
+        } else {
+            ngx_http_tenant_jwk_error(jc, "has an unsupported \"kty\"");
+            return NGX_ERROR;
+        }
+
+        if (pkey == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_tenant_key_set_pkey(jc->cf, key, pkey) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (alg.len && ngx_http_tenant_key_restrict(jc->cf, key, &alg) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    jc->ks->algs |= key->algs;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_jwk_oct(ngx_http_tenant_jwk_ctx_t *jc,
+    ngx_http_tenant_key_t *key)
+{
+    u_char     *k;
+    size_t      len;
+    ngx_int_t   rc;
+
+    k = ngx_http_tenant_jwk_bytes(jc, "k", &len);
+    if (k == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_tenant_key_set_hmac(jc->cf, key, k, len);
+
+    OPENSSL_cleanse(k, len);
+
+    return rc;
+}
+
+
+static EVP_PKEY *
+ngx_http_tenant_jwk_rsa(ngx_http_tenant_jwk_ctx_t *jc)
+{
+    u_char          *n, *e;
+    size_t           nlen, elen;
+    BIGNUM          *bn_n, *bn_e;
+    EVP_PKEY        *pkey;
+    OSSL_PARAM_BLD  *bld;
+
+    n = ngx_http_tenant_jwk_bytes(jc, "n", &nlen);
+    e = ngx_http_tenant_jwk_bytes(jc, "e", &elen);
+
+    if (n == NULL || e == NULL) {
+        return NULL;
+    }
+
+    pkey = NULL;
+    bld = OSSL_PARAM_BLD_new();
+    bn_n = BN_bin2bn(n, (int) nlen, NULL);
+    bn_e = BN_bin2bn(e, (int) elen, NULL);
+
+    if (bld != NULL && bn_n != NULL && bn_e != NULL
+        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) == 1
+        && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) == 1)
+    {
+        pkey = ngx_http_tenant_pkey_fromdata("RSA", bld);
+    }
+
+    BN_free(bn_n);
+    BN_free(bn_e);
+    OSSL_PARAM_BLD_free(bld);
+
+    if (pkey == NULL) {
+        ngx_http_tenant_jwk_error(jc, "is not a valid RSA public key");
+    }
+
+    return pkey;
+}
+
+
+static EVP_PKEY *
+ngx_http_tenant_jwk_ec(ngx_http_tenant_jwk_ctx_t *jc)
+{
+    u_char          *x, *y, *point;
+    size_t           xlen, ylen, size;
+    ngx_str_t        crv;
+    EVP_PKEY        *pkey;
+    OSSL_PARAM_BLD  *bld;
+
+    if (ngx_http_tenant_jwk_str(jc, "crv", &crv) != NGX_OK) {
+        ngx_http_tenant_jwk_error(jc, "has a non-string \"crv\"");
+        return NULL;
+    }
+
+    if (crv.len == 5 && ngx_strncmp(crv.data, "P-256", 5) == 0) {
+        size = 32;
+
+    } else if (crv.len == 5 && ngx_strncmp(crv.data, "P-384", 5) == 0) {
+        size = 48;
+
+    } else if (crv.len == 5 && ngx_strncmp(crv.data, "P-521", 5) == 0) {
+        size = 66;
+
+    } else {
+        ngx_http_tenant_jwk_error(jc, "has an unsupported \"crv\"");
+        return NULL;
+    }
+
+    x = ngx_http_tenant_jwk_bytes(jc, "x", &xlen);
+    y = ngx_http_tenant_jwk_bytes(jc, "y", &ylen);
+
+    if (x == NULL || y == NULL) {
+        return NULL;
+    }
+
+    if (xlen != size || ylen != size) {
+        ngx_http_tenant_jwk_error(jc, "has \"x\" or \"y\" of a wrong size");
+        return NULL;
+    }
+
+    /* uncompressed point: 0x04 || x || y; OpenSSL checks it is on curve */
+
+    point = ngx_pnalloc(jc->cf->temp_pool, 1 + 2 * size);
+    if (point == NULL) {
+        return NULL;
+    }
+
+    point[0] = 0x04;
+    ngx_memcpy(point + 1, x, size);
+    ngx_memcpy(point + 1 + size, y, size);
+
+    pkey = NULL;
+    bld = OSSL_PARAM_BLD_new();
+
+    if (bld != NULL
+        && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                                           (char *) crv.data, crv.len) == 1
+        && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+                                            point, 1 + 2 * size) == 1)
+    {
+        pkey = ngx_http_tenant_pkey_fromdata("EC", bld);
+    }
+
+    OSSL_PARAM_BLD_free(bld);
+
+    if (pkey == NULL) {
+        ngx_http_tenant_jwk_error(jc, "is not a valid EC public key");
+    }
+
+    return pkey;
+}
+
+
+static EVP_PKEY *
+ngx_http_tenant_pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld)
+{
+    EVP_PKEY      *pkey;
+    OSSL_PARAM    *params;
+    EVP_PKEY_CTX  *ctx;
+
+    pkey = NULL;
+
+    params = OSSL_PARAM_BLD_to_param(bld);
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+
+    if (params == NULL || ctx == NULL
+        || EVP_PKEY_fromdata_init(ctx) != 1
+        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+    {
+        pkey = NULL;
+    }
+
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    ERR_clear_error();
+
+    return pkey;
+}
+
+
+static u_char *
+ngx_http_tenant_jwk_bytes(ngx_http_tenant_jwk_ctx_t *jc, const char *name,
+    size_t *len)
+{
+    u_char     *buf;
+    ssize_t     n;
+    ngx_str_t   value;
+
+    if (ngx_http_tenant_jwk_str(jc, name, &value) != NGX_OK
+        || value.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, jc->cf, 0,
+                           "tenant: key #%ui in JWK Set \"%V\" has no "
+                           "\"%s\"", jc->index, jc->path, name);
+        return NULL;
+    }
+
+    buf = ngx_pnalloc(jc->cf->temp_pool,
+                      ngx_http_tenant_b64_decoded_len(value.len));
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    n = ngx_http_tenant_b64url_decode(buf, value.data, value.len);
+    if (n <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, jc->cf, 0,
+                           "tenant: key #%ui in JWK Set \"%V\" has \"%s\" "
+                           "that is not base64url", jc->index, jc->path,
+                           name);
+        return NULL;
+    }
+
+    *len = n;
+
+    return buf;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_jwk_str(ngx_http_tenant_jwk_ctx_t *jc, const char *name,
+    ngx_str_t *value)
+{
+    json_t  *v;
+
+    v = json_object_get(jc->jwk, name);
+
+    if (v == NULL) {
+        ngx_str_null(value);
+        return NGX_OK;
+    }
+
+    if (!json_is_string(v)) {
+        return NGX_ERROR;
+    }
+
+    /* the set is freed after loading: copy what the key keeps */
+
+    value->len = json_string_length(v);
+    value->data = ngx_pnalloc(jc->cf->pool, value->len + 1);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(value->data, json_string_value(v), value->len + 1);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tenant_jwk_error(ngx_http_tenant_jwk_ctx_t *jc, const char *what)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, jc->cf, 0,
+                       "tenant: key #%ui in JWK Set \"%V\" %s",
+                       jc->index, jc->path, what);
+}

@@ -1,0 +1,98 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#ifndef _NGX_HTTP_TENANT_KEYS_H_INCLUDED_
+#define _NGX_HTTP_TENANT_KEYS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <openssl/evp.h>
+
+
+typedef enum {
+    NGX_HTTP_TENANT_HS256 = 0,
+    NGX_HTTP_TENANT_HS384,
+    NGX_HTTP_TENANT_HS512,
+    NGX_HTTP_TENANT_RS256,
+    NGX_HTTP_TENANT_RS384,
+    NGX_HTTP_TENANT_RS512,
+    NGX_HTTP_TENANT_ES256,
+    NGX_HTTP_TENANT_ES384,
+    NGX_HTTP_TENANT_ES512,
+    NGX_HTTP_TENANT_NALGS
+} ngx_http_tenant_alg_e;
+
+
+#define NGX_HTTP_TENANT_ALG_BIT(alg)  ((ngx_uint_t) 1 << (alg))
+
+#define NGX_HTTP_TENANT_ALGS_HMAC                                             \
+    (NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_HS256)                           \
+     |NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_HS384)                          \
+     |NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_HS512))
+
+#define NGX_HTTP_TENANT_ALGS_RSA                                              \
+    (NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_RS256)                           \
+     |NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_RS384)                          \
+     |NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_RS512))
+
+
+typedef enum {
+    NGX_HTTP_TENANT_KEY_HMAC = 0,
+    NGX_HTTP_TENANT_KEY_RSA,
+    NGX_HTTP_TENANT_KEY_EC
+} ngx_http_tenant_key_type_e;
+
+
+/*
+ * A verification key, parsed once at configuration time and bound to the
+ * algorithms it may verify: an RSA or EC key can never act as an HMAC
+ * secret, whatever the token's "alg" says.
+ */
+typedef struct {
+    ngx_str_t                    kid;     /* empty: any token */
+    ngx_str_t                    source;  /* file name, for logs */
+    ngx_http_tenant_key_type_e   type;
+    ngx_uint_t                   algs;    /* NGX_HTTP_TENANT_ALG_BIT set */
+
+    /* HMAC: one keyed context per algorithm, re-initialised per use */
+    EVP_MAC_CTX                 *mac[3];
+
+    /* RSA, EC: one verify context per algorithm, digest already bound */
+    EVP_PKEY                    *pkey;
+    EVP_PKEY_CTX                *verify[NGX_HTTP_TENANT_NALGS];
+    size_t                       ec_size; /* bytes of r or s in ES* */
+} ngx_http_tenant_key_t;
+
+
+typedef struct {
+    ngx_array_t                  keys;    /* ngx_http_tenant_key_t */
+    ngx_uint_t                   algs;    /* union of the keys' algs */
+    ngx_flag_t                   jwks;    /* a JWK Set is configured */
+} ngx_http_tenant_keyset_t;
+
+
+ngx_http_tenant_keyset_t *ngx_http_tenant_keyset_create(ngx_conf_t *cf);
+char *ngx_http_tenant_keys_load_file(ngx_conf_t *cf,
+    ngx_http_tenant_keyset_t *ks, ngx_str_t *path, ngx_str_t *kid);
+ngx_http_tenant_key_t *ngx_http_tenant_key_add(ngx_conf_t *cf,
+    ngx_http_tenant_keyset_t *ks, ngx_str_t *source, ngx_str_t *kid);
+ngx_int_t ngx_http_tenant_key_set_hmac(ngx_conf_t *cf,
+    ngx_http_tenant_key_t *key, u_char *secret, size_t len);
+ngx_int_t ngx_http_tenant_key_set_pkey(ngx_conf_t *cf,
+    ngx_http_tenant_key_t *key, EVP_PKEY *pkey);
+ngx_int_t ngx_http_tenant_key_restrict(ngx_conf_t *cf,
+    ngx_http_tenant_key_t *key, ngx_str_t *alg);
+
+char *ngx_http_tenant_jwks_load_file(ngx_conf_t *cf,
+    ngx_http_tenant_keyset_t *ks, ngx_str_t *path);
+
+ngx_int_t ngx_http_tenant_alg_parse(u_char *name, size_t len);
+const EVP_MD *ngx_http_tenant_alg_md(ngx_http_tenant_alg_e alg);
+const char *ngx_http_tenant_alg_name(ngx_http_tenant_alg_e alg);
+
+
+#endif /* _NGX_HTTP_TENANT_KEYS_H_INCLUDED_ */

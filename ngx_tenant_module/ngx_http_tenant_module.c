@@ -1,0 +1,685 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#include "ngx_http_tenant_module.h"
+
+
+#define NGX_HTTP_TENANT_CACHE_DEFAULT  4096
+
+
+static void *ngx_http_tenant_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_tenant_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_tenant_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_tenant_merge_claims(ngx_conf_t *cf,
+    ngx_http_tenant_claim_names_t *conf, ngx_http_tenant_claim_names_t *prev);
+static ngx_int_t ngx_http_tenant_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tenant_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tenant_init_process(ngx_cycle_t *cycle);
+static void ngx_http_tenant_exit_process(ngx_cycle_t *cycle);
+
+static char *ngx_http_tenant_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_jwt_jwks_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_http_tenant_keyset_t *ngx_http_tenant_conf_keyset(ngx_conf_t *cf,
+    ngx_http_tenant_loc_conf_t *tlcf);
+static char *ngx_http_tenant_jwt_algorithms(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_tenant_str_list(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_claim(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+#define ngx_http_tenant_claims_offset(field)                                  \
+    (offsetof(ngx_http_tenant_loc_conf_t, claims)                             \
+     + offsetof(ngx_http_tenant_claim_names_t, field))
+
+
+static ngx_command_t  ngx_http_tenant_commands[] = {
+
+    { ngx_string("tenant_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_tenant_jwt,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_jwt_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_tenant_jwt_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_jwt_jwks_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_jwt_jwks_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_jwt_algorithms"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_jwt_algorithms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, issuers),
+      NULL },
+
+    { ngx_string("tenant_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, audiences),
+      NULL },
+
+    { ngx_string("tenant_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, leeway),
+      NULL },
+
+    { ngx_string("tenant_jwt_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_jwt_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_id_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_claim,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_tenant_claims_offset(tenant),
+      NULL },
+
+    { ngx_string("tenant_user_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_claim,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_tenant_claims_offset(user),
+      NULL },
+
+    { ngx_string("tenant_role_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_claim,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_tenant_claims_offset(role),
+      NULL },
+
+    { ngx_string("tenant_plan_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_claim,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_tenant_claims_offset(plan),
+      NULL },
+
+    { ngx_string("tenant_permissions_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_claim,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_tenant_claims_offset(permissions),
+      NULL },
+
+    { ngx_string("tenant_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, headers),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_tenant_module_ctx = {
+    ngx_http_tenant_preconfiguration,      /* preconfiguration */
+    ngx_http_tenant_postconfiguration,     /* postconfiguration */
+
+    ngx_http_tenant_create_main_conf,      /* create main configuration */
+    ngx_http_tenant_init_main_conf,        /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_tenant_create_loc_conf,       /* create location configuration */
+    ngx_http_tenant_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_tenant_module = {
+    NGX_MODULE_V1,
+    &ngx_http_tenant_module_ctx,           /* module context */
+    ngx_http_tenant_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_tenant_init_process,          /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_tenant_exit_process,          /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_tenant_default_claims[] = {
+    ngx_string("org_id"),
+    ngx_string("sub"),
+    ngx_string("role"),
+    ngx_string("plan"),
+    ngx_string("permissions")
+};
+
+
+static void *
+ngx_http_tenant_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    tmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tenant_main_conf_t));
+    if (tmcf == NULL) {
+        return NULL;
+    }
+
+    tmcf->cache_size = NGX_CONF_UNSET_UINT;
+
+    return tmcf;
+}
+
+
+static char *
+ngx_http_tenant_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_tenant_main_conf_t *tmcf = conf;
+
+    ngx_conf_init_uint_value(tmcf->cache_size, NGX_HTTP_TENANT_CACHE_DEFAULT);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_tenant_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_tenant_loc_conf_t  *tlcf;
+
+    tlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tenant_loc_conf_t));
+    if (tlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     tlcf->token = NULL;
+     *     tlcf->keyset = NULL;
+     *     tlcf->issuers = NULL;
+     *     tlcf->audiences = NULL;
+     *     tlcf->claims = { NULL, ... };
+     */
+
+    tlcf->jwt = NGX_CONF_UNSET;
+    tlcf->algorithms = NGX_CONF_UNSET_UINT;
+    tlcf->leeway = NGX_CONF_UNSET;
+    tlcf->headers = NGX_CONF_UNSET;
+
+    return tlcf;
+}
+
+
+static char *
+ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_tenant_loc_conf_t *prev = parent;
+    ngx_http_tenant_loc_conf_t *conf = child;
+
+    if (conf->jwt == NGX_CONF_UNSET) {
+        conf->jwt = prev->jwt;
+        conf->token = prev->token;
+    }
+
+    ngx_conf_merge_value(conf->jwt, prev->jwt, 0);
+
+    /* a level with its own keys replaces the parent's, never extends them */
+    if (conf->keyset == NULL) {
+        conf->keyset = prev->keyset;
+    }
+
+    /* unset stays unset: the default follows this level's own keys */
+    ngx_conf_merge_uint_value(conf->algorithms, prev->algorithms,
+                              NGX_CONF_UNSET_UINT);
+
+    if (conf->issuers == NULL) {
+        conf->issuers = prev->issuers;
+    }
+
+    if (conf->audiences == NULL) {
+        conf->audiences = prev->audiences;
+    }
+
+    ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 60);
+
+    /* unset means "as tenant_jwt", decided per request */
+    ngx_conf_merge_value(conf->headers, prev->headers, NGX_CONF_UNSET);
+
+    if (ngx_http_tenant_merge_claims(cf, &conf->claims, &prev->claims)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->jwt && conf->keyset == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tenant_jwt\" is on but no key is configured: "
+                           "use \"tenant_jwt_key_file\" or "
+                           "\"tenant_jwt_jwks_file\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tenant_merge_claims(ngx_conf_t *cf,
+    ngx_http_tenant_claim_names_t *conf, ngx_http_tenant_claim_names_t *prev)
+{
+    ngx_uint_t                 i;
+    ngx_http_tenant_claim_t  **c, **p;
+
+    c = (ngx_http_tenant_claim_t **) conf;
+    p = (ngx_http_tenant_claim_t **) prev;
+
+    for (i = 0; i < sizeof(ngx_http_tenant_default_claims)
+                    / sizeof(ngx_str_t); i++)
+    {
+        if (c[i] == NULL) {
+            c[i] = p[i];
+        }
+
+        if (c[i] == NULL) {
+            c[i] = ngx_http_tenant_claim_compile(cf->pool,
+                                          &ngx_http_tenant_default_claims[i]);
+            if (c[i] == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_tenant_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_tenant_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_tenant_access_handler;
+
+    return ngx_http_tenant_headers_init();
+}
+
+
+static ngx_int_t
+ngx_http_tenant_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tenant_module);
+
+    if (tmcf == NULL || tmcf->cache_size == 0) {
+        return NGX_OK;
+    }
+
+    tmcf->cache = ngx_http_tenant_cache_create(tmcf->cache_size, cycle->log);
+    if (tmcf->cache == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tenant_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tenant_module);
+
+    if (tmcf && tmcf->cache) {
+        ngx_http_tenant_cache_destroy(tmcf->cache);
+        tmcf->cache = NULL;
+    }
+}
+
+
+/* tenant_jwt off | on [token=$variable] */
+
+static char *
+ngx_http_tenant_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_loc_conf_t *tlcf = conf;
+
+    ngx_str_t                         *value, token;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (tlcf->jwt != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts != 2) {
+            return "takes no parameters with \"off\"";
+        }
+
+        tlcf->jwt = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "on") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", it must be \"on\" or "
+                           "\"off\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    tlcf->jwt = 1;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "token=", 6) != 0 || value[2].len == 6) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    token.data = value[2].data + 6;
+    token.len = value[2].len - 6;
+
+    tlcf->token = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (tlcf->token == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &token;
+    ccv.complex_value = tlcf->token;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* tenant_jwt_key_file path [kid=ID] */
+
+static char *
+ngx_http_tenant_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_loc_conf_t *tlcf = conf;
+
+    ngx_str_t                 *value, kid;
+    ngx_http_tenant_keyset_t  *ks;
+
+    value = cf->args->elts;
+
+    ngx_str_null(&kid);
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "kid=", 4) != 0 || value[2].len == 4) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        kid.data = value[2].data + 4;
+        kid.len = value[2].len - 4;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &value[1], 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ks = ngx_http_tenant_conf_keyset(cf, tlcf);
+    if (ks == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_tenant_keys_load_file(cf, ks, &value[1], &kid);
+}
+
+
+/* tenant_jwt_jwks_file path */
+
+static char *
+ngx_http_tenant_jwt_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_loc_conf_t *tlcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_tenant_keyset_t  *ks;
+
+    value = cf->args->elts;
+
+    if (ngx_conf_full_name(cf->cycle, &value[1], 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ks = ngx_http_tenant_conf_keyset(cf, tlcf);
+    if (ks == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ks->jwks) {
+        return "is duplicate";
+    }
+
+    return ngx_http_tenant_jwks_load_file(cf, ks, &value[1]);
+}
+
+
+static ngx_http_tenant_keyset_t *
+ngx_http_tenant_conf_keyset(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *tlcf)
+{
+    if (tlcf->keyset == NULL) {
+        tlcf->keyset = ngx_http_tenant_keyset_create(cf);
+    }
+
+    return tlcf->keyset;
+}
+
+
+/* tenant_jwt_algorithms alg ... */
+
+static char *
+ngx_http_tenant_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tenant_loc_conf_t *tlcf = conf;
+
+    ngx_int_t    alg;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (tlcf->algorithms != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    tlcf->algorithms = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcasecmp(value[i].data, (u_char *) "none") == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the \"none\" algorithm can never be allowed");
+            return NGX_CONF_ERROR;
+        }
+
+        alg = ngx_http_tenant_alg_parse(value[i].data, value[i].len);
+
+        if (alg == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid algorithm \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        tlcf->algorithms |= NGX_HTTP_TENANT_ALG_BIT(alg);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* tenant_jwt_issuer and tenant_jwt_audience: one or more strings */
+
+static char *
+ngx_http_tenant_str_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value, *s;
+    ngx_uint_t     i;
+    ngx_array_t  **list;
+
+    list = (ngx_array_t **) (p + cmd->offset);
+
+    if (*list != NULL) {
+        return "is duplicate";
+    }
+
+    *list = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                             sizeof(ngx_str_t));
+    if (*list == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        s = ngx_array_push(*list);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* tenant_jwt_cache off | number */
+
+static char *
+ngx_http_tenant_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_main_conf_t *tmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (tmcf->cache_size != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        tmcf->cache_size = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n <= 0 || n > 10000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", it must be \"off\" or "
+                           "a number of tokens from 1 to 10000000",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    tmcf->cache_size = n;
+
+    return NGX_CONF_OK;
+}
+
+
+/* tenant_*_claim name: a claim name, maybe a dotted path */
+
+static char *
+ngx_http_tenant_claim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_tenant_claim_t  **claim;
+
+    claim = (ngx_http_tenant_claim_t **) (p + cmd->offset);
+
+    if (*claim != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 255
+        || value[1].data[0] == '.' || value[1].data[value[1].len - 1] == '.'
+        || ngx_strstr(value[1].data, "..") != NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid claim name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    *claim = ngx_http_tenant_claim_compile(cf->pool, &value[1]);
+    if (*claim == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,82 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#ifndef _NGX_HTTP_TENANT_MODULE_H_INCLUDED_
+#define _NGX_HTTP_TENANT_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <jansson.h>
+
+#include "ngx_http_tenant_keys.h"
+#include "ngx_http_tenant_jwt.h"
+#include "ngx_http_tenant_cache.h"
+#include "ngx_http_tenant_claims.h"
+
+
+/* why a request was refused; the table in ngx_http_tenant_error.c */
+typedef enum {
+    NGX_HTTP_TENANT_ADMITTED = 0,
+    NGX_HTTP_TENANT_MISSING_TOKEN,
+    NGX_HTTP_TENANT_INVALID_TOKEN,
+    NGX_HTTP_TENANT_TOKEN_EXPIRED,
+    NGX_HTTP_TENANT_MISSING_TENANT,
+    NGX_HTTP_TENANT_INVALID_TENANT,
+    NGX_HTTP_TENANT_INVALID_CLAIMS,
+    NGX_HTTP_TENANT_NREASONS
+} ngx_http_tenant_reason_e;
+
+
+typedef struct {
+    ngx_uint_t                      cache_size;   /* 0: off */
+    ngx_http_tenant_cache_t        *cache;        /* per worker */
+} ngx_http_tenant_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                      jwt;
+    ngx_http_complex_value_t       *token;        /* token=$var */
+    ngx_http_tenant_keyset_t       *keyset;
+    ngx_uint_t                      algorithms;   /* ALG_BIT set */
+    ngx_array_t                    *issuers;
+    ngx_array_t                    *audiences;
+    time_t                          leeway;
+    ngx_http_tenant_claim_names_t   claims;
+    ngx_flag_t                      headers;
+} ngx_http_tenant_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_tenant_reason_e        reason;
+    json_t                         *header;       /* one reference each */
+    json_t                         *payload;
+    ngx_http_tenant_identity_t      identity;
+    unsigned                        verified:1;
+} ngx_http_tenant_ctx_t;
+
+
+extern ngx_module_t  ngx_http_tenant_module;
+
+
+ngx_int_t ngx_http_tenant_access_handler(ngx_http_request_t *r);
+ngx_http_tenant_ctx_t *ngx_http_tenant_get_ctx(ngx_http_request_t *r);
+
+ngx_int_t ngx_http_tenant_headers_strip(ngx_http_request_t *r);
+ngx_int_t ngx_http_tenant_headers_inject(ngx_http_request_t *r,
+    ngx_http_tenant_identity_t *id);
+ngx_int_t ngx_http_tenant_headers_init(void);
+
+ngx_int_t ngx_http_tenant_add_variables(ngx_conf_t *cf);
+
+ngx_int_t ngx_http_tenant_reject(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_reason_e reason,
+    const char *detail);
+ngx_str_t *ngx_http_tenant_reason_code(ngx_http_tenant_reason_e reason);
+
+
+#endif /* _NGX_HTTP_TENANT_MODULE_H_INCLUDED_ */

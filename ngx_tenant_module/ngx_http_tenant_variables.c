@@ -1,0 +1,225 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#include "ngx_http_tenant_module.h"
+
+
+static ngx_int_t ngx_http_tenant_identity_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tenant_reason_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tenant_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tenant_jwt_header_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tenant_json_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, json_t *object, ngx_str_t *name,
+    size_t prefix);
+static ngx_http_tenant_ctx_t *ngx_http_tenant_variable_ctx(
+    ngx_http_request_t *r);
+
+
+#define ngx_http_tenant_identity_field(field)                                 \
+    offsetof(ngx_http_tenant_identity_t, field)
+
+
+/*
+ * Not cacheable: the values appear in the access phase, and a variable
+ * read earlier (in "set", say) must not stick at "not found".
+ */
+
+static ngx_http_variable_t  ngx_http_tenant_vars[] = {
+
+    { ngx_string("tenant_id"), NULL, ngx_http_tenant_identity_variable,
+      ngx_http_tenant_identity_field(tenant_id), NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
+
+    { ngx_string("tenant_user"), NULL, ngx_http_tenant_identity_variable,
+      ngx_http_tenant_identity_field(user), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tenant_role"), NULL, ngx_http_tenant_identity_variable,
+      ngx_http_tenant_identity_field(role), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tenant_plan"), NULL, ngx_http_tenant_identity_variable,
+      ngx_http_tenant_identity_field(plan), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tenant_permissions"), NULL,
+      ngx_http_tenant_identity_variable,
+      ngx_http_tenant_identity_field(permissions), NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
+
+    { ngx_string("tenant_reject_reason"), NULL,
+      ngx_http_tenant_reason_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("jwt_claim_"), NULL, ngx_http_tenant_claim_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("jwt_header_"), NULL, ngx_http_tenant_jwt_header_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+      ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_http_tenant_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_tenant_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+/* subrequests (auth_request, SSI) see the identity of their main request */
+
+static ngx_http_tenant_ctx_t *
+ngx_http_tenant_variable_ctx(ngx_http_request_t *r)
+{
+    return ngx_http_get_module_ctx(r->main, ngx_http_tenant_module);
+}
+
+
+static ngx_int_t
+ngx_http_tenant_identity_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t              *value;
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_tenant_variable_ctx(r);
+
+    /* only an admitted identity is ever exposed */
+    if (ctx == NULL || !ctx->verified
+        || ctx->reason != NGX_HTTP_TENANT_ADMITTED)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    value = (ngx_str_t *) ((u_char *) &ctx->identity + data);
+
+    v->len = value->len;
+    v->data = value->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_reason_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t              *code;
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_tenant_variable_ctx(r);
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    if (ctx == NULL || ctx->reason == NGX_HTTP_TENANT_ADMITTED) {
+        v->len = 0;
+        v->data = (u_char *) "";
+        return NGX_OK;
+    }
+
+    code = ngx_http_tenant_reason_code(ctx->reason);
+
+    v->len = code->len;
+    v->data = code->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_tenant_variable_ctx(r);
+
+    /* claims of a token whose signature did not verify are never shown */
+    if (ctx == NULL || ctx->payload == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_tenant_json_variable(r, v, ctx->payload,
+                                         (ngx_str_t *) data,
+                                         sizeof("jwt_claim_") - 1);
+}
+
+
+static ngx_int_t
+ngx_http_tenant_jwt_header_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_tenant_variable_ctx(r);
+
+    if (ctx == NULL || ctx->header == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_tenant_json_variable(r, v, ctx->header,
+                                         (ngx_str_t *) data,
+                                         sizeof("jwt_header_") - 1);
+}
+
+
+static ngx_int_t
+ngx_http_tenant_json_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, json_t *object, ngx_str_t *name,
+    size_t prefix)
+{
+    json_t     *value;
+    ngx_int_t   rc;
+    ngx_str_t   text;
+
+    value = ngx_http_tenant_claim_find_name(object, name->data + prefix,
+                                            name->len - prefix);
+    if (value == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    rc = ngx_http_tenant_claim_text(value, r->pool, &text);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = text.len;
+    v->data = text.data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
