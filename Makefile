@@ -39,7 +39,9 @@ $(BUILD)/nginx/objs/Makefile: config
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(SRCS)
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_tenant_module.so $@
+	@# replace atomically: a running test nginx may have the old one mapped
+	cp $(BUILD)/nginx/objs/ngx_http_tenant_module.so $@.tmp
+	mv -f $@.tmp $@
 
 # Installs the Debian packages that are missing (needs root).
 deps:

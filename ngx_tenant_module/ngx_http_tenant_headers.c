@@ -70,7 +70,7 @@ ngx_int_t
 ngx_http_tenant_headers_strip(ngx_http_request_t *r)
 {
     ngx_uint_t        i, n, found;
-    ngx_list_t        headers;
+    ngx_list_t        old;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *copy;
 
@@ -93,14 +93,20 @@ ngx_http_tenant_headers_strip(ngx_http_request_t *r)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tenant: removing %ui client X-Tenant-* headers", found);
 
-    if (ngx_list_init(&headers, r->pool, n - found + 8,
+    /*
+     * the list's first part lives inside the request and its "last" may
+     * point at it: walk a copy, build the new list in place
+     */
+    old = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, n - found + 8,
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
+    for (part = &old.part; part; part = part->next) {
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
@@ -108,7 +114,7 @@ ngx_http_tenant_headers_strip(ngx_http_request_t *r)
                 continue;
             }
 
-            copy = ngx_list_push(&headers);
+            copy = ngx_list_push(&r->headers_in.headers);
             if (copy == NULL) {
                 return NGX_ERROR;
             }
@@ -116,8 +122,6 @@ ngx_http_tenant_headers_strip(ngx_http_request_t *r)
             *copy = h[i];
         }
     }
-
-    r->headers_in.headers = headers;
 
     return NGX_OK;
 }
