@@ -9,6 +9,8 @@ MODULES_DIR ?= /usr/lib/nginx/modules
 AVAIL_DIR   ?= /usr/share/nginx/modules-available
 
 # Debian's own hardening flags, then the warnings we hold ourselves to.
+# nginx's build adds -Wno-unused-parameter before these: handlers have
+# fixed signatures (ngx_command_t *cmd, uintptr_t data) that many ignore.
 CC_OPT ?= -g -O2 -fstack-protector-strong -Wformat -Werror=format-security \
           -fPIC -D_FORTIFY_SOURCE=2
 WARN   := -Wall -Wextra -Werror

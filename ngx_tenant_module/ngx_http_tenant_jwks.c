@@ -123,7 +123,7 @@ ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc)
         return NGX_OK;
     }
 
-    key = ngx_http_tenant_key_add(jc->cf, jc->ks, jc->path, &kid);
+    key = ngx_http_tenant_key_add(jc->ks, jc->path, &kid);
     if (key == NULL) {
         return NGX_ERROR;
     }

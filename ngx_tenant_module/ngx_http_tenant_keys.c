@@ -159,7 +159,7 @@ ngx_http_tenant_keyset_cleanup(void *data)
 
 
 ngx_http_tenant_key_t *
-ngx_http_tenant_key_add(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
+ngx_http_tenant_key_add(ngx_http_tenant_keyset_t *ks,
     ngx_str_t *source, ngx_str_t *kid)
 {
     ngx_http_tenant_key_t  *key;
@@ -196,7 +196,7 @@ ngx_http_tenant_keys_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
         return NGX_CONF_ERROR;
     }
 
-    key = ngx_http_tenant_key_add(cf, ks, path, kid);
+    key = ngx_http_tenant_key_add(ks, path, kid);
     if (key == NULL) {
         rv = NGX_CONF_ERROR;
         goto done;

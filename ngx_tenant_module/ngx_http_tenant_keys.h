@@ -78,8 +78,8 @@ typedef struct {
 ngx_http_tenant_keyset_t *ngx_http_tenant_keyset_create(ngx_conf_t *cf);
 char *ngx_http_tenant_keys_load_file(ngx_conf_t *cf,
     ngx_http_tenant_keyset_t *ks, ngx_str_t *path, ngx_str_t *kid);
-ngx_http_tenant_key_t *ngx_http_tenant_key_add(ngx_conf_t *cf,
-    ngx_http_tenant_keyset_t *ks, ngx_str_t *source, ngx_str_t *kid);
+ngx_http_tenant_key_t *ngx_http_tenant_key_add(ngx_http_tenant_keyset_t *ks,
+    ngx_str_t *source, ngx_str_t *kid);
 ngx_int_t ngx_http_tenant_key_set_hmac(ngx_conf_t *cf,
     ngx_http_tenant_key_t *key, u_char *secret, size_t len);
 ngx_int_t ngx_http_tenant_key_set_pkey(ngx_conf_t *cf,
