@@ -214,7 +214,7 @@ ngx_http_tenant_identity_extract(json_t *payload,
 
     perms = ngx_http_tenant_claim_find(payload, names->permissions);
 
-    if (perms != NULL
+    if (perms != NULL && !json_is_null(perms)
         && ngx_http_tenant_permissions_join(perms, pool, &id->permissions)
            != NGX_OK)
     {
@@ -393,6 +393,12 @@ ngx_http_tenant_id_valid(const u_char *p, size_t len)
     size_t  i;
 
     if (len == 0 || len > NGX_HTTP_TENANT_ID_MAX) {
+        return NGX_ERROR;
+    }
+
+    /* "." and ".." would walk a path such as "/data/$tenant_id/" */
+    if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+    {
         return NGX_ERROR;
     }
 

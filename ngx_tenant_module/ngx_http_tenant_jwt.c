@@ -21,7 +21,8 @@
 #define NGX_HTTP_TENANT_KEY_TRY      1
 
 
-static json_t *ngx_http_tenant_jwt_json(const u_char *b64, size_t len);
+static json_t *ngx_http_tenant_jwt_json(const u_char *b64, size_t len,
+    size_t flags);
 static ngx_int_t ngx_http_tenant_jwt_header(ngx_http_tenant_jwt_t *jwt,
     const char **err);
 static ngx_int_t ngx_http_tenant_jwt_key_match(ngx_http_tenant_key_t *key,
@@ -73,7 +74,7 @@ ngx_http_tenant_jwt_decode(const u_char *data, size_t len,
         return NGX_HTTP_TENANT_JWT_INVALID;
     }
 
-    jwt->header = ngx_http_tenant_jwt_json(data, dot1 - data);
+    jwt->header = ngx_http_tenant_jwt_json(data, dot1 - data, 0);
     if (jwt->header == NULL) {
         *err = "token header is not base64url JSON object";
         return NGX_HTTP_TENANT_JWT_INVALID;
@@ -83,7 +84,12 @@ ngx_http_tenant_jwt_decode(const u_char *data, size_t len,
         return NGX_HTTP_TENANT_JWT_INVALID;
     }
 
-    jwt->payload = ngx_http_tenant_jwt_json(dot1 + 1, dot2 - dot1 - 1);
+    /*
+     * a NUL in a claim value is let through the parser so that the claim
+     * checks refuse it for what it is (invalid_claims), not as garbage
+     */
+    jwt->payload = ngx_http_tenant_jwt_json(dot1 + 1, dot2 - dot1 - 1,
+                                            JSON_ALLOW_NUL);
     if (jwt->payload == NULL) {
         *err = "token payload is not base64url JSON object";
         return NGX_HTTP_TENANT_JWT_INVALID;
@@ -113,7 +119,7 @@ ngx_http_tenant_jwt_decode(const u_char *data, size_t len,
 
 
 static json_t *
-ngx_http_tenant_jwt_json(const u_char *b64, size_t len)
+ngx_http_tenant_jwt_json(const u_char *b64, size_t len, size_t flags)
 {
     json_t   *json;
     ssize_t   n;
@@ -129,7 +135,7 @@ ngx_http_tenant_jwt_json(const u_char *b64, size_t len)
 
     /* duplicate names are refused: two readers must never see two values */
     json = json_loadb((char *) ngx_http_tenant_jwt_scratch, n,
-                      JSON_REJECT_DUPLICATES, NULL);
+                      JSON_REJECT_DUPLICATES | flags, NULL);
 
     if (json != NULL && !json_is_object(json)) {
         json_decref(json);
