@@ -532,7 +532,7 @@ GET /t
 --- more_headers eval
 TenantTest::bearer(claims => {org_id => 'acme..eu.1'})
 --- error_code: 200
---- response_body_like
-X-Tenant-ID: acme\.\.eu\.1\r
+--- response_body
+upstream: id=[acme..eu.1] user=[user-1] role=[admin] plan=[pro] permissions=[]
 --- no_error_log
 [error]
