@@ -17,7 +17,7 @@ WARN   := -Wall -Wextra -Werror
 
 BUILD_PKGS := nginx nginx-dev gcc make libc6-dev libpcre2-dev zlib1g-dev \
               libjwt-dev libjansson-dev libhiredis-dev libssl-dev
-TEST_PKGS  := redis-server libtest-base-perl libcrypt-jwt-perl \
+TEST_PKGS  := openssl redis-server libtest-base-perl libcrypt-jwt-perl \
               libnginx-mod-http-echo curl perl
 BENCH_PKGS := wrk gnuplot-nox procps util-linux
 

@@ -118,6 +118,13 @@ ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc)
         return NGX_ERROR;
     }
 
+    /* the same rule as for PEM files: no private keys on a gateway */
+    if (json_object_get(jc->jwk, "d") != NULL) {
+        ngx_http_tenant_jwk_error(jc, "holds a private key (\"d\"); give "
+                                      "the public JWK Set");
+        return NGX_ERROR;
+    }
+
     /* encryption keys may share the set; they never verify a signature */
     if (use.len && !(use.len == 3 && ngx_strncmp(use.data, "sig", 3) == 0)) {
         return NGX_OK;

@@ -274,8 +274,16 @@ ngx_http_tenant_jwt_verify(ngx_http_tenant_keyset_t *ks,
         }
     }
 
-    *err = tried ? "token signature does not verify"
-                 : "no key fits the token \"alg\"";
+    if (tried) {
+        *err = "token signature does not verify";
+
+    } else if (jwt->kid.len == 0 && ks->keys.nelts) {
+        *err = "token has no \"kid\" and no key without a kid fits its "
+               "\"alg\"";
+
+    } else {
+        *err = "no key fits the token \"alg\"";
+    }
 
     return NGX_HTTP_TENANT_JWT_INVALID;
 }

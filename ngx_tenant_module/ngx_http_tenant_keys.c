@@ -40,6 +40,7 @@ static EVP_PKEY_CTX *ngx_http_tenant_verify_ctx(EVP_PKEY *pkey,
 static EVP_PKEY *ngx_http_tenant_pem_public_key(u_char *data, size_t len);
 static u_char *ngx_http_tenant_read_key_file(ngx_conf_t *cf, ngx_str_t *path,
     size_t *len);
+static ngx_flag_t ngx_http_tenant_looks_like_key(u_char *data, size_t len);
 
 
 /*
@@ -65,6 +66,14 @@ ngx_http_tenant_alg_parse(u_char *name, size_t len)
 
     /* libjwt names the algorithms; "none" and the rest are refused below */
     alg = jwt_str_alg((char *) buf);
+
+    /* libjwt ignores case, JWS does not (RFC 7515 4.1.1): "hs256" is no alg */
+    if (alg == JWT_ALG_INVAL || alg == JWT_ALG_NONE
+        || ngx_strlen(buf) != len
+        || ngx_strcmp(buf, jwt_alg_str(alg)) != 0)
+    {
+        return NGX_ERROR;
+    }
 
     switch (alg) {
     case JWT_ALG_HS256: return NGX_HTTP_TENANT_HS256;
@@ -202,11 +211,12 @@ ngx_http_tenant_keys_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
         goto done;
     }
 
-    for (p = data; p < data + len && isspace(*p); p++) { /* void */ }
-
     rv = NGX_CONF_OK;
 
-    if (len - (p - data) >= 10 && ngx_strncmp(p, "-----BEGIN", 10) == 0) {
+    /* PEM readers skip text before the block, as openssl x509 -text writes */
+    p = ngx_strlcasestrn(data, data + len, (u_char *) "-----BEGIN", 10 - 1);
+
+    if (p != NULL) {
         pkey = ngx_http_tenant_pem_public_key(data, len);
 
         if (pkey == NULL) {
@@ -227,6 +237,17 @@ ngx_http_tenant_keys_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
         /* an HMAC secret: the file's bytes, one trailing newline dropped */
         if (len > 0 && data[len - 1] == '\n') {
             len--;
+        }
+
+        if (ngx_http_tenant_looks_like_key(data, len)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "tenant: \"%V\" is not PEM but looks like "
+                               "a DER public key or a JWK Set; it would be "
+                               "usable as an HMAC secret by anyone who has "
+                               "it (use tenant_jwt_jwks_file for JWK Sets)",
+                               path);
+            rv = NGX_CONF_ERROR;
+            goto done;
         }
 
         if (ngx_http_tenant_key_set_hmac(cf, key, data, len) != NGX_OK) {
@@ -296,6 +317,44 @@ done:
     ngx_close_file(fd);
 
     return data;
+}
+
+
+/*
+ * A secret made of public bytes is no secret: refuse what is plainly key
+ * material in another form (DER, JSON).
+ */
+
+static ngx_flag_t
+ngx_http_tenant_looks_like_key(u_char *data, size_t len)
+{
+    X509                 *cert;
+    EVP_PKEY             *pkey;
+    const unsigned char  *p;
+
+    if (len && data[0] == '{') {
+        return 1;
+    }
+
+    p = data;
+    pkey = d2i_PUBKEY(NULL, &p, (long) len);
+
+    if (pkey) {
+        EVP_PKEY_free(pkey);
+        return 1;
+    }
+
+    p = data;
+    cert = d2i_X509(NULL, &p, (long) len);
+
+    if (cert) {
+        X509_free(cert);
+        return 1;
+    }
+
+    ERR_clear_error();
+
+    return 0;
 }
 
 
