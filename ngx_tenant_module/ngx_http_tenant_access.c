@@ -17,6 +17,8 @@ static ngx_http_tenant_reason_e ngx_http_tenant_verify(
 static ngx_int_t ngx_http_tenant_verify_signature(
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_ctx_t *ctx,
     ngx_str_t *token, const char **err);
+static ngx_int_t ngx_http_tenant_access_finish(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 static void ngx_http_tenant_ctx_cleanup(void *data);
 
 
@@ -28,23 +30,35 @@ static void ngx_http_tenant_ctx_cleanup(void *data);
 ngx_int_t
 ngx_http_tenant_access_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                    token;
-    ngx_flag_t                   headers;
-    const char                  *err;
-    ngx_http_tenant_ctx_t       *ctx;
-    ngx_http_tenant_reason_e     reason;
-    ngx_http_tenant_loc_conf_t  *tlcf;
+    ngx_int_t                     rc;
+    ngx_str_t                     token;
+    const char                   *err;
+    ngx_http_tenant_ctx_t        *ctx;
+    ngx_http_tenant_reason_e      reason;
+    ngx_http_tenant_loc_conf_t   *tlcf;
+    ngx_http_tenant_main_conf_t  *tmcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
 
-    headers = (tlcf->headers == NGX_CONF_UNSET) ? tlcf->jwt : tlcf->headers;
-
     if (!tlcf->jwt) {
-        if (headers && ngx_http_tenant_headers_strip(r) != NGX_OK) {
+        if (tlcf->headers == 1
+            && ngx_http_tenant_headers_strip(r) != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+
+    /* back from Redis, or woken early by a write event */
+    if (ctx && ctx->limit_state != NGX_HTTP_TENANT_LIMIT_IDLE) {
+        if (ctx->limit_state == NGX_HTTP_TENANT_LIMIT_WAITING) {
+            return NGX_AGAIN;
+        }
+
+        return ngx_http_tenant_access_finish(r, ctx, tlcf);
     }
 
     ctx = ngx_http_tenant_get_ctx(r);
@@ -62,6 +76,44 @@ ngx_http_tenant_access_handler(ngx_http_request_t *r)
     if (reason != NGX_HTTP_TENANT_ADMITTED) {
         return ngx_http_tenant_reject(r, ctx, reason, err);
     }
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
+    if (tmcf->redis) {
+        rc = ngx_http_tenant_limit_start(r, ctx, tlcf);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+    }
+
+    return ngx_http_tenant_access_finish(r, ctx, tlcf);
+}
+
+
+/* the Redis verdict, if any, then the headers the upstream may trust */
+
+static ngx_int_t
+ngx_http_tenant_access_finish(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf)
+{
+    ngx_int_t   reason;
+    ngx_flag_t  headers;
+
+    if (ctx->limit_state != NGX_HTTP_TENANT_LIMIT_IDLE) {
+        reason = ngx_http_tenant_limit_verdict(r, ctx, tlcf);
+
+        if (reason != NGX_OK) {
+            return ngx_http_tenant_reject(r, ctx, reason,
+                                          "refused by the tenant registry");
+        }
+    }
+
+    headers = (tlcf->headers == NGX_CONF_UNSET) ? tlcf->jwt : tlcf->headers;
 
     if (headers
         && (ngx_http_tenant_headers_strip(r) != NGX_OK
@@ -83,7 +135,7 @@ ngx_http_tenant_get_ctx(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
 
     if (ctx) {
-        /* after an internal redirect the token is checked afresh */
+        /* run again in this request (a second access phase): start afresh */
         ngx_http_tenant_ctx_cleanup(ctx);
         ngx_memzero(&ctx->identity, sizeof(ngx_http_tenant_identity_t));
         ctx->reason = NGX_HTTP_TENANT_ADMITTED;

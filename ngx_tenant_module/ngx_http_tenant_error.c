@@ -55,6 +55,31 @@ static ngx_http_tenant_error_t  ngx_http_tenant_errors[] = {
     { ngx_string("invalid_claims"), NGX_HTTP_FORBIDDEN,
       ngx_http_tenant_json("invalid_claims",
                            "the token's claims cannot be forwarded safely"),
+      ngx_null_string },
+
+    { ngx_string("tenant_suspended"), NGX_HTTP_FORBIDDEN,
+      ngx_http_tenant_json("tenant_suspended",
+                           "the organization is suspended"),
+      ngx_null_string },
+
+    { ngx_string("token_revoked"), NGX_HTTP_UNAUTHORIZED,
+      ngx_http_tenant_json("token_revoked", "the token has been revoked"),
+      ngx_string("Bearer error=\"invalid_token\"") },
+
+    { ngx_string("rate_limited"), NGX_HTTP_TOO_MANY_REQUESTS,
+      ngx_http_tenant_json("rate_limited",
+                           "too many requests for this organization's plan"),
+      ngx_null_string },
+
+    { ngx_string("quota_exceeded"), NGX_HTTP_TOO_MANY_REQUESTS,
+      ngx_http_tenant_json("quota_exceeded",
+                           "the organization's quota for this period is "
+                           "used up"),
+      ngx_null_string },
+
+    { ngx_string("limiter_unavailable"), NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_http_tenant_json("limiter_unavailable",
+                           "limits cannot be checked right now"),
       ngx_null_string }
 };
 

@@ -49,7 +49,7 @@ ngx_http_tenant_jwks_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
 {
     json_t                     *set, *keys;
     json_error_t                err;
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, n;
     ngx_http_tenant_jwk_ctx_t   jc;
 
     set = json_load_file((char *) path->data, JSON_REJECT_DUPLICATES, &err);
@@ -76,6 +76,8 @@ ngx_http_tenant_jwks_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
     jc.path = path;
     jc.ks = ks;
 
+    n = ks->keys.nelts;
+
     for (i = 0; i < json_array_size(keys); i++) {
         jc.jwk = json_array_get(keys, i);
         jc.index = i;
@@ -86,9 +88,16 @@ ngx_http_tenant_jwks_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
         }
     }
 
-    ks->jwks = 1;
-
     json_decref(set);
+
+    if (ks->keys.nelts == n) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tenant: JWK Set \"%V\" has no signature key "
+                           "this module can use", path);
+        return NGX_CONF_ERROR;
+    }
+
+    ks->jwks = 1;
 
     return NGX_CONF_OK;
 }
@@ -130,6 +139,18 @@ ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc)
         return NGX_OK;
     }
 
+    if (!(kty.len == 3 && ngx_strncmp(kty.data, "oct", 3) == 0)
+        && !(kty.len == 3 && ngx_strncmp(kty.data, "RSA", 3) == 0)
+        && !(kty.len == 2 && ngx_strncmp(kty.data, "EC", 2) == 0))
+    {
+        /* RFC 7517 5: a key of a type we do not know is skipped */
+        ngx_conf_log_error(NGX_LOG_WARN, jc->cf, 0,
+                           "tenant: key #%ui in JWK Set \"%V\" has \"kty\" "
+                           "\"%V\" that is not supported, skipped",
+                           jc->index, jc->path, &kty);
+        return NGX_OK;
+    }
+
     key = ngx_http_tenant_key_add(jc->ks, jc->path, &kid);
     if (key == NULL) {
         return NGX_ERROR;
@@ -144,12 +165,8 @@ ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc)
         if (kty.len == 3 && ngx_strncmp(kty.data, "RSA", 3) == 0) {
             pkey = ngx_http_tenant_jwk_rsa(jc);
 
-        } else if (kty.len == 2 && ngx_strncmp(kty.data, "EC", 2) == 0) {
-            pkey = ngx_http_tenant_jwk_ec(jc);
-
         } else {
-            ngx_http_tenant_jwk_error(jc, "has an unsupported \"kty\"");
-            return NGX_ERROR;
+            pkey = ngx_http_tenant_jwk_ec(jc);
         }
 
         if (pkey == NULL) {

@@ -38,6 +38,21 @@ static char *ngx_http_tenant_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_claim(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tenant_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_plan(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_meter(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_merge_limit(ngx_conf_t *cf,
+    ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
+
+
+static ngx_conf_enum_t  ngx_http_tenant_redis_failure[] = {
+    { ngx_string("allow"), NGX_HTTP_TENANT_FAILURE_ALLOW },
+    { ngx_string("deny"), NGX_HTTP_TENANT_FAILURE_DENY },
+    { ngx_null_string, 0 }
+};
 
 
 #define ngx_http_tenant_claims_offset(field)                                  \
@@ -145,6 +160,62 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
       offsetof(ngx_http_tenant_loc_conf_t, headers),
       NULL },
 
+    { ngx_string("tenant_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_redis_failure"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, redis_failure),
+      &ngx_http_tenant_redis_failure },
+
+    { ngx_string("tenant_plan"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_plan,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_default_plan"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tenant_main_conf_t, default_plan),
+      NULL },
+
+    { ngx_string("tenant_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, limit),
+      NULL },
+
+    { ngx_string("tenant_meter"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_meter,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_limit_dry_run"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, limit_dry_run),
+      NULL },
+
+    { ngx_string("tenant_limit_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, limit_headers),
+      NULL },
+
       ngx_null_command
 };
 
@@ -201,6 +272,13 @@ ngx_http_tenant_create_main_conf(ngx_conf_t *cf)
 
     tmcf->cache_size = NGX_CONF_UNSET_UINT;
 
+    if (ngx_array_init(&tmcf->plans, cf->pool, 4,
+                       sizeof(ngx_http_tenant_plan_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return tmcf;
 }
 
@@ -211,6 +289,16 @@ ngx_http_tenant_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_tenant_main_conf_t *tmcf = conf;
 
     ngx_conf_init_uint_value(tmcf->cache_size, NGX_HTTP_TENANT_CACHE_DEFAULT);
+
+    if (tmcf->default_plan.len
+        && ngx_http_tenant_plan_find(&tmcf->plans, &tmcf->default_plan)
+           == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tenant_default_plan \"%V\" is not declared "
+                           "with \"tenant_plan\"", &tmcf->default_plan);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -240,6 +328,10 @@ ngx_http_tenant_create_loc_conf(ngx_conf_t *cf)
     tlcf->algorithms = NGX_CONF_UNSET_UINT;
     tlcf->leeway = NGX_CONF_UNSET;
     tlcf->headers = NGX_CONF_UNSET;
+    tlcf->limit = NGX_CONF_UNSET;
+    tlcf->limit_dry_run = NGX_CONF_UNSET;
+    tlcf->limit_headers = NGX_CONF_UNSET;
+    tlcf->redis_failure = NGX_CONF_UNSET_UINT;
 
     return tlcf;
 }
@@ -286,11 +378,25 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_tenant_merge_limit(cf, conf, prev) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->jwt && conf->keyset == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"tenant_jwt\" is on but no key is configured: "
                            "use \"tenant_jwt_key_file\" or "
                            "\"tenant_jwt_jwks_file\"");
+        return NGX_CONF_ERROR;
+    }
+
+    /* an allow-list no key can serve would refuse every token, silently */
+    if (conf->jwt && conf->algorithms != NGX_CONF_UNSET_UINT
+        && (conf->algorithms & conf->keyset->algs) == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tenant_jwt_algorithms\" allows no algorithm "
+                           "that the configured keys can verify");
         return NGX_CONF_ERROR;
     }
 
@@ -328,6 +434,44 @@ ngx_http_tenant_merge_claims(ngx_conf_t *cf,
 }
 
 
+static char *
+ngx_http_tenant_merge_limit(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
+    ngx_http_tenant_loc_conf_t *prev)
+{
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    ngx_conf_merge_value(conf->limit, prev->limit, 0);
+    ngx_conf_merge_value(conf->limit_dry_run, prev->limit_dry_run, 0);
+    ngx_conf_merge_value(conf->limit_headers, prev->limit_headers, 1);
+    ngx_conf_merge_uint_value(conf->redis_failure, prev->redis_failure,
+                              NGX_HTTP_TENANT_FAILURE_ALLOW);
+    ngx_conf_merge_str_value(conf->meter, prev->meter, "");
+
+    if (!conf->limit && conf->meter.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
+
+    /* a limit nobody can enforce would be a silent hole */
+    if (tmcf->redis == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tenant_limit\" and \"tenant_meter\" need "
+                           "\"tenant_redis\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (!conf->jwt) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tenant_limit\" and \"tenant_meter\" need "
+                           "\"tenant_jwt on\" to know the tenant");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_tenant_preconfiguration(ngx_conf_t *cf)
 {
@@ -350,6 +494,10 @@ ngx_http_tenant_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_tenant_access_handler;
 
+    if (ngx_http_tenant_limit_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_tenant_headers_init();
 }
 
@@ -361,12 +509,23 @@ ngx_http_tenant_init_process(ngx_cycle_t *cycle)
 
     tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tenant_module);
 
-    if (tmcf == NULL || tmcf->cache_size == 0) {
+    if (tmcf == NULL) {
         return NGX_OK;
     }
 
-    tmcf->cache = ngx_http_tenant_cache_create(tmcf->cache_size, cycle->log);
-    if (tmcf->cache == NULL) {
+    if (tmcf->cache_size) {
+        tmcf->cache = ngx_http_tenant_cache_create(tmcf->cache_size,
+                                                   cycle->log);
+        if (tmcf->cache == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (tmcf->redis
+        && ngx_http_tenant_redis_init_process(cycle, tmcf->redis,
+                                              &ngx_http_tenant_script)
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -380,6 +539,10 @@ ngx_http_tenant_exit_process(ngx_cycle_t *cycle)
     ngx_http_tenant_main_conf_t  *tmcf;
 
     tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tenant_module);
+
+    if (tmcf && tmcf->redis) {
+        ngx_http_tenant_redis_exit_process(cycle);
+    }
 
     if (tmcf && tmcf->cache) {
         ngx_http_tenant_cache_destroy(tmcf->cache);
@@ -682,4 +845,69 @@ ngx_http_tenant_claim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* tenant_redis address [timeout=50ms] [password=] [db=N] [prefix=tenant:] */
+
+static char *
+ngx_http_tenant_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_main_conf_t *tmcf = conf;
+
+    if (tmcf->redis) {
+        return "is duplicate";
+    }
+
+    tmcf->redis = ngx_pcalloc(cf->pool, sizeof(ngx_http_tenant_redis_conf_t));
+    if (tmcf->redis == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_tenant_redis_parse(cf, tmcf->redis);
+}
+
+
+static char *
+ngx_http_tenant_plan(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_main_conf_t *tmcf = conf;
+
+    return ngx_http_tenant_plan_parse(cf, &tmcf->plans);
+}
+
+
+/* tenant_meter NAME: a meter some plan declares */
+
+static char *
+ngx_http_tenant_meter(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_loc_conf_t *tlcf = conf;
+
+    ngx_str_t                    *value;
+    ngx_uint_t                    i;
+    ngx_http_tenant_plan_t       *plan;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    if (tlcf->meter.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    tlcf->meter = value[1];
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
+    plan = tmcf->plans.elts;
+
+    for (i = 0; i < tmcf->plans.nelts; i++) {
+        if (ngx_http_tenant_plan_meter(&plan[i], &value[1])) {
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "meter \"%V\" is not declared by any \"tenant_plan\" "
+                       "(declare plans before they are used)", &value[1]);
+
+    return NGX_CONF_ERROR;
 }

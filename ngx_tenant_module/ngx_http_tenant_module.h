@@ -17,6 +17,8 @@
 #include "ngx_http_tenant_jwt.h"
 #include "ngx_http_tenant_cache.h"
 #include "ngx_http_tenant_claims.h"
+#include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_redis.h"
 
 
 /* why a request was refused; the table in ngx_http_tenant_error.c */
@@ -28,6 +30,11 @@ typedef enum {
     NGX_HTTP_TENANT_MISSING_TENANT,
     NGX_HTTP_TENANT_INVALID_TENANT,
     NGX_HTTP_TENANT_INVALID_CLAIMS,
+    NGX_HTTP_TENANT_SUSPENDED,
+    NGX_HTTP_TENANT_TOKEN_REVOKED,
+    NGX_HTTP_TENANT_RATE_LIMITED,
+    NGX_HTTP_TENANT_QUOTA_EXCEEDED,
+    NGX_HTTP_TENANT_LIMITER_UNAVAILABLE,
     NGX_HTTP_TENANT_NREASONS
 } ngx_http_tenant_reason_e;
 
@@ -35,6 +42,9 @@ typedef enum {
 typedef struct {
     ngx_uint_t                      cache_size;   /* 0: off */
     ngx_http_tenant_cache_t        *cache;        /* per worker */
+    ngx_http_tenant_redis_conf_t   *redis;        /* NULL: no Redis */
+    ngx_array_t                     plans;        /* ngx_http_tenant_plan_t */
+    ngx_str_t                       default_plan;
 } ngx_http_tenant_main_conf_t;
 
 
@@ -48,7 +58,24 @@ typedef struct {
     time_t                          leeway;
     ngx_http_tenant_claim_names_t   claims;
     ngx_flag_t                      headers;
+    ngx_flag_t                      limit;
+    ngx_flag_t                      limit_dry_run;
+    ngx_flag_t                      limit_headers;
+    ngx_uint_t                      redis_failure;
+    ngx_str_t                       meter;
 } ngx_http_tenant_loc_conf_t;
+
+
+#define NGX_HTTP_TENANT_FAILURE_ALLOW  0
+#define NGX_HTTP_TENANT_FAILURE_DENY   1
+
+
+typedef enum {
+    NGX_HTTP_TENANT_LIMIT_IDLE = 0,
+    NGX_HTTP_TENANT_LIMIT_WAITING,
+    NGX_HTTP_TENANT_LIMIT_DONE,
+    NGX_HTTP_TENANT_LIMIT_FAILED
+} ngx_http_tenant_limit_state_e;
 
 
 typedef struct {
@@ -56,7 +83,15 @@ typedef struct {
     json_t                         *header;       /* one reference each */
     json_t                         *payload;
     ngx_http_tenant_identity_t      identity;
+
+    ngx_http_tenant_limit_state_e   limit_state;
+    ngx_http_tenant_limit_status_e  limit_status;  /* $tenant_limit_status */
+    ngx_http_tenant_limit_result_t  limit;
+    ngx_http_tenant_redis_op_t     *op;
+    ngx_event_t                     timer;
+
     unsigned                        verified:1;
+    unsigned                        limited:1;     /* limit headers apply */
 } ngx_http_tenant_ctx_t;
 
 
@@ -72,6 +107,12 @@ ngx_int_t ngx_http_tenant_headers_inject(ngx_http_request_t *r,
 ngx_int_t ngx_http_tenant_headers_init(void);
 
 ngx_int_t ngx_http_tenant_add_variables(ngx_conf_t *cf);
+
+ngx_int_t ngx_http_tenant_limit_start(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
+ngx_int_t ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
+ngx_int_t ngx_http_tenant_limit_filter_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_tenant_reject(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_reason_e reason,

@@ -20,6 +20,26 @@ static ngx_int_t ngx_http_tenant_json_variable(ngx_http_request_t *r,
     size_t prefix);
 static ngx_http_tenant_ctx_t *ngx_http_tenant_variable_ctx(
     ngx_http_request_t *r);
+static ngx_int_t ngx_http_tenant_limit_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tenant_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tenant_limit_number_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+#define NGX_HTTP_TENANT_RATE_REMAINING   0
+#define NGX_HTTP_TENANT_QUOTA_USED       1
+#define NGX_HTTP_TENANT_QUOTA_REMAINING  2
+
+
+static ngx_str_t  ngx_http_tenant_limit_statuses[] = {
+    ngx_string(""),
+    ngx_string("PASSED"),
+    ngx_string("REJECTED"),
+    ngx_string("DRY_RUN"),
+    ngx_string("UNAVAILABLE")
+};
 
 
 #define ngx_http_tenant_identity_field(field)                                 \
@@ -53,6 +73,24 @@ static ngx_http_variable_t  ngx_http_tenant_vars[] = {
 
     { ngx_string("tenant_reject_reason"), NULL,
       ngx_http_tenant_reason_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tenant_limit_status"), NULL,
+      ngx_http_tenant_limit_status_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tenant_status"), NULL, ngx_http_tenant_status_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tenant_rate_remaining"), NULL,
+      ngx_http_tenant_limit_number_variable, NGX_HTTP_TENANT_RATE_REMAINING,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tenant_quota_used"), NULL,
+      ngx_http_tenant_limit_number_variable, NGX_HTTP_TENANT_QUOTA_USED,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tenant_quota_remaining"), NULL,
+      ngx_http_tenant_limit_number_variable, NGX_HTTP_TENANT_QUOTA_REMAINING,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("jwt_claim_"), NULL, ngx_http_tenant_claim_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
@@ -217,6 +255,104 @@ ngx_http_tenant_json_variable(ngx_http_request_t *r,
 
     v->len = text.len;
     v->data = text.data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_limit_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t              *status;
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_tenant_variable_ctx(r);
+
+    status = &ngx_http_tenant_limit_statuses[ctx ? ctx->limit_status : 0];
+
+    v->len = status->len;
+    v->data = status->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* "active" or "suspended", as the tenant registry in Redis says */
+
+static ngx_int_t
+ngx_http_tenant_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_tenant_variable_ctx(r);
+
+    if (ctx == NULL || ctx->limit_state != NGX_HTTP_TENANT_LIMIT_DONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->limit.status.len;
+    v->data = ctx->limit.status.data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_limit_number_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_int_t                        n;
+    ngx_http_tenant_ctx_t           *ctx;
+    ngx_http_tenant_limit_result_t  *res;
+
+    ctx = ngx_http_tenant_variable_ctx(r);
+
+    if (ctx == NULL || ctx->limit_state != NGX_HTTP_TENANT_LIMIT_DONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    res = &ctx->limit;
+
+    switch (data) {
+
+    case NGX_HTTP_TENANT_RATE_REMAINING:
+        n = res->rate_remaining;
+        break;
+
+    case NGX_HTTP_TENANT_QUOTA_USED:
+        n = res->quota_used;
+        break;
+
+    default: /* NGX_HTTP_TENANT_QUOTA_REMAINING */
+        n = (res->quota_limit < 0) ? -1
+            : ngx_max(res->quota_limit - res->quota_used, 0);
+        break;
+    }
+
+    if (n < 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (v->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(v->data, "%i", n) - v->data;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

@@ -1,0 +1,541 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_period.h"
+#include "ngx_http_tenant_redis.h"
+
+
+#define NGX_HTTP_TENANT_KEYS        3
+#define NGX_HTTP_TENANT_FIXED_ARGS  11
+#define NGX_HTTP_TENANT_PLAN_ARGS   5
+#define NGX_HTTP_TENANT_JTI_MAX     128
+
+
+typedef struct {
+    ngx_uint_t    n;
+    const char  **argv;
+    size_t       *argvlen;
+} ngx_http_tenant_args_t;
+
+
+static ngx_int_t ngx_http_tenant_limit_args(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf,
+    ngx_http_tenant_main_conf_t *tmcf, ngx_http_tenant_args_t *args);
+static void ngx_http_tenant_arg(ngx_http_tenant_args_t *args, u_char *data,
+    size_t len);
+static ngx_int_t ngx_http_tenant_key(ngx_http_request_t *r,
+    ngx_http_tenant_args_t *args, ngx_str_t *prefix, ngx_str_t *id,
+    const char *suffix, ngx_str_t *tail);
+static ngx_str_t *ngx_http_tenant_token_plan(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_main_conf_t *tmcf);
+static ngx_int_t ngx_http_tenant_number_claim(ngx_http_request_t *r,
+    json_t *payload, const char *name, ngx_str_t *text);
+static ngx_int_t ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti);
+static void ngx_http_tenant_limit_reply(void *data, redisReply *reply);
+static ngx_int_t ngx_http_tenant_limit_parse(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_tenant_reply_str(ngx_http_request_t *r,
+    redisReply *reply, ngx_str_t *s);
+static void ngx_http_tenant_limit_timeout(ngx_event_t *ev);
+static void ngx_http_tenant_limit_wake(ngx_http_request_t *r);
+static void ngx_http_tenant_limit_cleanup(void *data);
+
+
+/*
+ * Sends the tenant's one EVALSHA and suspends the request.  NGX_AGAIN:
+ * waiting; NGX_OK: the outcome is already known (Redis is down).
+ */
+
+ngx_int_t
+ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_loc_conf_t *tlcf)
+{
+    ngx_http_cleanup_t           *cln;
+    ngx_http_tenant_args_t        args;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
+    if (ngx_http_tenant_limit_args(r, ctx, tlcf, tmcf, &args) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->limit_state = NGX_HTTP_TENANT_LIMIT_WAITING;
+
+    ctx->op = ngx_http_tenant_redis_eval(args.n, args.argv, args.argvlen,
+                                         ngx_http_tenant_limit_reply, r);
+    if (ctx->op == NULL) {
+        ngx_http_tenant_redis_log_failure(r->connection->log,
+                                          "redis is not connected");
+        ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
+        return NGX_OK;
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        ngx_http_tenant_redis_cancel(ctx->op);
+        ctx->op = NULL;
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_tenant_limit_cleanup;
+    cln->data = ctx;
+
+    ctx->timer.handler = ngx_http_tenant_limit_timeout;
+    ctx->timer.data = r;
+    ctx->timer.log = r->connection->log;
+
+    ngx_add_timer(&ctx->timer, tmcf->redis->timeout);
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_main_conf_t *tmcf,
+    ngx_http_tenant_args_t *args)
+{
+    u_char                     *flags;
+    ngx_str_t                  *prefix, *id, jti, iat, *limit, none;
+    ngx_uint_t                  i, n;
+    ngx_http_tenant_plan_t     *plan;
+    ngx_http_tenant_periods_t  *p;
+
+    n = 1 + NGX_HTTP_TENANT_KEYS + NGX_HTTP_TENANT_FIXED_ARGS
+        + NGX_HTTP_TENANT_PLAN_ARGS * tmcf->plans.nelts;
+
+    args->n = 0;
+    args->argv = ngx_palloc(r->pool, n * sizeof(char *));
+    args->argvlen = ngx_palloc(r->pool, n * sizeof(size_t));
+    flags = ngx_pnalloc(r->pool, 2);
+
+    if (args->argv == NULL || args->argvlen == NULL || flags == NULL) {
+        return NGX_ERROR;
+    }
+
+    prefix = &tmcf->redis->prefix;
+    id = &ctx->identity.tenant_id;
+
+    if (ngx_http_tenant_jti(ctx->payload, &jti) != NGX_OK) {
+        ngx_str_null(&jti);
+    }
+
+    ngx_str_null(&none);
+
+    ngx_http_tenant_arg(args, (u_char *) "3", 1);
+
+    if (ngx_http_tenant_key(r, args, prefix, id, "", &none) != NGX_OK
+        || ngx_http_tenant_key(r, args, prefix, id, ":revoked:", &jti)
+           != NGX_OK
+        || ngx_http_tenant_key(r, args, prefix, id, ":rate", &none) != NGX_OK
+        || ngx_http_tenant_number_claim(r, ctx->payload, "iat", &iat)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    i = 0;
+
+    if (tlcf->limit) {
+        flags[i++] = 'L';
+    }
+
+    if (jti.len) {
+        flags[i++] = 'J';
+    }
+
+    ngx_http_tenant_arg(args, flags, i);
+    ngx_http_tenant_arg(args, iat.data, iat.len);
+
+    id = ngx_http_tenant_token_plan(r, ctx, tmcf);
+    ngx_http_tenant_arg(args, id->data, id->len);
+    ngx_http_tenant_arg(args, tmcf->default_plan.data, tmcf->default_plan.len);
+    ngx_http_tenant_arg(args, tlcf->meter.data, tlcf->meter.len);
+
+    p = ngx_http_tenant_periods(ngx_time());
+
+    ngx_http_tenant_arg(args, p->hour.id.data, p->hour.id.len);
+    ngx_http_tenant_arg(args, p->hour.end_text.data, p->hour.end_text.len);
+    ngx_http_tenant_arg(args, p->day.id.data, p->day.id.len);
+    ngx_http_tenant_arg(args, p->day.end_text.data, p->day.end_text.len);
+    ngx_http_tenant_arg(args, p->month.id.data, p->month.id.len);
+    ngx_http_tenant_arg(args, p->month.end_text.data, p->month.end_text.len);
+
+    plan = tmcf->plans.elts;
+
+    for (i = 0; i < tmcf->plans.nelts; i++) {
+        limit = tlcf->meter.len
+                ? ngx_http_tenant_plan_meter(&plan[i], &tlcf->meter) : NULL;
+
+        if (limit == NULL) {
+            limit = &none;
+        }
+
+        ngx_http_tenant_arg(args, plan[i].name.data, plan[i].name.len);
+        ngx_http_tenant_arg(args, plan[i].rate.data, plan[i].rate.len);
+        ngx_http_tenant_arg(args, plan[i].burst.data, plan[i].burst.len);
+        ngx_http_tenant_arg(args, plan[i].quota.data, plan[i].quota.len);
+        ngx_http_tenant_arg(args, limit->data, limit->len);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tenant_arg(ngx_http_tenant_args_t *args, u_char *data, size_t len)
+{
+    args->argv[args->n] = len ? (const char *) data : "";
+    args->argvlen[args->n] = len;
+    args->n++;
+}
+
+
+/* PREFIX{ID}SUFFIXTAIL: the hash tag keeps a tenant in one cluster slot */
+
+static ngx_int_t
+ngx_http_tenant_key(ngx_http_request_t *r, ngx_http_tenant_args_t *args,
+    ngx_str_t *prefix, ngx_str_t *id, const char *suffix, ngx_str_t *tail)
+{
+    u_char  *key, *p;
+    size_t   len;
+
+    len = prefix->len + id->len + 2 + ngx_strlen(suffix) + tail->len;
+
+    key = ngx_pnalloc(r->pool, len);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(key, prefix->data, prefix->len);
+    *p++ = '{';
+    p = ngx_cpymem(p, id->data, id->len);
+    *p++ = '}';
+    p = ngx_cpymem(p, suffix, ngx_strlen(suffix));
+    p = ngx_cpymem(p, tail->data, tail->len);
+
+    ngx_http_tenant_arg(args, key, p - key);
+
+    return NGX_OK;
+}
+
+
+/* the token's plan, or the default one for no plan or an unknown plan */
+
+static ngx_str_t *
+ngx_http_tenant_token_plan(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_main_conf_t *tmcf)
+{
+    ngx_str_t  *plan;
+
+    plan = &ctx->identity.plan;
+
+    if (plan->len && tmcf->default_plan.len
+        && ngx_http_tenant_plan_find(&tmcf->plans, plan) == NULL)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "tenant: unknown plan \"%V\" of tenant \"%V\", "
+                      "using the default plan", plan,
+                      &ctx->identity.tenant_id);
+        return &tmcf->default_plan;
+    }
+
+    return plan->len ? plan : &tmcf->default_plan;
+}
+
+
+/*
+ * After the reply (or the failure): NGX_OK admits, anything else is the
+ * reason to refuse the request with.
+ */
+
+ngx_int_t
+ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf)
+{
+    ngx_http_tenant_limit_result_t  *res;
+
+    res = &ctx->limit;
+    ctx->limited = tlcf->limit ? 1 : 0;
+
+    if (ctx->limit_state == NGX_HTTP_TENANT_LIMIT_FAILED) {
+        ctx->limit_status = NGX_HTTP_TENANT_LIMIT_UNAVAILABLE;
+        ctx->limited = 0;
+
+        return (tlcf->redis_failure == NGX_HTTP_TENANT_FAILURE_DENY)
+               ? NGX_HTTP_TENANT_LIMITER_UNAVAILABLE : NGX_OK;
+    }
+
+    /* the plan may be overridden in Redis: it is the one to forward */
+    if (res->plan.len) {
+        if (ngx_http_tenant_header_safe(res->plan.data, res->plan.len)
+            == NGX_OK)
+        {
+            ctx->identity.plan = res->plan;
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "tenant: plan of tenant \"%V\" in redis is not "
+                          "a safe header value, ignored",
+                          &ctx->identity.tenant_id);
+        }
+    }
+
+    switch (res->verdict) {
+
+    case NGX_HTTP_TENANT_LIMIT_SUSPENDED:
+        ctx->limit_status = tlcf->limit ? NGX_HTTP_TENANT_LIMIT_REJECTED
+                                        : NGX_HTTP_TENANT_LIMIT_NONE;
+        return NGX_HTTP_TENANT_SUSPENDED;
+
+    case NGX_HTTP_TENANT_LIMIT_REVOKED:
+        ctx->limit_status = tlcf->limit ? NGX_HTTP_TENANT_LIMIT_REJECTED
+                                        : NGX_HTTP_TENANT_LIMIT_NONE;
+        return NGX_HTTP_TENANT_TOKEN_REVOKED;
+
+    case NGX_HTTP_TENANT_LIMIT_RATE:
+    case NGX_HTTP_TENANT_LIMIT_QUOTA:
+
+        if (tlcf->limit_dry_run) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "tenant: dry run, would reject tenant \"%V\" "
+                          "with \"%s\"", &ctx->identity.tenant_id,
+                          res->verdict == NGX_HTTP_TENANT_LIMIT_RATE
+                          ? "rate_limited" : "quota_exceeded");
+
+            ctx->limit_status = NGX_HTTP_TENANT_LIMIT_DRY_RUN;
+            return NGX_OK;
+        }
+
+        ctx->limit_status = NGX_HTTP_TENANT_LIMIT_REJECTED;
+
+        return (res->verdict == NGX_HTTP_TENANT_LIMIT_RATE)
+               ? NGX_HTTP_TENANT_RATE_LIMITED
+               : NGX_HTTP_TENANT_QUOTA_EXCEEDED;
+
+    default: /* NGX_HTTP_TENANT_LIMIT_PASS */
+        ctx->limit_status = tlcf->limit ? NGX_HTTP_TENANT_LIMIT_PASSED
+                                        : NGX_HTTP_TENANT_LIMIT_NONE;
+        return NGX_OK;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_tenant_number_claim(ngx_http_request_t *r, json_t *payload,
+    const char *name, ngx_str_t *text)
+{
+    json_t  *v;
+
+    ngx_str_null(text);
+
+    v = json_object_get(payload, name);
+
+    if (!json_is_number(v) || json_number_value(v) < 0
+        || json_number_value(v) > NGX_MAX_INT32_VALUE * 4.0)
+    {
+        return NGX_OK;
+    }
+
+    text->data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (text->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    text->len = ngx_sprintf(text->data, "%L",
+                            (int64_t) json_number_value(v))
+                - text->data;
+
+    return NGX_OK;
+}
+
+
+/* a jti fit to be part of a key; any other token just cannot be revoked */
+
+static ngx_int_t
+ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti)
+{
+    json_t  *v;
+
+    v = json_object_get(payload, "jti");
+
+    if (!json_is_string(v)) {
+        return NGX_DECLINED;
+    }
+
+    jti->data = (u_char *) json_string_value(v);
+    jti->len = json_string_length(v);
+
+    if (jti->len == 0 || jti->len > NGX_HTTP_TENANT_JTI_MAX
+        || ngx_http_tenant_has_control(jti->data, jti->len))
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tenant_limit_reply(void *data, redisReply *reply)
+{
+    ngx_http_request_t *r = data;
+
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+
+    ctx->op = NULL;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    if (reply == NULL || ngx_http_tenant_limit_parse(r, ctx, reply)
+                         != NGX_OK)
+    {
+        ngx_http_tenant_redis_log_failure(r->connection->log,
+                                          reply ? "unexpected script reply"
+                                                : "redis request failed");
+        ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
+
+    } else {
+        ctx->limit_state = NGX_HTTP_TENANT_LIMIT_DONE;
+    }
+
+    ngx_http_tenant_limit_wake(r);
+}
+
+
+static ngx_int_t
+ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    redisReply *reply)
+{
+    size_t                           i;
+    ngx_int_t                       *field[7];
+    ngx_http_tenant_limit_result_t  *res;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[0]->integer < NGX_HTTP_TENANT_LIMIT_PASS
+        || reply->element[0]->integer > NGX_HTTP_TENANT_LIMIT_QUOTA)
+    {
+        return NGX_ERROR;
+    }
+
+    res = &ctx->limit;
+
+    res->verdict = reply->element[0]->integer;
+
+    if (ngx_http_tenant_reply_str(r, reply->element[1], &res->status)
+        != NGX_OK
+        || ngx_http_tenant_reply_str(r, reply->element[2], &res->plan)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    field[0] = &res->rate_limit;
+    field[1] = &res->rate_remaining;
+    field[2] = &res->rate_reset;
+    field[3] = &res->retry_after;
+    field[4] = &res->quota_limit;
+    field[5] = &res->quota_used;
+    field[6] = &res->quota_reset;
+
+    for (i = 0; i < 7; i++) {
+        *field[i] = -1;
+
+        if (3 + i < reply->elements
+            && reply->element[3 + i]->type == REDIS_REPLY_INTEGER)
+        {
+            *field[i] = reply->element[3 + i]->integer;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* hiredis frees the reply after the callback: keep a copy */
+
+static ngx_int_t
+ngx_http_tenant_reply_str(ngx_http_request_t *r, redisReply *reply,
+    ngx_str_t *s)
+{
+    if (reply->type != REDIS_REPLY_STRING) {
+        return NGX_ERROR;
+    }
+
+    s->len = reply->len;
+    s->data = ngx_pnalloc(r->pool, reply->len + 1);
+    if (s->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(s->data, reply->str, reply->len);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tenant_limit_timeout(ngx_event_t *ev)
+{
+    ngx_http_request_t *r = ev->data;
+
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+
+    if (ctx->op) {
+        ngx_http_tenant_redis_cancel(ctx->op);
+        ctx->op = NULL;
+    }
+
+    ngx_http_tenant_redis_log_failure(r->connection->log,
+                                      "redis did not answer in time");
+
+    ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
+
+    ngx_http_tenant_limit_wake(r);
+}
+
+
+/* the request goes on from its phase handler, as a subrequest's parent */
+
+static void
+ngx_http_tenant_limit_wake(ngx_http_request_t *r)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* a request that goes away first leaves no callback and no timer behind */
+
+static void
+ngx_http_tenant_limit_cleanup(void *data)
+{
+    ngx_http_tenant_ctx_t *ctx = data;
+
+    if (ctx->op) {
+        ngx_http_tenant_redis_cancel(ctx->op);
+        ctx->op = NULL;
+    }
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+}

@@ -1,0 +1,75 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#ifndef _NGX_HTTP_TENANT_LIMIT_H_INCLUDED_
+#define _NGX_HTTP_TENANT_LIMIT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+/* the script's verdicts, see ngx_http_tenant_script.c */
+typedef enum {
+    NGX_HTTP_TENANT_LIMIT_PASS = 0,
+    NGX_HTTP_TENANT_LIMIT_SUSPENDED,
+    NGX_HTTP_TENANT_LIMIT_REVOKED,
+    NGX_HTTP_TENANT_LIMIT_RATE,
+    NGX_HTTP_TENANT_LIMIT_QUOTA
+} ngx_http_tenant_verdict_e;
+
+
+/* $tenant_limit_status */
+typedef enum {
+    NGX_HTTP_TENANT_LIMIT_NONE = 0,
+    NGX_HTTP_TENANT_LIMIT_PASSED,
+    NGX_HTTP_TENANT_LIMIT_REJECTED,
+    NGX_HTTP_TENANT_LIMIT_DRY_RUN,
+    NGX_HTTP_TENANT_LIMIT_UNAVAILABLE
+} ngx_http_tenant_limit_status_e;
+
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_str_t                  limit;     /* "100/month" */
+} ngx_http_tenant_meter_t;
+
+
+/* limits are kept as the text the script parses, validated here */
+typedef struct {
+    ngx_str_t                  name;
+    ngx_str_t                  rate;      /* "100r/m", or "" */
+    ngx_str_t                  burst;     /* decimal */
+    ngx_str_t                  quota;     /* "1000/month", or "" */
+    ngx_array_t                meters;    /* ngx_http_tenant_meter_t */
+} ngx_http_tenant_plan_t;
+
+
+typedef struct {
+    ngx_http_tenant_verdict_e  verdict;
+    ngx_str_t                  status;    /* $tenant_status */
+    ngx_str_t                  plan;      /* effective plan */
+    ngx_int_t                  rate_limit;
+    ngx_int_t                  rate_remaining;
+    ngx_int_t                  rate_reset;
+    ngx_int_t                  retry_after;
+    ngx_int_t                  quota_limit;
+    ngx_int_t                  quota_used;
+    ngx_int_t                  quota_reset;
+} ngx_http_tenant_limit_result_t;
+
+
+extern ngx_str_t  ngx_http_tenant_script;
+
+
+char *ngx_http_tenant_plan_parse(ngx_conf_t *cf, ngx_array_t *plans);
+ngx_http_tenant_plan_t *ngx_http_tenant_plan_find(ngx_array_t *plans,
+    ngx_str_t *name);
+ngx_str_t *ngx_http_tenant_plan_meter(ngx_http_tenant_plan_t *plan,
+    ngx_str_t *meter);
+
+
+#endif /* _NGX_HTTP_TENANT_LIMIT_H_INCLUDED_ */

@@ -1,0 +1,123 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#include "ngx_http_tenant_module.h"
+
+
+static ngx_int_t ngx_http_tenant_limit_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tenant_add_number(ngx_http_request_t *r,
+    const char *name, ngx_int_t value);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+ngx_int_t
+ngx_http_tenant_limit_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tenant_limit_header_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Every response of a limited location, admitted or not, tells the client
+ * where it stands; a refusal for rate or quota says when to come back.
+ */
+
+static ngx_int_t
+ngx_http_tenant_limit_header_filter(ngx_http_request_t *r)
+{
+    ngx_int_t                        remaining;
+    ngx_http_tenant_ctx_t           *ctx;
+    ngx_http_tenant_loc_conf_t      *tlcf;
+    ngx_http_tenant_limit_result_t  *res;
+
+    if (r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+
+    if (ctx == NULL || ctx->limit_state != NGX_HTTP_TENANT_LIMIT_DONE) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    res = &ctx->limit;
+
+    if ((ctx->reason == NGX_HTTP_TENANT_RATE_LIMITED
+         || ctx->reason == NGX_HTTP_TENANT_QUOTA_EXCEEDED)
+        && ngx_http_tenant_add_number(r, "Retry-After",
+                                      ngx_max(res->retry_after, 1))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
+
+    if (!ctx->limited || !tlcf->limit_headers) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (res->rate_limit >= 0
+        && (ngx_http_tenant_add_number(r, "RateLimit-Limit", res->rate_limit)
+            != NGX_OK
+            || ngx_http_tenant_add_number(r, "RateLimit-Remaining",
+                                          ngx_max(res->rate_remaining, 0))
+               != NGX_OK
+            || ngx_http_tenant_add_number(r, "RateLimit-Reset",
+                                          ngx_max(res->rate_reset, 0))
+               != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
+
+    if (res->quota_limit >= 0) {
+        remaining = ngx_max(res->quota_limit - res->quota_used, 0);
+
+        if (ngx_http_tenant_add_number(r, "X-Quota-Limit", res->quota_limit)
+            != NGX_OK
+            || ngx_http_tenant_add_number(r, "X-Quota-Remaining", remaining)
+               != NGX_OK
+            || ngx_http_tenant_add_number(r, "X-Quota-Reset",
+                                          ngx_max(res->quota_reset, 0))
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_tenant_add_number(ngx_http_request_t *r, const char *name,
+    ngx_int_t value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->lowcase_key = NULL;
+    h->value.len = ngx_sprintf(h->value.data, "%i", value) - h->value.data;
+
+    return NGX_OK;
+}

@@ -1,0 +1,39 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#ifndef _NGX_HTTP_TENANT_PERIOD_H_INCLUDED_
+#define _NGX_HTTP_TENANT_PERIOD_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+typedef struct {
+    ngx_str_t   id;          /* "2026-11-22T14", "2026-11-22", "2026-11" */
+    time_t      end;         /* first second of the next period */
+    ngx_str_t   end_text;
+} ngx_http_tenant_period_t;
+
+
+typedef struct {
+    time_t                    now;
+    ngx_http_tenant_period_t  hour;
+    ngx_http_tenant_period_t  day;
+    ngx_http_tenant_period_t  month;
+    u_char                    hour_id[sizeof("2026-11-22T14")];
+    u_char                    day_id[sizeof("2026-11-22")];
+    u_char                    month_id[sizeof("2026-11")];
+    u_char                    hour_end[NGX_TIME_T_LEN];
+    u_char                    day_end[NGX_TIME_T_LEN];
+    u_char                    month_end[NGX_TIME_T_LEN];
+} ngx_http_tenant_periods_t;
+
+
+ngx_http_tenant_periods_t *ngx_http_tenant_periods(time_t now);
+
+
+#endif /* _NGX_HTTP_TENANT_PERIOD_H_INCLUDED_ */
