@@ -1,0 +1,123 @@
+package TenantRedis;
+
+# A real redis-server for the test suite, started on a free loopback port
+# when a test file loads this module and shut down when that file ends.
+# Works under the real Test::Nginx and the compat runner alike: blocks set
+# Redis state with a "--- redis" section (one command a line), run by a
+# block preprocessor just before the block's requests.
+
+use strict;
+use warnings;
+
+use IO::Socket::INET;
+use File::Temp qw(tempdir);
+use Time::HiRes qw(sleep time);
+
+use Exporter 'import';
+our @EXPORT = qw(redis redis_start redis_stop redis_port redis_block);
+
+our $PORT;
+our $DIR = tempdir('tenant-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $owner = $$;
+my $sock;
+
+sub redis_port { $PORT }
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, Proto => 'tcp')
+        or die "no free port: $!";
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+sub redis_start {
+    $PORT ||= free_port();
+    system('redis-server', '--port', $PORT, '--bind', '127.0.0.1',
+           '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
+           '--dir', $DIR, '--pidfile', "$DIR/redis.pid",
+           '--logfile', "$DIR/redis.log") == 0
+        or die "cannot start redis-server (apt-get install redis-server)";
+    for (1 .. 100) {
+        my $r = eval { redis('PING') };
+        return if defined $r && $r eq 'PONG';
+        sleep 0.05;
+    }
+    die "redis-server did not come up on port $PORT";
+}
+
+sub redis_stop {
+    eval { redis('SHUTDOWN', 'NOSAVE') };
+    undef $sock;
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$PORT");
+        return unless $s;
+        close $s;
+        sleep 0.05;
+    }
+}
+
+# redis(@command): one command over RESP, the reply decoded (arrays as
+# array refs); dies on an error reply.
+sub redis {
+    my @args = @_;
+    $sock ||= IO::Socket::INET->new(PeerAddr => "127.0.0.1:$PORT",
+                                    Timeout => 3)
+        or die "cannot connect to redis on $PORT: $!";
+    my $req = '*' . @args . "\r\n";
+    $req .= '$' . length($_) . "\r\n$_\r\n" for @args;
+    print {$sock} $req;
+    my $reply = read_reply();
+    undef $sock if uc $args[0] eq 'SHUTDOWN';
+    return $reply;
+}
+
+sub read_reply {
+    my $line = <$sock>;
+    die "redis closed the connection" unless defined $line;
+    $line =~ s/\r\n\z//;
+    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
+    return $v if $t eq '+' or $t eq ':';
+    die "redis error: $v\n" if $t eq '-';
+    if ($t eq '$') {
+        return undef if $v < 0;
+        my $buf = '';
+        read($sock, $buf, $v + 2) == $v + 2 or die "short read";
+        return substr($buf, 0, $v);
+    }
+    if ($t eq '*') {
+        return undef if $v < 0;
+        return [ map { read_reply() } 1 .. $v ];
+    }
+    die "unexpected redis reply: $line";
+}
+
+# The "--- redis" section: commands, one a line, words split on blanks,
+# "quoted words" kept whole; RESTART, STOP and START stop and start the
+# server itself.
+sub redis_block {
+    my ($block) = @_;
+    my $cmds = $block->{redis} ? $block->{redis}[0] : undef;
+    $cmds = $block->redis if !defined $cmds && $block->can('redis');
+    return unless defined $cmds;
+    for my $line (split /\n/, $cmds) {
+        next unless $line =~ /\S/;
+        my @w = $line =~ /"([^"]*)"|(\S+)/g;
+        @w = grep { defined } @w;
+        if ($w[0] eq 'STOP') { redis_stop(); next }
+        if ($w[0] eq 'START') { redis_start(); next }
+        if ($w[0] eq 'RESTART') { redis_stop(); redis_start(); next }
+        redis(@w);
+    }
+}
+
+redis_start();
+$ENV{TEST_NGINX_REDIS_PORT} = $PORT;
+
+END {
+    # forked children (the runner's) must not take the server down
+    redis_stop() if $$ == $owner && $PORT;
+}
+
+1;
