@@ -10,7 +10,13 @@
 
 
 #define NGX_HTTP_TENANT_KEYS        3
-#define NGX_HTTP_TENANT_FIXED_ARGS  11
+#define NGX_HTTP_TENANT_FIXED_ARGS  12
+
+/*
+ * A reply later than the request's timeout plus this is not counted in
+ * Redis; the slack absorbs clock skew between nginx and Redis hosts.
+ */
+#define NGX_HTTP_TENANT_LATE_SLACK  1000
 #define NGX_HTTP_TENANT_PLAN_ARGS   5
 #define NGX_HTTP_TENANT_JTI_MAX     128
 
@@ -30,6 +36,8 @@ static void ngx_http_tenant_arg(ngx_http_tenant_args_t *args, u_char *data,
 static ngx_int_t ngx_http_tenant_key(ngx_http_request_t *r,
     ngx_http_tenant_args_t *args, ngx_str_t *prefix, ngx_str_t *id,
     const char *suffix, ngx_str_t *tail);
+static ngx_int_t ngx_http_tenant_deadline(ngx_http_request_t *r,
+    ngx_http_tenant_main_conf_t *tmcf, ngx_str_t *deadline);
 static ngx_str_t *ngx_http_tenant_token_plan(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_main_conf_t *tmcf);
 static ngx_int_t ngx_http_tenant_number_claim(ngx_http_request_t *r,
@@ -102,6 +110,7 @@ ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 {
     u_char                     *flags;
     ngx_str_t                  *prefix, *id, jti, iat, *limit, none;
+    ngx_str_t                   deadline;
     ngx_uint_t                  i, n;
     ngx_http_tenant_plan_t     *plan;
     ngx_http_tenant_periods_t  *p;
@@ -166,6 +175,12 @@ ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_arg(args, p->month.id.data, p->month.id.len);
     ngx_http_tenant_arg(args, p->month.end_text.data, p->month.end_text.len);
 
+    if (ngx_http_tenant_deadline(r, tmcf, &deadline) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_tenant_arg(args, deadline.data, deadline.len);
+
     plan = tmcf->plans.elts;
 
     for (i = 0; i < tmcf->plans.nelts; i++) {
@@ -220,6 +235,28 @@ ngx_http_tenant_key(ngx_http_request_t *r, ngx_http_tenant_args_t *args,
     p = ngx_cpymem(p, tail->data, tail->len);
 
     ngx_http_tenant_arg(args, key, p - key);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_deadline(ngx_http_request_t *r,
+    ngx_http_tenant_main_conf_t *tmcf, ngx_str_t *deadline)
+{
+    ngx_time_t  *tp;
+    uint64_t     ms;
+
+    tp = ngx_timeofday();
+    ms = (uint64_t) tp->sec * 1000 + tp->msec + tmcf->redis->timeout
+         + NGX_HTTP_TENANT_LATE_SLACK;
+
+    deadline->data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (deadline->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    deadline->len = ngx_sprintf(deadline->data, "%uL", ms) - deadline->data;
 
     return NGX_OK;
 }
@@ -423,7 +460,7 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
         || reply->element[0]->type != REDIS_REPLY_INTEGER
         || reply->element[0]->integer < NGX_HTTP_TENANT_LIMIT_PASS
-        || reply->element[0]->integer > NGX_HTTP_TENANT_LIMIT_QUOTA)
+        || reply->element[0]->integer >= NGX_HTTP_TENANT_LIMIT_LATE)
     {
         return NGX_ERROR;
     }

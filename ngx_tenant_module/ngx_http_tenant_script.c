@@ -22,12 +22,15 @@
  * KEYS[2]  PREFIX{ID}:revoked:JTI     checked when ARGV[1] holds "J"
  * KEYS[3]  PREFIX{ID}:rate            GCRA state (TAT, microseconds)
  *
- * ARGV[1]  flags: "L" limits apply here, "J" the token has a jti
+ * ARGV[1]  flags: "L" rate and quota apply here, "J" the token has a jti
+ *          (a meter, ARGV[5], applies whenever it is named)
  * ARGV[2]  iat, or ""
  * ARGV[3]  plan named by the token, ARGV[4] default plan
  * ARGV[5]  meter name, or ""
  * ARGV[6..11]  hour id, hour end, day id, day end, month id, month end
- * ARGV[12..]   per plan: name, rate, burst, quota, meter limit
+ * ARGV[12]  deadline (unix milliseconds): past it the requester has given
+ *           up on this reply, so nothing is counted
+ * ARGV[13..]   per plan: name, rate, burst, quota, meter limit
  *
  * Reply: { verdict, status, plan, rate limit, rate remaining,
  *          rate reset, retry after, quota limit, quota used, quota reset }
@@ -36,6 +39,8 @@
 
 static u_char  ngx_http_tenant_script_source[] =
 
+/* Redis before 5 must be told to replicate effects: the script reads TIME */
+"redis.replicate_commands()\n"
 "local h = redis.call('HMGET', KEYS[1], 'status', 'plan', 'rate', 'burst',\n"
 "  'quota', 'tokens_valid_after', 'meter:' .. ARGV[5])\n"
 "local status = h[1] or 'active'\n"
@@ -51,33 +56,39 @@ static u_char  ngx_http_tenant_script_source[] =
 "  return {2, status, ''}\n"
 "end\n"
 "local plans = {}\n"
-"for i = 12, #ARGV, 5 do plans[ARGV[i]] = i end\n"
+"for i = 13, #ARGV, 5 do plans[ARGV[i]] = i end\n"
 "local plan = h[2] or ARGV[3]\n"
 "if not plans[plan] and ARGV[4] ~= '' then plan = ARGV[4] end\n"
-"if not string.find(flags, 'L', 1, true) then return {0, status, plan} end\n"
+"local limited = string.find(flags, 'L', 1, true)\n"
+"if not limited and ARGV[5] == '' then return {0, status, plan} end\n"
 "local p = plans[plan]\n"
 "local function param(field, offset)\n"
 "  if field then return field end\n"
 "  if p then return ARGV[p + offset] end\n"
 "  return ''\n"
 "end\n"
-"local rate, burst = param(h[3], 1), tonumber(param(h[4], 2)) or 0\n"
-"local quota = param(h[5], 3)\n"
+"local rate, burst, quota = '', 0, ''\n"
+"if limited then\n"
+"  rate, burst = param(h[3], 1), tonumber(param(h[4], 2)) or 0\n"
+"  quota = param(h[5], 3)\n"
+"end\n"
 "local meter = ''\n"
 "if ARGV[5] ~= '' then meter = param(h[7], 4) end\n"
 "local t = redis.call('TIME')\n"
 "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
 "local nows = tonumber(t[1])\n"
+"if now > tonumber(ARGV[12]) * 1000 then return {5, status, plan} end\n"
 "local verdict, retry = 0, 0\n"
 "local rl, rrem, rreset, tat_new, ttl = -1, -1, -1, nil, 0\n"
+"local T, tau, tat\n"
 "local n, u = string.match(rate, '^(%d+)r/([smh])$')\n"
 "n = tonumber(n)\n"
 "if n and n > 0 then\n"
 "  local per = 1000000\n"
 "  if u == 'm' then per = 60000000 elseif u == 'h' then per = 3600000000 end\n"
-"  local T = math.floor(per / n)\n"
-"  local tau = T * burst\n"
-"  local tat = tonumber(redis.call('GET', KEYS[3])) or now\n"
+"  T = math.max(1, math.floor(per / n))\n"
+"  tau = T * burst\n"
+"  tat = tonumber(redis.call('GET', KEYS[3])) or now\n"
 "  if tat < now then tat = now end\n"
 "  rl = n\n"
 "  if now < tat - tau then\n"
@@ -114,6 +125,10 @@ static u_char  ngx_http_tenant_script_source[] =
 "    verdict = 4\n"
 "    retry = c.reset\n"
 "  end\n"
+"end\n"
+"if verdict ~= 0 and tat_new then\n"
+"  rrem = math.floor((now + T + tau - tat) / T)\n"
+"  rreset = math.ceil((tat - now) / 1000000)\n"
 "end\n"
 "if verdict == 0 then\n"
 "  if tat_new then\n"
