@@ -79,7 +79,8 @@ ngx_http_tenant_access_handler(ngx_http_request_t *r)
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
-    if (tmcf->redis) {
+    /* one decision per request: an internal redirect is not counted twice */
+    if (tmcf->redis && ctx->limit_state == NGX_HTTP_TENANT_LIMIT_IDLE) {
         rc = ngx_http_tenant_limit_start(r, ctx, tlcf);
 
         if (rc == NGX_ERROR) {
@@ -134,12 +135,22 @@ ngx_http_tenant_get_ctx(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
 
+    if (ctx == NULL) {
+        ctx = ngx_http_tenant_find_ctx(r);
+    }
+
     if (ctx) {
-        /* run again in this request (a second access phase): start afresh */
+        /*
+         * a new pass (after an internal redirect): the token is checked
+         * afresh for this location, the Redis decision already taken stays
+         */
         ngx_http_tenant_ctx_cleanup(ctx);
         ngx_memzero(&ctx->identity, sizeof(ngx_http_tenant_identity_t));
         ctx->reason = NGX_HTTP_TENANT_ADMITTED;
         ctx->verified = 0;
+
+        ngx_http_set_ctx(r, ctx, ngx_http_tenant_module);
+
         return ctx;
     }
 
@@ -159,6 +170,26 @@ ngx_http_tenant_get_ctx(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_tenant_module);
 
     return ctx;
+}
+
+
+/*
+ * An internal redirect clears the request's module contexts, but not its
+ * pool: the context of an earlier pass is found again by its cleanup.
+ */
+
+ngx_http_tenant_ctx_t *
+ngx_http_tenant_find_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_tenant_ctx_cleanup) {
+            return cln->data;
+        }
+    }
+
+    return NULL;
 }
 
 

@@ -438,7 +438,10 @@ static char *
 ngx_http_tenant_merge_limit(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
     ngx_http_tenant_loc_conf_t *prev)
 {
+    ngx_flag_t                    here;
     ngx_http_tenant_main_conf_t  *tmcf;
+
+    here = (conf->limit == 1 || conf->meter.len);
 
     ngx_conf_merge_value(conf->limit, prev->limit, 0);
     ngx_conf_merge_value(conf->limit_dry_run, prev->limit_dry_run, 0);
@@ -461,7 +464,11 @@ ngx_http_tenant_merge_limit(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
         return NGX_CONF_ERROR;
     }
 
-    if (!conf->jwt) {
+    /*
+     * without a token there is no tenant to limit: an error where the
+     * limit is written, no effect where it is only inherited (/healthz)
+     */
+    if (!conf->jwt && here) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"tenant_limit\" and \"tenant_meter\" need "
                            "\"tenant_jwt on\" to know the tenant");

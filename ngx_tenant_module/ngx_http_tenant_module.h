@@ -100,6 +100,7 @@ extern ngx_module_t  ngx_http_tenant_module;
 
 ngx_int_t ngx_http_tenant_access_handler(ngx_http_request_t *r);
 ngx_http_tenant_ctx_t *ngx_http_tenant_get_ctx(ngx_http_request_t *r);
+ngx_http_tenant_ctx_t *ngx_http_tenant_find_ctx(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_tenant_headers_strip(ngx_http_request_t *r);
 ngx_int_t ngx_http_tenant_headers_inject(ngx_http_request_t *r,

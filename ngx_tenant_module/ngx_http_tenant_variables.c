@@ -121,12 +121,24 @@ ngx_http_tenant_add_variables(ngx_conf_t *cf)
 }
 
 
-/* subrequests (auth_request, SSI) see the identity of their main request */
+/*
+ * Subrequests (auth_request, SSI) see the identity of their main request,
+ * and so does the request after an internal redirect.
+ */
 
 static ngx_http_tenant_ctx_t *
 ngx_http_tenant_variable_ctx(ngx_http_request_t *r)
 {
-    return ngx_http_get_module_ctx(r->main, ngx_http_tenant_module);
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_tenant_module);
+
+    /* an internal redirect to a location without tenant_jwt cleared it */
+    if (ctx == NULL) {
+        ctx = ngx_http_tenant_find_ctx(r->main);
+    }
+
+    return ctx;
 }
 
 
