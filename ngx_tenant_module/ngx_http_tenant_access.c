@@ -79,8 +79,8 @@ ngx_http_tenant_access_handler(ngx_http_request_t *r)
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
-    /* one decision per request: an internal redirect is not counted twice */
-    if (tmcf->redis && ctx->limit_state == NGX_HTTP_TENANT_LIMIT_IDLE) {
+    /* an internal redirect counts nothing twice: see limit_start() */
+    if (tmcf->redis) {
         rc = ngx_http_tenant_limit_start(r, ctx, tlcf);
 
         if (rc == NGX_ERROR) {

@@ -28,8 +28,16 @@ typedef struct {
 } ngx_http_tenant_args_t;
 
 
+typedef struct {
+    ngx_flag_t    limit;
+    ngx_str_t     meter;
+} ngx_http_tenant_apply_t;
+
+
+static ngx_int_t ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
 static ngx_int_t ngx_http_tenant_limit_args(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_apply_t *apply,
     ngx_http_tenant_main_conf_t *tmcf, ngx_http_tenant_args_t *args);
 static void ngx_http_tenant_arg(ngx_http_tenant_args_t *args, u_char *data,
     size_t len);
@@ -55,7 +63,8 @@ static void ngx_http_tenant_limit_cleanup(void *data);
 
 /*
  * Sends the tenant's one EVALSHA and suspends the request.  NGX_AGAIN:
- * waiting; NGX_OK: the outcome is already known (Redis is down).
+ * waiting; NGX_OK: the outcome is already known (Redis is down, or the
+ * decision was taken in an earlier pass of this request); NGX_ERROR.
  */
 
 ngx_int_t
@@ -63,13 +72,24 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf)
 {
     ngx_http_cleanup_t           *cln;
+    ngx_http_tenant_apply_t       apply;
     ngx_http_tenant_args_t        args;
     ngx_http_tenant_main_conf_t  *tmcf;
 
+    if (ngx_http_tenant_limit_needed(ctx, tlcf, &apply) != NGX_OK) {
+        return NGX_OK;
+    }
+
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
-    if (ngx_http_tenant_limit_args(r, ctx, tlcf, tmcf, &args) != NGX_OK) {
+    if (ngx_http_tenant_limit_args(r, ctx, &apply, tmcf, &args) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    ctx->applied_limit |= apply.limit;
+
+    if (apply.meter.len) {
+        ctx->applied_meter = apply.meter;
     }
 
     ctx->limit_state = NGX_HTTP_TENANT_LIMIT_WAITING;
@@ -103,9 +123,42 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 }
 
 
+/*
+ * What this pass must ask Redis for.  An internal redirect runs the access
+ * phase again: what an earlier pass applied is never counted twice, what
+ * it did not apply (tenant_limit, another meter) is asked for now.
+ */
+
+static ngx_int_t
+ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply)
+{
+    ngx_str_t  *done;
+
+    done = &ctx->applied_meter;
+
+    apply->limit = tlcf->limit && !ctx->applied_limit;
+    apply->meter = tlcf->meter;
+
+    if (done->len == apply->meter.len
+        && ngx_strncmp(done->data, apply->meter.data, done->len) == 0)
+    {
+        ngx_str_null(&apply->meter);
+    }
+
+    if (ctx->limit_state == NGX_HTTP_TENANT_LIMIT_IDLE
+        || apply->limit || apply->meter.len)
+    {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 static ngx_int_t
 ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_main_conf_t *tmcf,
+    ngx_http_tenant_apply_t *apply, ngx_http_tenant_main_conf_t *tmcf,
     ngx_http_tenant_args_t *args)
 {
     u_char                     *flags;
@@ -150,7 +203,7 @@ ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
     i = 0;
 
-    if (tlcf->limit) {
+    if (apply->limit) {
         flags[i++] = 'L';
     }
 
@@ -164,7 +217,7 @@ ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     id = ngx_http_tenant_token_plan(r, ctx, tmcf);
     ngx_http_tenant_arg(args, id->data, id->len);
     ngx_http_tenant_arg(args, tmcf->default_plan.data, tmcf->default_plan.len);
-    ngx_http_tenant_arg(args, tlcf->meter.data, tlcf->meter.len);
+    ngx_http_tenant_arg(args, apply->meter.data, apply->meter.len);
 
     p = ngx_http_tenant_periods(ngx_time());
 
@@ -184,8 +237,8 @@ ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     plan = tmcf->plans.elts;
 
     for (i = 0; i < tmcf->plans.nelts; i++) {
-        limit = tlcf->meter.len
-                ? ngx_http_tenant_plan_meter(&plan[i], &tlcf->meter) : NULL;
+        limit = apply->meter.len
+                ? ngx_http_tenant_plan_meter(&plan[i], &apply->meter) : NULL;
 
         if (limit == NULL) {
             limit = &none;

@@ -89,9 +89,11 @@ typedef struct {
     ngx_http_tenant_limit_result_t  limit;
     ngx_http_tenant_redis_op_t     *op;
     ngx_event_t                     timer;
+    ngx_str_t                       applied_meter;
 
     unsigned                        verified:1;
     unsigned                        limited:1;     /* limit headers apply */
+    unsigned                        applied_limit:1;
 } ngx_http_tenant_ctx_t;
 
 
