@@ -77,6 +77,16 @@ ngx_http_tenant_access_handler(ngx_http_request_t *r)
         return ngx_http_tenant_reject(r, ctx, reason, err);
     }
 
+    rc = ngx_http_tenant_policy_check(r, ctx, tlcf, &err);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_tenant_reject(r, ctx, rc, err);
+    }
+
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     /* an internal redirect counts nothing twice: see limit_start() */
@@ -102,8 +112,10 @@ static ngx_int_t
 ngx_http_tenant_access_finish(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf)
 {
-    ngx_int_t   reason;
-    ngx_flag_t  headers;
+    ngx_int_t                     reason;
+    ngx_flag_t                    headers;
+    const char                   *err;
+    ngx_http_tenant_main_conf_t  *tmcf;
 
     if (ctx->limit_state != NGX_HTTP_TENANT_LIMIT_IDLE) {
         reason = ngx_http_tenant_limit_verdict(r, ctx, tlcf);
@@ -112,6 +124,17 @@ ngx_http_tenant_access_finish(ngx_http_request_t *r,
             return ngx_http_tenant_reject(r, ctx, reason,
                                           "refused by the tenant registry");
         }
+
+    } else if (ctx->identity.plan.len == 0) {
+        /* without Redis the effective plan is the token's, or the default */
+        tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+        ctx->identity.plan = tmcf->default_plan;
+    }
+
+    reason = ngx_http_tenant_policy_plan(ctx, tlcf, &err);
+
+    if (reason != NGX_OK) {
+        return ngx_http_tenant_reject(r, ctx, reason, err);
     }
 
     headers = (tlcf->headers == NGX_CONF_UNSET) ? tlcf->jwt : tlcf->headers;
@@ -264,6 +287,7 @@ ngx_http_tenant_verify(ngx_http_request_t *r,
 {
     ngx_http_tenant_jwt_rc_e       rc;
     ngx_http_tenant_jwt_rules_t    rules;
+    ngx_str_t                      org;
     ngx_http_tenant_identity_rc_e  irc;
 
     if (ngx_http_tenant_verify_signature(tlcf, ctx, token, err) != NGX_OK) {
@@ -287,8 +311,24 @@ ngx_http_tenant_verify(ngx_http_request_t *r,
 
     ctx->verified = 1;
 
-    irc = ngx_http_tenant_identity_extract(ctx->payload, &tlcf->claims,
-                                           r->pool, &ctx->identity, err);
+    org.len = 0;
+
+    if (tlcf->select
+        && ngx_http_complex_value(r, tlcf->select, &org) != NGX_OK)
+    {
+        *err = "cannot evaluate tenant_select";
+        return NGX_HTTP_TENANT_INVALID_CLAIMS;
+    }
+
+    if (org.len) {
+        irc = ngx_http_tenant_identity_select(ctx->payload, &tlcf->claims,
+                                              &org, r->pool, &ctx->identity,
+                                              err);
+
+    } else {
+        irc = ngx_http_tenant_identity_extract(ctx->payload, &tlcf->claims,
+                                               r->pool, &ctx->identity, err);
+    }
 
     switch (irc) {
     case NGX_HTTP_TENANT_IDENTITY_OK:
@@ -297,6 +337,8 @@ ngx_http_tenant_verify(ngx_http_request_t *r,
         return NGX_HTTP_TENANT_MISSING_TENANT;
     case NGX_HTTP_TENANT_IDENTITY_BAD_TENANT:
         return NGX_HTTP_TENANT_INVALID_TENANT;
+    case NGX_HTTP_TENANT_IDENTITY_NOT_MEMBER:
+        return NGX_HTTP_TENANT_NOT_A_MEMBER;
     default:
         return NGX_HTTP_TENANT_INVALID_CLAIMS;
     }

@@ -226,6 +226,101 @@ ngx_http_tenant_identity_extract(json_t *payload,
 }
 
 
+/*
+ * Organization switching: the tenant becomes ORG if the token lists it
+ * among the user's memberships, either as a plain ID or as an object
+ * {"id": ..., "role": ..., "plan": ..., "permissions": ...}.  Role, plan
+ * and permissions come from that membership only: the token's top-level
+ * ones describe another organization, so a bare ID carries none.
+ */
+
+ngx_http_tenant_identity_rc_e
+ngx_http_tenant_identity_select(json_t *payload,
+    ngx_http_tenant_claim_names_t *names, ngx_str_t *org, ngx_pool_t *pool,
+    ngx_http_tenant_identity_t *id, const char **err)
+{
+    json_t                    *orgs, *member, *mid;
+    size_t                     i;
+    ngx_http_tenant_claim_t    claim;
+
+    if (ngx_http_tenant_id_valid(org->data, org->len) != NGX_OK) {
+        *err = "selected organization is not a valid tenant ID";
+        return NGX_HTTP_TENANT_IDENTITY_BAD_TENANT;
+    }
+
+    orgs = ngx_http_tenant_claim_find(payload, names->orgs);
+
+    if (!json_is_array(orgs)) {
+        *err = "token lists no organizations";
+        return NGX_HTTP_TENANT_IDENTITY_NOT_MEMBER;
+    }
+
+    json_array_foreach(orgs, i, member) {
+        mid = json_is_object(member) ? json_object_get(member, "id") : member;
+
+        if (json_is_string(mid) && json_string_length(mid) == org->len
+            && ngx_strncmp(json_string_value(mid), org->data, org->len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == json_array_size(orgs)) {
+        *err = "selected organization is not one of the token's";
+        return NGX_HTTP_TENANT_IDENTITY_NOT_MEMBER;
+    }
+
+    ngx_memzero(id, sizeof(ngx_http_tenant_identity_t));
+
+    id->tenant_id = *org;
+
+    ngx_memzero(&claim, sizeof(ngx_http_tenant_claim_t));
+
+    if (ngx_http_tenant_identity_value(payload, names->user, pool, &id->user)
+        != NGX_OK)
+    {
+        goto invalid;
+    }
+
+    if (!json_is_object(member)) {
+        return NGX_HTTP_TENANT_IDENTITY_OK;
+    }
+
+    ngx_str_set(&claim.name, "role");
+
+    if (ngx_http_tenant_identity_value(member, &claim, pool, &id->role)
+        != NGX_OK)
+    {
+        goto invalid;
+    }
+
+    ngx_str_set(&claim.name, "plan");
+
+    if (ngx_http_tenant_identity_value(member, &claim, pool, &id->plan)
+        != NGX_OK)
+    {
+        goto invalid;
+    }
+
+    member = json_object_get(member, "permissions");
+
+    if (member != NULL && !json_is_null(member)
+        && ngx_http_tenant_permissions_join(member, pool, &id->permissions)
+           != NGX_OK)
+    {
+        goto invalid;
+    }
+
+    return NGX_HTTP_TENANT_IDENTITY_OK;
+
+invalid:
+
+    *err = "membership claims are not safe header values";
+
+    return NGX_HTTP_TENANT_IDENTITY_BAD_CLAIMS;
+}
+
+
 /* NGX_DECLINED: no claim; NGX_ERROR: a claim that is not a tenant ID */
 
 static ngx_int_t

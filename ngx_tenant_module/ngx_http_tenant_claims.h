@@ -31,6 +31,7 @@ typedef struct {
     ngx_http_tenant_claim_t  *role;
     ngx_http_tenant_claim_t  *plan;
     ngx_http_tenant_claim_t  *permissions;
+    ngx_http_tenant_claim_t  *orgs;
 } ngx_http_tenant_claim_names_t;
 
 
@@ -47,7 +48,8 @@ typedef enum {
     NGX_HTTP_TENANT_IDENTITY_OK = 0,
     NGX_HTTP_TENANT_IDENTITY_NO_TENANT,
     NGX_HTTP_TENANT_IDENTITY_BAD_TENANT,
-    NGX_HTTP_TENANT_IDENTITY_BAD_CLAIMS
+    NGX_HTTP_TENANT_IDENTITY_BAD_CLAIMS,
+    NGX_HTTP_TENANT_IDENTITY_NOT_MEMBER
 } ngx_http_tenant_identity_rc_e;
 
 
@@ -63,6 +65,10 @@ ngx_int_t ngx_http_tenant_claim_text(json_t *value, ngx_pool_t *pool,
 ngx_http_tenant_identity_rc_e ngx_http_tenant_identity_extract(
     json_t *payload, ngx_http_tenant_claim_names_t *names, ngx_pool_t *pool,
     ngx_http_tenant_identity_t *id, const char **err);
+
+ngx_http_tenant_identity_rc_e ngx_http_tenant_identity_select(
+    json_t *payload, ngx_http_tenant_claim_names_t *names, ngx_str_t *org,
+    ngx_pool_t *pool, ngx_http_tenant_identity_t *id, const char **err);
 
 ngx_int_t ngx_http_tenant_id_valid(const u_char *p, size_t len);
 ngx_int_t ngx_http_tenant_header_safe(const u_char *p, size_t len);

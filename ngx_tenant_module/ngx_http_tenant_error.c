@@ -80,6 +80,31 @@ static ngx_http_tenant_error_t  ngx_http_tenant_errors[] = {
     { ngx_string("limiter_unavailable"), NGX_HTTP_SERVICE_UNAVAILABLE,
       ngx_http_tenant_json("limiter_unavailable",
                            "limits cannot be checked right now"),
+      ngx_null_string },
+
+    { ngx_string("insufficient_role"), NGX_HTTP_FORBIDDEN,
+      ngx_http_tenant_json("insufficient_role",
+                           "your role does not allow this action"),
+      ngx_null_string },
+
+    { ngx_string("insufficient_permission"), NGX_HTTP_FORBIDDEN,
+      ngx_http_tenant_json("insufficient_permission",
+                           "a permission this action needs is missing"),
+      ngx_null_string },
+
+    { ngx_string("plan_required"), NGX_HTTP_FORBIDDEN,
+      ngx_http_tenant_json("plan_required",
+                           "the organization's plan does not include this"),
+      ngx_null_string },
+
+    { ngx_string("tenant_mismatch"), NGX_HTTP_FORBIDDEN,
+      ngx_http_tenant_json("tenant_mismatch",
+                           "the request names another organization"),
+      ngx_null_string },
+
+    { ngx_string("not_a_member"), NGX_HTTP_FORBIDDEN,
+      ngx_http_tenant_json("not_a_member",
+                           "you are not a member of that organization"),
       ngx_null_string }
 };
 

@@ -10,7 +10,7 @@
 
 
 #define NGX_HTTP_TENANT_KEYS        3
-#define NGX_HTTP_TENANT_FIXED_ARGS  12
+#define NGX_HTTP_TENANT_FIXED_ARGS  13
 
 /*
  * A reply later than the request's timeout plus this is not counted in
@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t    limit;
     ngx_str_t     meter;
+    ngx_str_t     plans;      /* tenant_require_plan, space-separated */
 } ngx_http_tenant_apply_t;
 
 
@@ -139,6 +140,7 @@ ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
 
     apply->limit = tlcf->limit && !ctx->applied_limit;
     apply->meter = tlcf->meter;
+    apply->plans = tlcf->require_plans_text;
 
     if (done->len == apply->meter.len
         && ngx_strncmp(done->data, apply->meter.data, done->len) == 0)
@@ -233,6 +235,7 @@ ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     }
 
     ngx_http_tenant_arg(args, deadline.data, deadline.len);
+    ngx_http_tenant_arg(args, apply->plans.data, apply->plans.len);
 
     plan = tmcf->plans.elts;
 
@@ -383,6 +386,10 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
                                         : NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_HTTP_TENANT_SUSPENDED;
 
+    case NGX_HTTP_TENANT_LIMIT_PLAN:
+        ctx->limit_status = NGX_HTTP_TENANT_LIMIT_NONE;
+        return NGX_HTTP_TENANT_PLAN_REQUIRED;
+
     case NGX_HTTP_TENANT_LIMIT_REVOKED:
         ctx->limit_status = tlcf->limit ? NGX_HTTP_TENANT_LIMIT_REJECTED
                                         : NGX_HTTP_TENANT_LIMIT_NONE;
@@ -513,7 +520,8 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
         || reply->element[0]->type != REDIS_REPLY_INTEGER
         || reply->element[0]->integer < NGX_HTTP_TENANT_LIMIT_PASS
-        || reply->element[0]->integer >= NGX_HTTP_TENANT_LIMIT_LATE)
+        || reply->element[0]->integer > NGX_HTTP_TENANT_LIMIT_PLAN
+        || reply->element[0]->integer == NGX_HTTP_TENANT_LIMIT_LATE)
     {
         return NGX_ERROR;
     }

@@ -46,6 +46,14 @@ static char *ngx_http_tenant_meter(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_merge_limit(ngx_conf_t *cf,
     ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
+static char *ngx_http_tenant_merge_policy(ngx_conf_t *cf,
+    ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
+static char *ngx_http_tenant_check_roles(ngx_conf_t *cf,
+    ngx_http_tenant_main_conf_t *tmcf, ngx_array_t *names);
+static char *ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_roles(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 static ngx_conf_enum_t  ngx_http_tenant_redis_failure[] = {
@@ -160,6 +168,62 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
       offsetof(ngx_http_tenant_loc_conf_t, headers),
       NULL },
 
+    { ngx_string("tenant_orgs_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_claim,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_tenant_claims_offset(orgs),
+      NULL },
+
+    { ngx_string("tenant_select"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_complex,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, select),
+      NULL },
+
+    { ngx_string("tenant_match"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_complex,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, match),
+      NULL },
+
+    { ngx_string("tenant_roles"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_roles,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_require_role"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, require_roles),
+      NULL },
+
+    { ngx_string("tenant_min_role"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, min_role_name),
+      NULL },
+
+    { ngx_string("tenant_require_permission"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, require_permissions),
+      NULL },
+
+    { ngx_string("tenant_require_plan"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, require_plans),
+      NULL },
+
     { ngx_string("tenant_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_tenant_redis,
@@ -256,7 +320,8 @@ static ngx_str_t  ngx_http_tenant_default_claims[] = {
     ngx_string("sub"),
     ngx_string("role"),
     ngx_string("plan"),
-    ngx_string("permissions")
+    ngx_string("permissions"),
+    ngx_string("orgs")
 };
 
 
@@ -274,7 +339,9 @@ ngx_http_tenant_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&tmcf->plans, cf->pool, 4,
                        sizeof(ngx_http_tenant_plan_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&tmcf->roles, cf->pool, 4, sizeof(ngx_str_t))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -332,6 +399,7 @@ ngx_http_tenant_create_loc_conf(ngx_conf_t *cf)
     tlcf->limit_dry_run = NGX_CONF_UNSET;
     tlcf->limit_headers = NGX_CONF_UNSET;
     tlcf->redis_failure = NGX_CONF_UNSET_UINT;
+    tlcf->min_role = NGX_CONF_UNSET;
 
     return tlcf;
 }
@@ -378,7 +446,9 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_tenant_merge_limit(cf, conf, prev) != NGX_CONF_OK) {
+    if (ngx_http_tenant_merge_limit(cf, conf, prev) != NGX_CONF_OK
+        || ngx_http_tenant_merge_policy(cf, conf, prev) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -473,6 +543,150 @@ ngx_http_tenant_merge_limit(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
                            "\"tenant_limit\" and \"tenant_meter\" need "
                            "\"tenant_jwt on\" to know the tenant");
         return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
+    ngx_http_tenant_loc_conf_t *prev)
+{
+    u_char                       *p;
+    ngx_str_t                    *plan, *role;
+    ngx_uint_t                    i;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
+
+    if (conf->require_roles == NULL) {
+        conf->require_roles = prev->require_roles;
+    }
+
+    if (conf->require_permissions == NULL) {
+        conf->require_permissions = prev->require_permissions;
+    }
+
+    if (conf->require_plans == NULL) {
+        conf->require_plans = prev->require_plans;
+        conf->require_plans_text = prev->require_plans_text;
+    }
+
+    if (conf->match == NULL) {
+        conf->match = prev->match;
+    }
+
+    if (conf->select == NULL) {
+        conf->select = prev->select;
+    }
+
+    ngx_conf_merge_str_value(conf->min_role_name, prev->min_role_name, "");
+
+    if (ngx_http_tenant_check_roles(cf, tmcf, conf->require_roles)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->min_role_name.len) {
+        if (tmcf->roles.nelts == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"tenant_min_role\" needs the hierarchy "
+                               "declared with \"tenant_roles\"");
+            return NGX_CONF_ERROR;
+        }
+
+        role = tmcf->roles.elts;
+
+        for (i = 0; i < tmcf->roles.nelts; i++) {
+            if (role[i].len == conf->min_role_name.len
+                && ngx_strncmp(role[i].data, conf->min_role_name.data,
+                               role[i].len) == 0)
+            {
+                conf->min_role = i;
+                break;
+            }
+        }
+
+        if (i == tmcf->roles.nelts) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "role \"%V\" is not declared in "
+                               "\"tenant_roles\"", &conf->min_role_name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->require_plans == NULL || conf->require_plans_text.data) {
+        return NGX_CONF_OK;
+    }
+
+    /* the list the Redis script checks, space-separated */
+
+    plan = conf->require_plans->elts;
+
+    for (i = 0; i < conf->require_plans->nelts; i++) {
+        if (tmcf->plans.nelts
+            && ngx_http_tenant_plan_find(&tmcf->plans, &plan[i]) == NULL)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "plan \"%V\" is not declared with "
+                               "\"tenant_plan\"", &plan[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        conf->require_plans_text.len += plan[i].len + 1;
+    }
+
+    p = ngx_pnalloc(cf->pool, conf->require_plans_text.len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    conf->require_plans_text.data = p;
+
+    for (i = 0; i < conf->require_plans->nelts; i++) {
+        p = ngx_cpymem(p, plan[i].data, plan[i].len);
+        *p++ = ' ';
+    }
+
+    conf->require_plans_text.len--;
+
+    return NGX_CONF_OK;
+}
+
+
+/* once a hierarchy is declared, every role named must be in it */
+
+static char *
+ngx_http_tenant_check_roles(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf,
+    ngx_array_t *names)
+{
+    ngx_str_t   *name, *role;
+    ngx_uint_t   i, j;
+
+    if (names == NULL || tmcf->roles.nelts == 0) {
+        return NGX_CONF_OK;
+    }
+
+    name = names->elts;
+    role = tmcf->roles.elts;
+
+    for (i = 0; i < names->nelts; i++) {
+        for (j = 0; j < tmcf->roles.nelts; j++) {
+            if (role[j].len == name[i].len
+                && ngx_strncmp(role[j].data, name[i].data, role[j].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == tmcf->roles.nelts) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "role \"%V\" is not declared in "
+                               "\"tenant_roles\"", &name[i]);
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;
@@ -917,4 +1131,71 @@ ngx_http_tenant_meter(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        "(declare plans before they are used)", &value[1]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* tenant_match and tenant_select: one value, usually a variable */
+
+static char *
+ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t                          *value;
+    ngx_http_complex_value_t          **cv;
+    ngx_http_compile_complex_value_t    ccv;
+
+    cv = (ngx_http_complex_value_t **) (p + cmd->offset);
+
+    if (*cv != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    *cv = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (*cv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = *cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* tenant_roles viewer editor admin owner;  lowest first */
+
+static char *
+ngx_http_tenant_roles(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_main_conf_t *tmcf = conf;
+
+    ngx_str_t   *value, *role;
+    ngx_uint_t   i;
+
+    if (tmcf->roles.nelts) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        role = ngx_array_push(&tmcf->roles);
+        if (role == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *role = value[i];
+    }
+
+    return NGX_CONF_OK;
 }

@@ -35,6 +35,11 @@ typedef enum {
     NGX_HTTP_TENANT_RATE_LIMITED,
     NGX_HTTP_TENANT_QUOTA_EXCEEDED,
     NGX_HTTP_TENANT_LIMITER_UNAVAILABLE,
+    NGX_HTTP_TENANT_INSUFFICIENT_ROLE,
+    NGX_HTTP_TENANT_INSUFFICIENT_PERMISSION,
+    NGX_HTTP_TENANT_PLAN_REQUIRED,
+    NGX_HTTP_TENANT_TENANT_MISMATCH,
+    NGX_HTTP_TENANT_NOT_A_MEMBER,
     NGX_HTTP_TENANT_NREASONS
 } ngx_http_tenant_reason_e;
 
@@ -45,6 +50,7 @@ typedef struct {
     ngx_http_tenant_redis_conf_t   *redis;        /* NULL: no Redis */
     ngx_array_t                     plans;        /* ngx_http_tenant_plan_t */
     ngx_str_t                       default_plan;
+    ngx_array_t                     roles;        /* lowest first */
 } ngx_http_tenant_main_conf_t;
 
 
@@ -63,6 +69,15 @@ typedef struct {
     ngx_flag_t                      limit_headers;
     ngx_uint_t                      redis_failure;
     ngx_str_t                       meter;
+
+    ngx_array_t                    *require_roles;
+    ngx_str_t                       min_role_name;
+    ngx_int_t                       min_role;     /* rank in tenant_roles */
+    ngx_array_t                    *require_permissions;
+    ngx_array_t                    *require_plans;
+    ngx_str_t                       require_plans_text;  /* for Redis */
+    ngx_http_complex_value_t       *match;
+    ngx_http_complex_value_t       *select;
 } ngx_http_tenant_loc_conf_t;
 
 
@@ -116,6 +131,12 @@ ngx_int_t ngx_http_tenant_limit_start(ngx_http_request_t *r,
 ngx_int_t ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 ngx_int_t ngx_http_tenant_limit_filter_init(ngx_conf_t *cf);
+
+ngx_int_t ngx_http_tenant_policy_check(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf,
+    const char **err);
+ngx_int_t ngx_http_tenant_policy_plan(ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_loc_conf_t *tlcf, const char **err);
 
 ngx_int_t ngx_http_tenant_reject(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_reason_e reason,

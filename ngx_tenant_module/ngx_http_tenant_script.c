@@ -30,7 +30,9 @@
  * ARGV[6..11]  hour id, hour end, day id, day end, month id, month end
  * ARGV[12]  deadline (unix milliseconds): past it the requester has given
  *           up on this reply, so nothing is counted
- * ARGV[13..]   per plan: name, rate, burst, quota, meter limit
+ * ARGV[13] plans this location requires (tenant_require_plan), space-
+ *          separated, or "": checked on the effective plan before counting
+ * ARGV[14..]   per plan: name, rate, burst, quota, meter limit
  *
  * Reply: { verdict, status, plan, rate limit, rate remaining,
  *          rate reset, retry after, quota limit, quota used, quota reset }
@@ -56,9 +58,13 @@ static u_char  ngx_http_tenant_script_source[] =
 "  return {2, status, ''}\n"
 "end\n"
 "local plans = {}\n"
-"for i = 13, #ARGV, 5 do plans[ARGV[i]] = i end\n"
+"for i = 14, #ARGV, 5 do plans[ARGV[i]] = i end\n"
 "local plan = h[2] or ARGV[3]\n"
 "if not plans[plan] and ARGV[4] ~= '' then plan = ARGV[4] end\n"
+"if ARGV[13] ~= '' and not string.find(' ' .. ARGV[13] .. ' ',\n"
+"                                      ' ' .. plan .. ' ', 1, true) then\n"
+"  return {6, status, plan}\n"
+"end\n"
 "local limited = string.find(flags, 'L', 1, true)\n"
 "if not limited and ARGV[5] == '' then return {0, status, plan} end\n"
 "local p = plans[plan]\n"
