@@ -17,54 +17,131 @@ static ngx_http_tenant_reason_e ngx_http_tenant_verify(
 static ngx_int_t ngx_http_tenant_verify_signature(
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_ctx_t *ctx,
     ngx_str_t *token, const char **err);
+static ngx_int_t ngx_http_tenant_access_anonymous(ngx_http_request_t *r,
+    ngx_http_tenant_loc_conf_t *tlcf);
+static ngx_int_t ngx_http_tenant_access_tenant(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 static ngx_int_t ngx_http_tenant_access_finish(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 static void ngx_http_tenant_ctx_cleanup(void *data);
 
 
 /*
- * The access phase runs every request through a fixed order: token,
- * identity, header hygiene.  Later steps (limits, policy) join here.
+ * The access phase runs every request through a fixed order: token and
+ * identity, policy (no I/O), keyed limits and lockout, the tenant's one
+ * EVALSHA, the plan check, header hygiene.  A step that waits on Redis
+ * returns NGX_AGAIN and the handler is run again when the reply comes.
  */
 
 ngx_int_t
 ngx_http_tenant_access_handler(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
-    ngx_str_t                     token;
-    const char                   *err;
     ngx_http_tenant_ctx_t        *ctx;
-    ngx_http_tenant_reason_e      reason;
     ngx_http_tenant_loc_conf_t   *tlcf;
     ngx_http_tenant_main_conf_t  *tmcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
 
-    if (!tlcf->jwt) {
-        if (tlcf->headers == 1
-            && ngx_http_tenant_headers_strip(r) != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return NGX_DECLINED;
+    if (!tlcf->jwt && tlcf->zones == NULL && tlcf->lockout == NULL) {
+        return ngx_http_tenant_access_anonymous(r, tlcf);
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
 
-    /* back from Redis, or woken early by a write event */
-    if (ctx && ctx->limit_state != NGX_HTTP_TENANT_LIMIT_IDLE) {
-        if (ctx->limit_state == NGX_HTTP_TENANT_LIMIT_WAITING) {
+    if (ctx == NULL) {
+        ctx = ngx_http_tenant_get_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else if (ctx->waiting) {
+        /* woken by a write event before Redis answered */
+        return NGX_AGAIN;
+    }
+
+    /*
+     * With a token, keyed limits run on the verified identity, so that
+     * $tenant_user and the like can key them; without one, at once.
+     */
+
+    if (tlcf->jwt && !ctx->pass_verified) {
+        rc = ngx_http_tenant_access_tenant(r, ctx, tlcf);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        ctx->pass_verified = 1;
+    }
+
+    if (!ctx->keyed_done) {
+        rc = ngx_http_tenant_keyed_run(r, ctx, tlcf);
+
+        if (rc == NGX_AGAIN) {
             return NGX_AGAIN;
         }
 
-        return ngx_http_tenant_access_finish(r, ctx, tlcf);
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            return ngx_http_tenant_reject(r, ctx, rc,
+                                          "refused by a keyed limit");
+        }
+
+        ctx->keyed_done = 1;
     }
 
-    ctx = ngx_http_tenant_get_ctx(r);
-    if (ctx == NULL) {
+    if (!tlcf->jwt) {
+        return ngx_http_tenant_access_anonymous(r, tlcf);
+    }
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
+    /* an internal redirect counts nothing twice: see limit_start() */
+    if (tmcf->redis && !ctx->decision_started) {
+        ctx->decision_started = 1;
+
+        rc = ngx_http_tenant_limit_start(r, ctx, tlcf);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+    }
+
+    return ngx_http_tenant_access_finish(r, ctx, tlcf);
+}
+
+
+/* a location without tenant_jwt: only the spoofed headers go */
+
+static ngx_int_t
+ngx_http_tenant_access_anonymous(ngx_http_request_t *r,
+    ngx_http_tenant_loc_conf_t *tlcf)
+{
+    if (tlcf->headers == 1 && ngx_http_tenant_headers_strip(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    return NGX_DECLINED;
+}
+
+
+/* token, identity, policy: NGX_OK, or the request has been answered */
+
+static ngx_int_t
+ngx_http_tenant_access_tenant(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  token;
+    const char                *err;
+    ngx_http_tenant_reason_e   reason;
 
     if (ngx_http_tenant_find_token(r, tlcf, &token) != NGX_OK) {
         return ngx_http_tenant_reject(r, ctx, NGX_HTTP_TENANT_MISSING_TOKEN,
@@ -87,22 +164,7 @@ ngx_http_tenant_access_handler(ngx_http_request_t *r)
         return ngx_http_tenant_reject(r, ctx, rc, err);
     }
 
-    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
-
-    /* an internal redirect counts nothing twice: see limit_start() */
-    if (tmcf->redis) {
-        rc = ngx_http_tenant_limit_start(r, ctx, tlcf);
-
-        if (rc == NGX_ERROR) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (rc == NGX_AGAIN) {
-            return NGX_AGAIN;
-        }
-    }
-
-    return ngx_http_tenant_access_finish(r, ctx, tlcf);
+    return NGX_OK;
 }
 
 
@@ -113,6 +175,7 @@ ngx_http_tenant_access_finish(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf)
 {
     ngx_int_t                     reason;
+    ngx_str_t                    *plan;
     ngx_flag_t                    headers;
     const char                   *err;
     ngx_http_tenant_main_conf_t  *tmcf;
@@ -125,10 +188,22 @@ ngx_http_tenant_access_finish(ngx_http_request_t *r,
                                           "refused by the tenant registry");
         }
 
-    } else if (ctx->identity.plan.len == 0) {
-        /* without Redis the effective plan is the token's, or the default */
+    }
+
+    if (ctx->limit_state != NGX_HTTP_TENANT_LIMIT_DONE) {
+        /*
+         * no word from Redis (none configured, or down under "allow"):
+         * the token's plan if it is one, else the default plan
+         */
         tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
-        ctx->identity.plan = tmcf->default_plan;
+        plan = &ctx->identity.plan;
+
+        if (tmcf->default_plan.len
+            && (plan->len == 0
+                || ngx_http_tenant_plan_find(&tmcf->plans, plan) == NULL))
+        {
+            *plan = tmcf->default_plan;
+        }
     }
 
     reason = ngx_http_tenant_policy_plan(ctx, tlcf, &err);
@@ -171,6 +246,11 @@ ngx_http_tenant_get_ctx(ngx_http_request_t *r)
         ngx_memzero(&ctx->identity, sizeof(ngx_http_tenant_identity_t));
         ctx->reason = NGX_HTTP_TENANT_ADMITTED;
         ctx->verified = 0;
+        ctx->pass_verified = 0;
+        ctx->decision_started = 0;
+        ctx->keyed_done = 0;
+        ctx->keyed_next = 0;
+        ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_IDLE;
 
         ngx_http_set_ctx(r, ctx, ngx_http_tenant_module);
 

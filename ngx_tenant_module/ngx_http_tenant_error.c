@@ -105,6 +105,11 @@ static ngx_http_tenant_error_t  ngx_http_tenant_errors[] = {
     { ngx_string("not_a_member"), NGX_HTTP_FORBIDDEN,
       ngx_http_tenant_json("not_a_member",
                            "you are not a member of that organization"),
+      ngx_null_string },
+
+    { ngx_string("locked_out"), NGX_HTTP_TOO_MANY_REQUESTS,
+      ngx_http_tenant_json("locked_out",
+                           "too many failed attempts, try again later"),
       ngx_null_string }
 };
 

@@ -58,8 +58,6 @@ static ngx_int_t ngx_http_tenant_limit_parse(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tenant_reply_str(ngx_http_request_t *r,
     redisReply *reply, ngx_str_t *s);
 static void ngx_http_tenant_limit_timeout(ngx_event_t *ev);
-static void ngx_http_tenant_limit_wake(ngx_http_request_t *r);
-static void ngx_http_tenant_limit_cleanup(void *data);
 
 
 /*
@@ -72,7 +70,6 @@ ngx_int_t
 ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf)
 {
-    ngx_http_cleanup_t           *cln;
     ngx_http_tenant_apply_t       apply;
     ngx_http_tenant_args_t        args;
     ngx_http_tenant_main_conf_t  *tmcf;
@@ -104,21 +101,44 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_OK;
     }
 
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        ngx_http_tenant_redis_cancel(ctx->op);
-        ctx->op = NULL;
-        return NGX_ERROR;
+    return ngx_http_tenant_wait(r, ctx, ngx_http_tenant_limit_timeout);
+}
+
+
+/*
+ * The request waits for ctx->op: a timer bounds the wait, a cleanup makes
+ * sure a request that goes away first leaves no callback behind.
+ */
+
+ngx_int_t
+ngx_http_tenant_wait(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_event_handler_pt on_timeout)
+{
+    ngx_http_cleanup_t           *cln;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    if (!ctx->cleanup_added) {
+        cln = ngx_http_cleanup_add(r, 0);
+        if (cln == NULL) {
+            ngx_http_tenant_redis_cancel(ctx->op);
+            ctx->op = NULL;
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_tenant_limit_cleanup;
+        cln->data = ctx;
+        ctx->cleanup_added = 1;
     }
 
-    cln->handler = ngx_http_tenant_limit_cleanup;
-    cln->data = ctx;
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
-    ctx->timer.handler = ngx_http_tenant_limit_timeout;
+    ctx->timer.handler = on_timeout;
     ctx->timer.data = r;
     ctx->timer.log = r->connection->log;
 
     ngx_add_timer(&ctx->timer, tmcf->redis->timeout);
+
+    ctx->waiting = 1;
 
     return NGX_AGAIN;
 }
@@ -410,6 +430,7 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
         }
 
         ctx->limit_status = NGX_HTTP_TENANT_LIMIT_REJECTED;
+        ctx->retry_after = res->retry_after;
 
         return (res->verdict == NGX_HTTP_TENANT_LIMIT_RATE)
                ? NGX_HTTP_TENANT_RATE_LIMITED
@@ -488,6 +509,7 @@ ngx_http_tenant_limit_reply(void *data, redisReply *reply)
     ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
 
     ctx->op = NULL;
+    ctx->waiting = 0;
 
     if (ctx->timer.timer_set) {
         ngx_del_timer(&ctx->timer);
@@ -505,7 +527,7 @@ ngx_http_tenant_limit_reply(void *data, redisReply *reply)
         ctx->limit_state = NGX_HTTP_TENANT_LIMIT_DONE;
     }
 
-    ngx_http_tenant_limit_wake(r);
+    ngx_http_tenant_wake(r);
 }
 
 
@@ -600,15 +622,16 @@ ngx_http_tenant_limit_timeout(ngx_event_t *ev)
                                       "redis did not answer in time");
 
     ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
+    ctx->waiting = 0;
 
-    ngx_http_tenant_limit_wake(r);
+    ngx_http_tenant_wake(r);
 }
 
 
 /* the request goes on from its phase handler, as a subrequest's parent */
 
-static void
-ngx_http_tenant_limit_wake(ngx_http_request_t *r)
+void
+ngx_http_tenant_wake(ngx_http_request_t *r)
 {
     ngx_connection_t  *c;
 
@@ -623,7 +646,7 @@ ngx_http_tenant_limit_wake(ngx_http_request_t *r)
 
 /* a request that goes away first leaves no callback and no timer behind */
 
-static void
+void
 ngx_http_tenant_limit_cleanup(void *data)
 {
     ngx_http_tenant_ctx_t *ctx = data;

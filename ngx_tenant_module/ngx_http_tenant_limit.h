@@ -68,6 +68,7 @@ extern ngx_str_t  ngx_http_tenant_script;
 
 
 char *ngx_http_tenant_plan_parse(ngx_conf_t *cf, ngx_array_t *plans);
+ngx_int_t ngx_http_tenant_plan_rate(ngx_str_t *value, ngx_str_t *rate);
 ngx_http_tenant_plan_t *ngx_http_tenant_plan_find(ngx_array_t *plans,
     ngx_str_t *name);
 ngx_str_t *ngx_http_tenant_plan_meter(ngx_http_tenant_plan_t *plan,

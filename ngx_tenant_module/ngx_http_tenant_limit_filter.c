@@ -42,24 +42,34 @@ ngx_http_tenant_limit_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
+
+    /* counting a failure never delays the response: no reply is awaited */
+    if (r->headers_out.status == NGX_HTTP_UNAUTHORIZED && tlcf->lockout) {
+        ngx_http_tenant_lockout_count(r, tlcf);
+    }
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
 
-    if (ctx == NULL || ctx->limit_state != NGX_HTTP_TENANT_LIMIT_DONE) {
+    if (ctx == NULL) {
         return ngx_http_next_header_filter(r);
     }
 
-    res = &ctx->limit;
-
     if ((ctx->reason == NGX_HTTP_TENANT_RATE_LIMITED
-         || ctx->reason == NGX_HTTP_TENANT_QUOTA_EXCEEDED)
+         || ctx->reason == NGX_HTTP_TENANT_QUOTA_EXCEEDED
+         || ctx->reason == NGX_HTTP_TENANT_LOCKED_OUT)
         && ngx_http_tenant_add_number(r, "Retry-After",
-                                      ngx_max(res->retry_after, 1))
+                                      ngx_max(ctx->retry_after, 1))
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
+    if (ctx->limit_state != NGX_HTTP_TENANT_LIMIT_DONE) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    res = &ctx->limit;
 
     if (!ctx->limited || !tlcf->limit_headers) {
         return ngx_http_next_header_filter(r);

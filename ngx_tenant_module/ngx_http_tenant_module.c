@@ -54,6 +54,12 @@ static char *ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_roles(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tenant_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_lockout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_merge_keyed(ngx_conf_t *cf,
+    ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
 
 
 static ngx_conf_enum_t  ngx_http_tenant_redis_failure[] = {
@@ -224,6 +230,27 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
       offsetof(ngx_http_tenant_loc_conf_t, require_plans),
       NULL },
 
+    { ngx_string("tenant_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_tenant_limit_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_limit_by"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, limit_by),
+      NULL },
+
+    { ngx_string("tenant_lockout"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_tenant_lockout,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tenant_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_tenant_redis,
@@ -341,6 +368,9 @@ ngx_http_tenant_create_main_conf(ngx_conf_t *cf)
                        sizeof(ngx_http_tenant_plan_t))
         != NGX_OK
         || ngx_array_init(&tmcf->roles, cf->pool, 4, sizeof(ngx_str_t))
+           != NGX_OK
+        || ngx_array_init(&tmcf->zones, cf->pool, 4,
+                          sizeof(ngx_http_tenant_zone_t))
            != NGX_OK)
     {
         return NULL;
@@ -447,7 +477,8 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_tenant_merge_limit(cf, conf, prev) != NGX_CONF_OK
-        || ngx_http_tenant_merge_policy(cf, conf, prev) != NGX_CONF_OK)
+        || ngx_http_tenant_merge_policy(cf, conf, prev) != NGX_CONF_OK
+        || ngx_http_tenant_merge_keyed(cf, conf, prev) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -651,6 +682,79 @@ ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
     }
 
     conf->require_plans_text.len--;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tenant_merge_keyed(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
+    ngx_http_tenant_loc_conf_t *prev)
+{
+    ngx_str_t                     *name;
+    ngx_uint_t                     i, j;
+    ngx_http_tenant_zone_t        *zone, **z;
+    ngx_http_tenant_main_conf_t   *tmcf;
+
+    if (conf->lockout == NULL) {
+        conf->lockout = prev->lockout;
+    }
+
+    if (conf->limit_by == NULL) {
+        conf->limit_by = prev->limit_by;
+        conf->zones = prev->zones;
+    }
+
+    if (conf->limit_by == NULL && conf->lockout == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
+
+    if (tmcf->redis == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tenant_limit_by\" and \"tenant_lockout\" "
+                           "need \"tenant_redis\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->limit_by == NULL || conf->zones) {
+        return NGX_CONF_OK;
+    }
+
+    conf->zones = ngx_array_create(cf->pool, conf->limit_by->nelts,
+                                   sizeof(ngx_http_tenant_zone_t *));
+    if (conf->zones == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    name = conf->limit_by->elts;
+    zone = tmcf->zones.elts;
+
+    for (i = 0; i < conf->limit_by->nelts; i++) {
+        for (j = 0; j < tmcf->zones.nelts; j++) {
+            if (zone[j].name.len == name[i].len
+                && ngx_strncmp(zone[j].name.data, name[i].data,
+                               name[i].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == tmcf->zones.nelts) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "zone \"%V\" is not declared with "
+                               "\"tenant_limit_zone\"", &name[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        z = ngx_array_push(conf->zones);
+        if (z == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *z = &zone[j];
+    }
 
     return NGX_CONF_OK;
 }
@@ -1198,4 +1302,22 @@ ngx_http_tenant_roles(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tenant_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_main_conf_t *tmcf = conf;
+
+    return ngx_http_tenant_zone_parse(cf, &tmcf->zones);
+}
+
+
+static char *
+ngx_http_tenant_lockout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_loc_conf_t *tlcf = conf;
+
+    return ngx_http_tenant_lockout_parse(cf, &tlcf->lockout);
 }

@@ -40,8 +40,27 @@ typedef enum {
     NGX_HTTP_TENANT_PLAN_REQUIRED,
     NGX_HTTP_TENANT_TENANT_MISMATCH,
     NGX_HTTP_TENANT_NOT_A_MEMBER,
+    NGX_HTTP_TENANT_LOCKED_OUT,
     NGX_HTTP_TENANT_NREASONS
 } ngx_http_tenant_reason_e;
+
+
+/* tenant_limit_zone NAME key=$var rate=... [burst=N] */
+typedef struct {
+    ngx_str_t                       name;
+    ngx_http_complex_value_t        key;
+    ngx_str_t                       rate;
+    ngx_str_t                       burst;
+} ngx_http_tenant_zone_t;
+
+
+/* tenant_lockout key=$var after=N window=TIME duration=TIME */
+typedef struct {
+    ngx_http_complex_value_t        key;
+    ngx_str_t                       after;        /* decimal, for Redis */
+    ngx_str_t                       window;       /* milliseconds */
+    ngx_str_t                       duration;     /* milliseconds */
+} ngx_http_tenant_lockout_t;
 
 
 typedef struct {
@@ -51,6 +70,7 @@ typedef struct {
     ngx_array_t                     plans;        /* ngx_http_tenant_plan_t */
     ngx_str_t                       default_plan;
     ngx_array_t                     roles;        /* lowest first */
+    ngx_array_t                     zones;        /* ngx_http_tenant_zone_t */
 } ngx_http_tenant_main_conf_t;
 
 
@@ -78,6 +98,10 @@ typedef struct {
     ngx_str_t                       require_plans_text;  /* for Redis */
     ngx_http_complex_value_t       *match;
     ngx_http_complex_value_t       *select;
+
+    ngx_array_t                    *limit_by;     /* zone names */
+    ngx_array_t                    *zones;        /* ngx_http_tenant_zone_t * */
+    ngx_http_tenant_lockout_t      *lockout;
 } ngx_http_tenant_loc_conf_t;
 
 
@@ -105,10 +129,20 @@ typedef struct {
     ngx_http_tenant_redis_op_t     *op;
     ngx_event_t                     timer;
     ngx_str_t                       applied_meter;
+    ngx_int_t                       retry_after;
+
+    ngx_uint_t                      keyed_next;    /* zones, then lockout */
+    ngx_http_tenant_limit_state_e   keyed_state;
+    ngx_int_t                       keyed_verdict;
 
     unsigned                        verified:1;
     unsigned                        limited:1;     /* limit headers apply */
     unsigned                        applied_limit:1;
+    unsigned                        waiting:1;     /* an op in flight */
+    unsigned                        cleanup_added:1;
+    unsigned                        keyed_done:1;  /* in this pass */
+    unsigned                        pass_verified:1;
+    unsigned                        decision_started:1;
 } ngx_http_tenant_ctx_t;
 
 
@@ -131,6 +165,19 @@ ngx_int_t ngx_http_tenant_limit_start(ngx_http_request_t *r,
 ngx_int_t ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 ngx_int_t ngx_http_tenant_limit_filter_init(ngx_conf_t *cf);
+
+ngx_int_t ngx_http_tenant_wait(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_event_handler_pt on_timeout);
+void ngx_http_tenant_wake(ngx_http_request_t *r);
+void ngx_http_tenant_limit_cleanup(void *data);
+
+char *ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones);
+char *ngx_http_tenant_lockout_parse(ngx_conf_t *cf,
+    ngx_http_tenant_lockout_t **lockout);
+ngx_int_t ngx_http_tenant_keyed_run(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
+void ngx_http_tenant_lockout_count(ngx_http_request_t *r,
+    ngx_http_tenant_loc_conf_t *tlcf);
 
 ngx_int_t ngx_http_tenant_policy_check(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf,

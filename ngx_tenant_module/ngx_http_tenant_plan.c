@@ -10,7 +10,6 @@
 #include "ngx_http_tenant_limit.h"
 
 
-static ngx_int_t ngx_http_tenant_plan_rate(ngx_str_t *value, ngx_str_t *rate);
 static ngx_int_t ngx_http_tenant_plan_count(ngx_str_t *value,
     ngx_str_t *count);
 static ngx_int_t ngx_http_tenant_plan_number(u_char *p, size_t len);
@@ -135,7 +134,7 @@ invalid:
 
 /* "100r/m" as limit_req writes it; kept as text for the script */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_tenant_plan_rate(ngx_str_t *value, ngx_str_t *rate)
 {
     u_char  *p;

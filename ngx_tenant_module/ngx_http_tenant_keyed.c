@@ -1,0 +1,571 @@
+
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#include <ngx_sha1.h>
+
+#include "ngx_http_tenant_module.h"
+
+
+#define NGX_HTTP_TENANT_KEY_RAW_MAX  128
+#define NGX_HTTP_TENANT_KEY_HEX_MAX  64
+
+#define NGX_HTTP_TENANT_VERDICT_LOCKED  7
+
+
+typedef struct {
+    int            n;
+    const char    *argv[8];
+    size_t         argvlen[8];
+} ngx_http_tenant_keyed_args_t;
+
+
+static ngx_int_t ngx_http_tenant_keyed_send(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
+static ngx_int_t ngx_http_tenant_keyed_key(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv, const char *kind, ngx_str_t *name,
+    ngx_str_t *key);
+static void ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a,
+    u_char *data, size_t len);
+static void ngx_http_tenant_keyed_reply(void *data, redisReply *reply);
+static void ngx_http_tenant_keyed_timeout(ngx_event_t *ev);
+static void ngx_http_tenant_lockout_counted(void *data, redisReply *reply);
+
+
+/* tenant_limit_zone NAME key=$variable rate=N r/s|r/m|r/h [burst=N] */
+
+char *
+ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones)
+{
+    ngx_str_t                          *value, v;
+    ngx_uint_t                          i;
+    ngx_http_tenant_zone_t             *zone;
+    ngx_http_compile_complex_value_t    ccv;
+
+    value = cf->args->elts;
+    zone = zones->elts;
+
+    for (i = 0; i < zones->nelts; i++) {
+        if (zone[i].name.len == value[1].len
+            && ngx_strncmp(zone[i].name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate zone \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    zone = ngx_array_push(zones);
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(zone, sizeof(ngx_http_tenant_zone_t));
+
+    zone->name = value[1];
+    ngx_str_set(&zone->burst, "0");
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0 && value[i].len > 4) {
+            v.data = value[i].data + 4;
+            v.len = value[i].len - 4;
+
+            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+            ccv.cf = cf;
+            ccv.value = &v;
+            ccv.complex_value = &zone->key;
+
+            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
+            v.data = value[i].data + 5;
+            v.len = value[i].len - 5;
+
+            if (ngx_http_tenant_plan_rate(&v, &zone->rate) != NGX_OK) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
+            zone->burst.data = value[i].data + 6;
+            zone->burst.len = value[i].len - 6;
+
+            if (zone->burst.len == 0 || zone->burst.len > 9
+                || ngx_atoi(zone->burst.data, zone->burst.len) == NGX_ERROR)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (zone->key.value.data == NULL || zone->rate.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" needs \"key=\" and \"rate=\"",
+                           &zone->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* tenant_lockout key=$variable after=N window=TIME duration=TIME */
+
+char *
+ngx_http_tenant_lockout_parse(ngx_conf_t *cf,
+    ngx_http_tenant_lockout_t **lockout)
+{
+    ngx_int_t                           n;
+    ngx_str_t                          *value, v, *text;
+    ngx_uint_t                          i;
+    ngx_http_tenant_lockout_t          *lo;
+    ngx_http_compile_complex_value_t    ccv;
+
+    if (*lockout) {
+        return "is duplicate";
+    }
+
+    lo = ngx_pcalloc(cf->pool, sizeof(ngx_http_tenant_lockout_t));
+    if (lo == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0 && value[i].len > 4) {
+            v.data = value[i].data + 4;
+            v.len = value[i].len - 4;
+
+            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+            ccv.cf = cf;
+            ccv.value = &v;
+            ccv.complex_value = &lo->key;
+
+            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "after=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n <= 0 || n > 1000000) {
+                goto invalid;
+            }
+
+            lo->after.data = value[i].data + 6;
+            lo->after.len = value[i].len - 6;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "window=", 7) == 0) {
+            v.data = value[i].data + 7;
+            v.len = value[i].len - 7;
+            text = &lo->window;
+
+        } else if (ngx_strncmp(value[i].data, "duration=", 9) == 0) {
+            v.data = value[i].data + 9;
+            v.len = value[i].len - 9;
+            text = &lo->duration;
+
+        } else {
+            goto invalid;
+        }
+
+        /* kept in milliseconds, as PEXPIRE and SET PX take them */
+
+        n = ngx_parse_time(&v, 0);
+        if (n == NGX_ERROR || n == 0) {
+            goto invalid;
+        }
+
+        text->data = ngx_pnalloc(cf->pool, NGX_INT_T_LEN);
+        if (text->data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        text->len = ngx_sprintf(text->data, "%i", n) - text->data;
+    }
+
+    if (lo->key.value.data == NULL || lo->after.len == 0
+        || lo->window.len == 0 || lo->duration.len == 0)
+    {
+        return "needs \"key=\", \"after=\", \"window=\" and \"duration=\"";
+    }
+
+    *lockout = lo;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The keyed checks of a location, one EVALSHA each, in order: the zones
+ * of tenant_limit_by, then the lockout.  NGX_OK: all passed; NGX_AGAIN:
+ * waiting; a reason to refuse; NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_tenant_keyed_run(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_loc_conf_t *tlcf)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  total;
+
+    if (ctx->keyed_state == NGX_HTTP_TENANT_LIMIT_DONE) {
+        ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_IDLE;
+
+        if (ctx->keyed_verdict == NGX_HTTP_TENANT_LIMIT_RATE) {
+            ctx->limit_status = NGX_HTTP_TENANT_LIMIT_REJECTED;
+            return NGX_HTTP_TENANT_RATE_LIMITED;
+        }
+
+        if (ctx->keyed_verdict == NGX_HTTP_TENANT_VERDICT_LOCKED) {
+            return NGX_HTTP_TENANT_LOCKED_OUT;
+        }
+
+        ctx->keyed_next++;
+
+    } else if (ctx->keyed_state == NGX_HTTP_TENANT_LIMIT_FAILED) {
+        ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_IDLE;
+        ctx->limit_status = NGX_HTTP_TENANT_LIMIT_UNAVAILABLE;
+
+        if (tlcf->redis_failure == NGX_HTTP_TENANT_FAILURE_DENY) {
+            return NGX_HTTP_TENANT_LIMITER_UNAVAILABLE;
+        }
+
+        ctx->keyed_next++;
+    }
+
+    total = (tlcf->zones ? tlcf->zones->nelts : 0) + (tlcf->lockout ? 1 : 0);
+
+    while (ctx->keyed_next < total) {
+        rc = ngx_http_tenant_keyed_send(r, ctx, tlcf);
+
+        if (rc == NGX_AGAIN || rc == NGX_ERROR) {
+            return rc;
+        }
+
+        if (rc == NGX_BUSY) {
+            ctx->limit_status = NGX_HTTP_TENANT_LIMIT_UNAVAILABLE;
+
+            if (tlcf->redis_failure == NGX_HTTP_TENANT_FAILURE_DENY) {
+                return NGX_HTTP_TENANT_LIMITER_UNAVAILABLE;
+            }
+        }
+
+        /* NGX_DECLINED, an empty key, is not limited, as in limit_req */
+        ctx->keyed_next++;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_loc_conf_t *tlcf)
+{
+    ngx_str_t                      key, locked;
+    ngx_uint_t                     nzones;
+    ngx_http_tenant_zone_t        *zone, **zones;
+    ngx_http_tenant_keyed_args_t   a;
+
+    nzones = tlcf->zones ? tlcf->zones->nelts : 0;
+    a.n = 0;
+
+    if (ctx->keyed_next < nzones) {
+        zones = tlcf->zones->elts;
+        zone = zones[ctx->keyed_next];
+
+        if (ngx_http_tenant_keyed_key(r, &zone->key, "zone:", &zone->name,
+                                      &key)
+            != NGX_OK)
+        {
+            return key.len ? NGX_ERROR : NGX_DECLINED;
+        }
+
+        ngx_http_tenant_keyed_add(&a, (u_char *) "1", 1);
+        ngx_http_tenant_keyed_add(&a, key.data, key.len);
+        ngx_http_tenant_keyed_add(&a, (u_char *) "Z", 1);
+        ngx_http_tenant_keyed_add(&a, zone->rate.data, zone->rate.len);
+        ngx_http_tenant_keyed_add(&a, zone->burst.data, zone->burst.len);
+
+    } else {
+        if (ngx_http_tenant_keyed_key(r, &tlcf->lockout->key, "lockout:",
+                                      NULL, &key)
+            != NGX_OK)
+        {
+            return key.len ? NGX_ERROR : NGX_DECLINED;
+        }
+
+        locked.len = key.len + sizeof(":locked") - 1;
+        locked.data = ngx_pnalloc(r->pool, locked.len);
+        if (locked.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(locked.data, key.data, key.len), ":locked",
+                   sizeof(":locked") - 1);
+
+        ngx_http_tenant_keyed_add(&a, (u_char *) "2", 1);
+        ngx_http_tenant_keyed_add(&a, key.data, key.len);
+        ngx_http_tenant_keyed_add(&a, locked.data, locked.len);
+        ngx_http_tenant_keyed_add(&a, (u_char *) "K", 1);
+    }
+
+    ctx->op = ngx_http_tenant_redis_eval(a.n, a.argv, a.argvlen,
+                                         ngx_http_tenant_keyed_reply, r);
+    if (ctx->op == NULL) {
+        ngx_http_tenant_redis_log_failure(r->connection->log,
+                                          "redis is not connected");
+        return NGX_BUSY;
+    }
+
+    ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_WAITING;
+
+    return ngx_http_tenant_wait(r, ctx, ngx_http_tenant_keyed_timeout);
+}
+
+
+/*
+ * PREFIX zone:NAME:{KEY} or PREFIX lockout:{KEY}.  A key of plain
+ * characters is used as it is; any other (an address in binary, say) is
+ * written in hex, and a long one is hashed, so that no byte of it can
+ * reach outside its braces.  key->len == 0: the variable is empty.
+ */
+
+static ngx_int_t
+ngx_http_tenant_keyed_key(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
+    const char *kind, ngx_str_t *name, ngx_str_t *key)
+{
+    u_char                       *p, digest[20];
+    size_t                        i, len;
+    ngx_str_t                     raw;
+    ngx_sha1_t                    sha1;
+    ngx_flag_t                    plain;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    key->len = 0;
+
+    if (ngx_http_complex_value(r, cv, &raw) != NGX_OK) {
+        key->len = 1;
+        return NGX_ERROR;
+    }
+
+    if (raw.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    plain = (raw.len <= NGX_HTTP_TENANT_KEY_RAW_MAX);
+
+    for (i = 0; plain && i < raw.len; i++) {
+        plain = (raw.data[i] > 0x20 && raw.data[i] < 0x7f
+                 && raw.data[i] != '{' && raw.data[i] != '}');
+    }
+
+    if (!plain && raw.len > NGX_HTTP_TENANT_KEY_HEX_MAX) {
+        ngx_sha1_init(&sha1);
+        ngx_sha1_update(&sha1, raw.data, raw.len);
+        ngx_sha1_final(digest, &sha1);
+
+        raw.data = digest;
+        raw.len = sizeof(digest);
+    }
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
+    len = tmcf->redis->prefix.len + ngx_strlen(kind)
+          + (name ? name->len + 1 : 0) + 2 + (plain ? raw.len : 2 * raw.len);
+
+    key->data = ngx_pnalloc(r->pool, len);
+    if (key->data == NULL) {
+        key->len = 1;
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(key->data, tmcf->redis->prefix.data,
+                   tmcf->redis->prefix.len);
+    p = ngx_cpymem(p, kind, ngx_strlen(kind));
+
+    if (name) {
+        p = ngx_cpymem(p, name->data, name->len);
+        *p++ = ':';
+    }
+
+    *p++ = '{';
+    p = plain ? ngx_cpymem(p, raw.data, raw.len)
+              : ngx_hex_dump(p, raw.data, raw.len);
+    *p++ = '}';
+
+    key->len = p - key->data;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a, u_char *data,
+    size_t len)
+{
+    a->argv[a->n] = (const char *) data;
+    a->argvlen[a->n] = len;
+    a->n++;
+}
+
+
+static void
+ngx_http_tenant_keyed_reply(void *data, redisReply *reply)
+{
+    ngx_http_request_t *r = data;
+
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+
+    ctx->op = NULL;
+    ctx->waiting = 0;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements < 1
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
+        ngx_http_tenant_redis_log_failure(r->connection->log,
+                                          "unexpected keyed limit reply");
+        ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_FAILED;
+
+    } else {
+        ctx->keyed_verdict = reply->element[0]->integer;
+        ctx->retry_after = 0;
+
+        if (reply->elements >= 7
+            && reply->element[6]->type == REDIS_REPLY_INTEGER)
+        {
+            ctx->retry_after = reply->element[6]->integer;
+        }
+
+        ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_DONE;
+    }
+
+    ngx_http_tenant_wake(r);
+}
+
+
+static void
+ngx_http_tenant_keyed_timeout(ngx_event_t *ev)
+{
+    ngx_http_request_t *r = ev->data;
+
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+
+    if (ctx->op) {
+        ngx_http_tenant_redis_cancel(ctx->op);
+        ctx->op = NULL;
+    }
+
+    ngx_http_tenant_redis_log_failure(r->connection->log,
+                                      "redis did not answer in time");
+
+    ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_FAILED;
+    ctx->waiting = 0;
+
+    ngx_http_tenant_wake(r);
+}
+
+
+/*
+ * A 401 for the lockout key: counted in Redis while the response goes on;
+ * the reply is not waited for.
+ */
+
+void
+ngx_http_tenant_lockout_count(ngx_http_request_t *r,
+    ngx_http_tenant_loc_conf_t *tlcf)
+{
+    ngx_str_t                      key, locked;
+    ngx_http_tenant_lockout_t     *lo;
+    ngx_http_tenant_keyed_args_t   a;
+
+    lo = tlcf->lockout;
+
+    if (ngx_http_tenant_keyed_key(r, &lo->key, "lockout:", NULL, &key)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    locked.len = key.len + sizeof(":locked") - 1;
+    locked.data = ngx_pnalloc(r->pool, locked.len);
+    if (locked.data == NULL) {
+        return;
+    }
+
+    ngx_memcpy(ngx_cpymem(locked.data, key.data, key.len), ":locked",
+               sizeof(":locked") - 1);
+
+    a.n = 0;
+
+    ngx_http_tenant_keyed_add(&a, (u_char *) "2", 1);
+    ngx_http_tenant_keyed_add(&a, key.data, key.len);
+    ngx_http_tenant_keyed_add(&a, locked.data, locked.len);
+    ngx_http_tenant_keyed_add(&a, (u_char *) "F", 1);
+    ngx_http_tenant_keyed_add(&a, lo->after.data, lo->after.len);
+    ngx_http_tenant_keyed_add(&a, lo->window.data, lo->window.len);
+    ngx_http_tenant_keyed_add(&a, lo->duration.data, lo->duration.len);
+
+    if (ngx_http_tenant_redis_eval(a.n, a.argv, a.argvlen,
+                                   ngx_http_tenant_lockout_counted, NULL)
+        == NULL)
+    {
+        ngx_http_tenant_redis_log_failure(r->connection->log,
+                                          "redis is not connected, a "
+                                          "failed attempt was not counted");
+    }
+}
+
+
+static void
+ngx_http_tenant_lockout_counted(void *data, redisReply *reply)
+{
+    /* nothing waits for it; a failure was already logged by the adapter */
+}
