@@ -27,6 +27,8 @@ static ngx_int_t ngx_http_tenant_keyed_send(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tenant_keyed_key(ngx_http_request_t *r,
     ngx_http_complex_value_t *cv, const char *kind, ngx_str_t *name,
     ngx_str_t *key);
+static ngx_int_t ngx_http_tenant_zone_applied(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_zone_t *zone);
 static void ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a,
     u_char *data, size_t len);
 static void ngx_http_tenant_keyed_reply(void *data, redisReply *reply);
@@ -312,6 +314,11 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         zones = tlcf->zones->elts;
         zone = zones[ctx->keyed_next];
 
+        /* after an internal redirect, a zone already applied is not again */
+        if (ngx_http_tenant_zone_applied(r, ctx, zone) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
         if (ngx_http_tenant_keyed_key(r, &zone->key, "zone:", &zone->name,
                                       &key)
             != NGX_OK)
@@ -359,6 +366,40 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_WAITING;
 
     return ngx_http_tenant_wait(r, ctx, ngx_http_tenant_keyed_timeout);
+}
+
+
+/* NGX_OK: first time in this request, now recorded; NGX_DECLINED: seen */
+
+static ngx_int_t
+ngx_http_tenant_zone_applied(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_zone_t *zone)
+{
+    ngx_uint_t               i;
+    ngx_http_tenant_zone_t  **seen;
+
+    if (ctx->applied_zones == NULL) {
+        ctx->applied_zones = ngx_array_create(r->pool, 2,
+                                              sizeof(ngx_http_tenant_zone_t *));
+        if (ctx->applied_zones == NULL) {
+            return NGX_OK;
+        }
+    }
+
+    seen = ctx->applied_zones->elts;
+
+    for (i = 0; i < ctx->applied_zones->nelts; i++) {
+        if (seen[i] == zone) {
+            return NGX_DECLINED;
+        }
+    }
+
+    seen = ngx_array_push(ctx->applied_zones);
+    if (seen != NULL) {
+        *seen = zone;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -48,12 +48,16 @@ static char *ngx_http_tenant_merge_limit(ngx_conf_t *cf,
     ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
 static char *ngx_http_tenant_merge_policy(ngx_conf_t *cf,
     ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
+static char *ngx_http_tenant_plans_text(ngx_conf_t *cf,
+    ngx_http_tenant_main_conf_t *tmcf, ngx_http_tenant_loc_conf_t *conf);
 static char *ngx_http_tenant_check_roles(ngx_conf_t *cf,
     ngx_http_tenant_main_conf_t *tmcf, ngx_array_t *names);
 static char *ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_roles(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_flag_t ngx_http_tenant_role_declared(ngx_array_t *roles,
+    ngx_str_t *name);
 static char *ngx_http_tenant_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_lockout(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -584,12 +588,18 @@ static char *
 ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
     ngx_http_tenant_loc_conf_t *prev)
 {
-    u_char                       *p;
-    ngx_str_t                    *plan, *role;
+    ngx_str_t                    *role;
     ngx_uint_t                    i;
+    ngx_flag_t                    here;
+    ngx_http_core_loc_conf_t     *clcf;
     ngx_http_tenant_main_conf_t  *tmcf;
 
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
+
+    /* a rule written where no token is verified would admit everyone */
+    here = (conf->require_roles || conf->require_permissions
+            || conf->require_plans || conf->match || conf->select
+            || conf->min_role_name.data);
 
     if (conf->require_roles == NULL) {
         conf->require_roles = prev->require_roles;
@@ -648,11 +658,40 @@ ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
         }
     }
 
-    if (conf->require_plans == NULL || conf->require_plans_text.data) {
-        return NGX_CONF_OK;
+    if (conf->require_plans && conf->require_plans_text.data == NULL
+        && ngx_http_tenant_plans_text(cf, tmcf, conf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
-    /* the list the Redis script checks, space-separated */
+    /*
+     * Where tenant_jwt is off there is no identity to judge: the rules
+     * are not applied there (a server-wide rule over an open /healthz).
+     * A rule written in that very location is surely a mistake.
+     */
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* the server level's own core conf has no location name */
+    if (here && !conf->jwt && clcf->name.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tenant policy directives need \"tenant_jwt on\" "
+                           "where they are written");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the list of required plans the Redis script checks, space-separated */
+
+static char *
+ngx_http_tenant_plans_text(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf,
+    ngx_http_tenant_loc_conf_t *conf)
+{
+    u_char      *p;
+    ngx_str_t   *plan;
+    ngx_uint_t   i;
 
     plan = conf->require_plans->elts;
 
@@ -1276,6 +1315,26 @@ ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static ngx_flag_t
+ngx_http_tenant_role_declared(ngx_array_t *roles, ngx_str_t *name)
+{
+    ngx_str_t   *role;
+    ngx_uint_t   i;
+
+    role = roles->elts;
+
+    for (i = 0; i < roles->nelts; i++) {
+        if (role[i].len == name->len
+            && ngx_strncmp(role[i].data, name->data, name->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* tenant_roles viewer editor admin owner;  lowest first */
 
 static char *
@@ -1293,6 +1352,12 @@ ngx_http_tenant_roles(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_http_tenant_role_declared(&tmcf->roles, &value[i])) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate role \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
         role = ngx_array_push(&tmcf->roles);
         if (role == NULL) {
             return NGX_CONF_ERROR;

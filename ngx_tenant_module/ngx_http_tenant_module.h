@@ -132,6 +132,7 @@ typedef struct {
     ngx_int_t                       retry_after;
 
     ngx_uint_t                      keyed_next;    /* zones, then lockout */
+    ngx_array_t                    *applied_zones; /* in this request */
     ngx_http_tenant_limit_state_e   keyed_state;
     ngx_int_t                       keyed_verdict;
 
