@@ -274,6 +274,16 @@ ngx_http_tenant_identity_select(json_t *payload,
 
     id->tenant_id = *org;
 
+    /* the token is revoked where it was issued: its own tenant's keys */
+    if (ngx_http_tenant_identity_tenant(payload, names->tenant, pool,
+                                        &id->home)
+        != NGX_OK
+        || (id->home.len == org->len
+            && ngx_strncmp(id->home.data, org->data, org->len) == 0))
+    {
+        ngx_str_null(&id->home);
+    }
+
     ngx_memzero(&claim, sizeof(ngx_http_tenant_claim_t));
 
     if (ngx_http_tenant_identity_value(payload, names->user, pool, &id->user)

@@ -41,6 +41,8 @@ typedef struct {
     ngx_str_t    role;
     ngx_str_t    plan;
     ngx_str_t    permissions;   /* comma-joined */
+    ngx_str_t    home;          /* the token's own tenant, when another
+                                   was selected */
 } ngx_http_tenant_identity_t;
 
 

@@ -27,6 +27,8 @@ static ngx_int_t ngx_http_tenant_keyed_send(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tenant_keyed_key(ngx_http_request_t *r,
     ngx_http_complex_value_t *cv, const char *kind, ngx_str_t *name,
     ngx_str_t *key);
+static ngx_int_t ngx_http_tenant_home_args(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_keyed_args_t *a);
 static ngx_int_t ngx_http_tenant_zone_applied(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_zone_t *zone);
 static void ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a,
@@ -245,8 +247,9 @@ ngx_int_t
 ngx_http_tenant_keyed_run(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf)
 {
-    ngx_int_t   rc;
-    ngx_uint_t  total;
+    ngx_int_t                     rc;
+    ngx_uint_t                    total;
+    ngx_http_tenant_main_conf_t  *tmcf;
 
     if (ctx->keyed_state == NGX_HTTP_TENANT_LIMIT_DONE) {
         ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_IDLE;
@@ -258,6 +261,10 @@ ngx_http_tenant_keyed_run(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
         if (ctx->keyed_verdict == NGX_HTTP_TENANT_VERDICT_LOCKED) {
             return NGX_HTTP_TENANT_LOCKED_OUT;
+        }
+
+        if (ctx->keyed_verdict == NGX_HTTP_TENANT_LIMIT_REVOKED) {
+            return NGX_HTTP_TENANT_TOKEN_REVOKED;
         }
 
         ctx->keyed_next++;
@@ -273,7 +280,25 @@ ngx_http_tenant_keyed_run(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         ctx->keyed_next++;
     }
 
-    total = (tlcf->zones ? tlcf->zones->nelts : 0) + (tlcf->lockout ? 1 : 0);
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
+    /*
+     * remembered, key and all, for a 401 that an error_page sends from
+     * another location, where the arguments may be gone
+     */
+    if (tlcf->lockout && ctx->lockout != tlcf->lockout) {
+        ctx->lockout = tlcf->lockout;
+
+        if (ngx_http_tenant_keyed_key(r, &tlcf->lockout->key, "lockout:",
+                                      NULL, &ctx->lockout_key)
+            != NGX_OK)
+        {
+            ngx_str_null(&ctx->lockout_key);
+        }
+    }
+
+    total = (tlcf->zones ? tlcf->zones->nelts : 0) + (tlcf->lockout ? 1 : 0)
+            + ((ctx->identity.home.len && tmcf->redis) ? 1 : 0);
 
     while (ctx->keyed_next < total) {
         rc = ngx_http_tenant_keyed_send(r, ctx, tlcf);
@@ -332,6 +357,11 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         ngx_http_tenant_keyed_add(&a, zone->rate.data, zone->rate.len);
         ngx_http_tenant_keyed_add(&a, zone->burst.data, zone->burst.len);
 
+    } else if (ctx->keyed_next == nzones + (tlcf->lockout ? 1 : 0)) {
+        if (ngx_http_tenant_home_args(r, ctx, &a) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
     } else {
         if (ngx_http_tenant_keyed_key(r, &tlcf->lockout->key, "lockout:",
                                       NULL, &key)
@@ -366,6 +396,61 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_WAITING;
 
     return ngx_http_tenant_wait(r, ctx, ngx_http_tenant_keyed_timeout);
+}
+
+
+/*
+ * A request that selected another organization is still refused if its
+ * token was revoked in the tenant that issued it: PREFIX{HOME} and
+ * PREFIX{HOME}:revoked:JTI, a slot of their own, hence a call of its own.
+ */
+
+static ngx_int_t
+ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_keyed_args_t *a)
+{
+    u_char                       *p;
+    size_t                        len;
+    ngx_str_t                     jti, iat, *home, *prefix;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
+    prefix = &tmcf->redis->prefix;
+    home = &ctx->identity.home;
+
+    if (ngx_http_tenant_jti(ctx->payload, &jti) != NGX_OK) {
+        ngx_str_null(&jti);
+    }
+
+    if (ngx_http_tenant_number_claim(r, ctx->payload, "iat", &iat)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    len = prefix->len + home->len + 2;
+
+    p = ngx_pnalloc(r->pool, 2 * len + sizeof(":revoked:") - 1 + jti.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_tenant_keyed_add(a, (u_char *) "2", 1);
+
+    ngx_sprintf(p, "%V{%V}", prefix, home);
+    ngx_http_tenant_keyed_add(a, p, len);
+
+    ngx_sprintf(p + len, "%V{%V}:revoked:%V", prefix, home, &jti);
+    ngx_http_tenant_keyed_add(a, p + len,
+                              len + sizeof(":revoked:") - 1 + jti.len);
+
+    ngx_http_tenant_keyed_add(a, (u_char *) "R", 1);
+    ngx_http_tenant_keyed_add(a, iat.data, iat.len);
+    ngx_http_tenant_keyed_add(a, (u_char *) (jti.len ? "J" : ""),
+                              jti.len ? 1 : 0);
+
+    return NGX_OK;
 }
 
 
@@ -561,16 +646,16 @@ ngx_http_tenant_keyed_timeout(ngx_event_t *ev)
 
 void
 ngx_http_tenant_lockout_count(ngx_http_request_t *r,
-    ngx_http_tenant_loc_conf_t *tlcf)
+    ngx_http_tenant_lockout_t *lo, ngx_str_t *known)
 {
     ngx_str_t                      key, locked;
-    ngx_http_tenant_lockout_t     *lo;
     ngx_http_tenant_keyed_args_t   a;
 
-    lo = tlcf->lockout;
+    if (known && known->len) {
+        key = *known;
 
-    if (ngx_http_tenant_keyed_key(r, &lo->key, "lockout:", NULL, &key)
-        != NGX_OK)
+    } else if (ngx_http_tenant_keyed_key(r, &lo->key, "lockout:", NULL, &key)
+               != NGX_OK)
     {
         return;
     }

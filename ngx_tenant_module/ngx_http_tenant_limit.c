@@ -49,9 +49,6 @@ static ngx_int_t ngx_http_tenant_deadline(ngx_http_request_t *r,
     ngx_http_tenant_main_conf_t *tmcf, ngx_str_t *deadline);
 static ngx_str_t *ngx_http_tenant_token_plan(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_main_conf_t *tmcf);
-static ngx_int_t ngx_http_tenant_number_claim(ngx_http_request_t *r,
-    json_t *payload, const char *name, ngx_str_t *text);
-static ngx_int_t ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti);
 static void ngx_http_tenant_limit_reply(void *data, redisReply *reply);
 static ngx_int_t ngx_http_tenant_limit_parse(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, redisReply *reply);
@@ -444,7 +441,7 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_tenant_number_claim(ngx_http_request_t *r, json_t *payload,
     const char *name, ngx_str_t *text)
 {
@@ -475,7 +472,7 @@ ngx_http_tenant_number_claim(ngx_http_request_t *r, json_t *payload,
 
 /* a jti fit to be part of a key; any other token just cannot be revoked */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti)
 {
     json_t  *v;

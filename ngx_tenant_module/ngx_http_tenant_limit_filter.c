@@ -34,7 +34,8 @@ static ngx_int_t
 ngx_http_tenant_limit_header_filter(ngx_http_request_t *r)
 {
     ngx_int_t                        remaining;
-    ngx_http_tenant_ctx_t           *ctx;
+    ngx_http_tenant_ctx_t           *ctx, *found;
+    ngx_http_tenant_lockout_t       *lockout;
     ngx_http_tenant_loc_conf_t      *tlcf;
     ngx_http_tenant_limit_result_t  *res;
 
@@ -43,13 +44,21 @@ ngx_http_tenant_limit_header_filter(ngx_http_request_t *r)
     }
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
-
-    /* counting a failure never delays the response: no reply is awaited */
-    if (r->headers_out.status == NGX_HTTP_UNAUTHORIZED && tlcf->lockout) {
-        ngx_http_tenant_lockout_count(r, tlcf);
-    }
-
     ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+
+    if (r->headers_out.status == NGX_HTTP_UNAUTHORIZED) {
+        /* an error_page may have moved the 401 to another location */
+        found = ctx ? ctx : ngx_http_tenant_find_ctx(r);
+        lockout = tlcf->lockout ? tlcf->lockout
+                                : (found ? found->lockout : NULL);
+
+        /* counting a failure never delays the response: no reply awaited */
+        if (lockout) {
+            ngx_http_tenant_lockout_count(r, lockout,
+                                          (found && found->lockout == lockout)
+                                          ? &found->lockout_key : NULL);
+        }
+    }
 
     if (ctx == NULL) {
         return ngx_http_next_header_filter(r);

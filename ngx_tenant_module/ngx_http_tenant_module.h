@@ -133,6 +133,8 @@ typedef struct {
 
     ngx_uint_t                      keyed_next;    /* zones, then lockout */
     ngx_array_t                    *applied_zones; /* in this request */
+    ngx_http_tenant_lockout_t      *lockout;       /* of the first pass */
+    ngx_str_t                       lockout_key;
     ngx_http_tenant_limit_state_e   keyed_state;
     ngx_int_t                       keyed_verdict;
 
@@ -172,13 +174,17 @@ ngx_int_t ngx_http_tenant_wait(ngx_http_request_t *r,
 void ngx_http_tenant_wake(ngx_http_request_t *r);
 void ngx_http_tenant_limit_cleanup(void *data);
 
+ngx_int_t ngx_http_tenant_number_claim(ngx_http_request_t *r,
+    json_t *payload, const char *name, ngx_str_t *text);
+ngx_int_t ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti);
+
 char *ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones);
 char *ngx_http_tenant_lockout_parse(ngx_conf_t *cf,
     ngx_http_tenant_lockout_t **lockout);
 ngx_int_t ngx_http_tenant_keyed_run(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 void ngx_http_tenant_lockout_count(ngx_http_request_t *r,
-    ngx_http_tenant_loc_conf_t *tlcf);
+    ngx_http_tenant_lockout_t *lockout, ngx_str_t *key);
 
 ngx_int_t ngx_http_tenant_policy_check(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf,

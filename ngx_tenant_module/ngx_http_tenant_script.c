@@ -23,7 +23,10 @@
  *        ARGV[2] and burst ARGV[3];
  *   "K"  is a key locked out (tenant_lockout)?  KEYS[2] is the lock;
  *   "F"  a 401 for a key: count it in KEYS[1] (window ARGV[3] ms) and
- *        after ARGV[2] failures lock KEYS[2] for ARGV[4] ms.
+ *        after ARGV[2] failures lock KEYS[2] for ARGV[4] ms;
+ *   "R"  is the token revoked in its own tenant (KEYS[1] hash, KEYS[2]
+ *        revoked key, ARGV[2] iat, ARGV[3] "J" with a jti) when the
+ *        request selected another organization.
  * They answer { verdict, "", "", limit, remaining, reset, retry after }.
  *
  * Otherwise the tenant decision:
@@ -96,6 +99,15 @@ static u_char  ngx_http_tenant_script_source[] =
 "  local ttl = redis.call('PTTL', KEYS[2])\n"
 "  if ttl > 0 then\n"
 "    return {7, '', '', -1, -1, -1, math.ceil(ttl / 1000)}\n"
+"  end\n"
+"  return {0, '', ''}\n"
+"end\n"
+"if flags == 'R' then\n"
+"  local tva = tonumber(redis.call('HGET', KEYS[1], 'tokens_valid_after'))\n"
+"  local iat = tonumber(ARGV[2])\n"
+"  if tva and (not iat or iat < tva) then return {2, '', ''} end\n"
+"  if ARGV[3] == 'J' and redis.call('EXISTS', KEYS[2]) == 1 then\n"
+"    return {2, '', ''}\n"
 "  end\n"
 "  return {0, '', ''}\n"
 "end\n"

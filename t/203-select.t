@@ -741,3 +741,84 @@ main::member()
 --- error_code: 200
 --- response_body eval
 main::up(role => 'admin', plan => 'pro')
+
+
+
+=== TEST 32: a token revoked in the tenant that issued it stays revoked when another organization is selected
+--- http_config
+    tenant_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
+--- config eval
+<<'_EOC_' . $main::Echo
+    location /t {
+        tenant_jwt on;
+        tenant_jwt_key_file $TEST_NGINX_DATA_DIR/hmac.secret;
+        tenant_select $arg_org;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+_EOC_
+--- redis
+FLUSHALL
+SET tenant:{acme}:revoked:stolen-1 1
+--- request eval
+["GET /t?org=globex", "GET /t?org=initech", "GET /t"]
+--- more_headers eval
+main::member(jti => 'stolen-1')
+--- error_code eval
+[401, 401, 401]
+--- response_body_like eval
+['"error":"token_revoked"', '"error":"token_revoked"', '"error":"token_revoked"']
+--- no_error_log
+[error]
+
+
+
+=== TEST 33: "sign out everywhere" in the issuing tenant covers the organizations selected with that token
+--- http_config
+    tenant_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
+--- config eval
+<<'_EOC_' . $main::Echo
+    location /t {
+        tenant_jwt on;
+        tenant_jwt_key_file $TEST_NGINX_DATA_DIR/hmac.secret;
+        tenant_select $arg_org;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+_EOC_
+--- redis
+FLUSHALL
+HSET tenant:{acme} tokens_valid_after 4102444800
+--- request eval
+["GET /t?org=globex", "GET /t?org=initech"]
+--- more_headers eval
+main::member(iat => time())
+--- error_code eval
+[401, 401]
+--- no_error_log
+[error]
+
+
+
+=== TEST 34: a token of another user, not revoked, still selects the organization
+--- http_config
+    tenant_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
+--- config eval
+<<'_EOC_' . $main::Echo
+    location /t {
+        tenant_jwt on;
+        tenant_jwt_key_file $TEST_NGINX_DATA_DIR/hmac.secret;
+        tenant_select $arg_org;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+_EOC_
+--- redis
+FLUSHALL
+SET tenant:{acme}:revoked:stolen-1 1
+--- request
+GET /t?org=globex
+--- more_headers eval
+main::member(jti => 'fine-2')
+--- error_code: 200
+--- response_body eval
+main::up(id => 'globex', role => 'editor', plan => 'starter', permissions => 'posts:write,posts:read')
+--- no_error_log
+[error]

@@ -6,6 +6,8 @@
 #                                     real client keeps sending
 #   mint.pl distinct N FILE [WORKERS] N distinct RS256 tokens (one a line)
 #                                     into FILE, valid for 30 days
+#   mint.pl tenants N FILE [WORKERS]  the same, but token i also belongs
+#                                     to its own tenant, org_id tenant-i
 #
 # The claims are those of t/lib/TenantTest.pm (sub, org_id, role, plan,
 # exp) plus a permissions list, so the gateway injects all five headers.
@@ -74,12 +76,12 @@ if ($cmd eq 'one') {
     exit 0;
 }
 
-if ($cmd ne 'distinct') {
-    die "usage: mint.pl one ALG | mint.pl distinct N FILE [WORKERS]\n";
+if ($cmd ne 'distinct' && $cmd ne 'tenants') {
+    die "usage: mint.pl one ALG | mint.pl distinct|tenants N FILE [WORKERS]\n";
 }
 
 my ($n, $file, $workers) = @ARGV;
-die "usage: mint.pl distinct N FILE [WORKERS]\n"
+die "usage: mint.pl $cmd N FILE [WORKERS]\n"
     unless defined $file && defined $n && $n =~ /^\d+$/ && $n > 0;
 
 $workers ||= do { my $c = `nproc 2>/dev/null`; chomp $c; $c =~ /^\d+$/ ? $c : 1 };
@@ -96,10 +98,12 @@ die "mint.pl: MINTER must be perl or python\n" if $minter !~ /^(perl|python)$/;
 my $exp = time() + 30 * 86400;
 my $header = encode_base64url($json->encode({ alg => 'RS256', typ => 'JWT' }));
 
-# the signing inputs, in order: header.payload, the jti and sub vary
+# the signing inputs, in order: header.payload, the jti and sub vary (and
+# for "tenants" the org_id: one tenant per token)
 my @inputs;
 for my $i (1 .. $n) {
-    my $c = claims(sub => "user-$i", jti => "bench-$i", exp => $exp);
+    my $c = claims(sub => "user-$i", jti => "bench-$i", exp => $exp,
+                   $cmd eq 'tenants' ? (org_id => "tenant-$i") : ());
     push @inputs, $header . '.' . encode_base64url($json->encode($c));
 }
 
@@ -168,8 +172,8 @@ decode_jwt(token => $first, key => \$pub, accepted_alg => 'RS256');
 rename "$file.tmp", $file or die "mint.pl: rename: $!\n";
 
 my $dt = Time::HiRes::time() - $t0;
-my $info = sprintf "minted %d RS256 tokens in %.1f s (%.0f/s, %s, %d workers)",
-    $n, $dt, $n / ($dt || 1e-9), $minter, scalar @parts;
+my $info = sprintf "minted %d RS256 tokens%s in %.1f s (%.0f/s, %s, %d workers)",
+    $n, $cmd eq 'tenants' ? ' (one tenant each)' : '', $dt, $n / ($dt || 1e-9), $minter, scalar @parts;
 
 open my $meta, '>', "$file.meta" or die "$file.meta: $!\n";
 print $meta "exp=$exp\ncount=$n\nminter=$minter\ninfo=$info\n";

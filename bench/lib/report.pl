@@ -6,7 +6,8 @@
 # The rest comes from REPORT_* environment variables set by bench/run.
 # Per configuration the median over the rounds is taken of each figure
 # separately (req/s, p50, p99, CPU us/req); ratios are of those medians
-# to plain proxy's medians.
+# to plain proxy's medians.  For the configurations with Redis (g, h),
+# redis-server's CPU per request and Redis's command counts as well.
 
 use strict;
 use warnings;
@@ -16,6 +17,15 @@ die "usage: report.pl RAW_TSV RESULTS_MD\n" unless defined $outfile;
 
 my $TARGET = 1.10;
 my @TARGET_CONFIGS = qw(b c);
+my $GW_TARGET = 1.25;             # the full gateway, (g), against plain proxy
+my @RT_CONFIGS = qw(g h);         # exactly one Redis round trip per request
+
+# the commands the module's Lua script runs inside Redis (redis.call in
+# ngx_http_tenant_script.c); Redis 7 counts them in commandstats too, but
+# they are not round trips
+my %IN_SCRIPT = map { $_ => 1 } qw(hmget exists time get set incr expireat);
+# the bench's own command in the window (its INFO is not counted)
+my %BENCH_OWN = ('config|resetstat' => 1);
 
 sub env { my $v = $ENV{"REPORT_$_[0]"}; defined $v && $v ne '' ? $v : $_[1] }
 
@@ -44,11 +54,37 @@ sub median {
     return @v % 2 ? $v[$m] : ($v[$m - 1] + $v[$m]) / 2;
 }
 
+# one measurement's Redis commands: evalsha, eval, other top-level calls
+# (name => calls), the bench's own, and inside-the-script calls
+sub classify {
+    my ($r) = @_;
+    my %k = (evalsha => 0, eval => 0, other => {}, own => {}, inside => {});
+    for my $kv (split /,/, $r->{redis_cmds} // '') {
+        my ($cmd, $n) = split /=/, $kv;
+        next unless defined $n;
+        if    ($cmd eq 'evalsha')    { $k{evalsha} = $n }
+        elsif ($cmd eq 'eval')       { $k{eval} = $n }
+        elsif ($IN_SCRIPT{$cmd})     { $k{inside}{$cmd} = $n }
+        elsif ($BENCH_OWN{$cmd})     { $k{own}{$cmd} = $n }
+        else                         { $k{other}{$cmd} = $n }
+    }
+    return \%k;
+}
+
 my %med;
 for my $c (@configs) {
     my $rs = $by{$c} or next;
     for my $k (qw(rps p50_ms p99_ms cpu_us_per_req busy_pct other_pct upstream_conns_per_1k)) {
         $med{$c}{$k} = median(map { $_->{$k} } @$rs);
+    }
+    if (grep { ($_->{redis_cmds} // '-') ne '-' } @$rs) {
+        $med{$c}{redis} = 1;
+        for my $k (qw(redis_us_per_req redis_busy_pct)) {
+            $med{$c}{$k} = median(map { $_->{$k} } @$rs);
+        }
+        my @ru = sort { $a <=> $b } map { $_->{redis_us_per_req} } @$rs;
+        ($med{$c}{redis_min}, $med{$c}{redis_max}) = ($ru[0], $ru[-1]);
+        $med{$c}{sum_us_per_req} = median(map { $_->{cpu_us_per_req} + $_->{redis_us_per_req} } @$rs);
     }
     my @cpu = sort { $a <=> $b } map { $_->{cpu_us_per_req} } @$rs;
     ($med{$c}{cpu_min}, $med{$c}{cpu_max}) = ($cpu[0], $cpu[-1]);
@@ -56,6 +92,9 @@ for my $c (@configs) {
 }
 
 my $base = $med{a} or die "report.pl: no plain proxy (a) measurements\n";
+
+# a markdown table cell: "|" (config|resetstat) would end the cell
+sub cell { my ($s) = @_; $s =~ s/\|/\\|/g; $s }
 
 sub ratio { my ($x, $y) = @_; $y ? sprintf('%.2fx', $x / $y) : 'n/a' }
 
@@ -75,8 +114,9 @@ for my $c (@configs) {
 # each round's ratio to that same round's plain proxy: measured a minute
 # apart, so slow drift of the machine's speed cancels out
 sub per_round {
-    my ($c) = @_;
-    my %a = map { $_->{round} => $_->{cpu_us_per_req} } @{ $by{a} || [] };
+    my ($c, $base_c) = @_;
+    $base_c //= 'a';
+    my %a = map { $_->{round} => $_->{cpu_us_per_req} } @{ $by{$base_c} || [] };
     my @r;
     for my $x (@{ $by{$c} || [] }) {
         my $b = $a{ $x->{round} };
@@ -95,15 +135,68 @@ for my $c (@TARGET_CONFIGS) {
           ? $m->{cpu_us_per_req} / $base->{cpu_us_per_req} : 9e9;
     my $ok = $r <= $TARGET;
     $all_pass &&= $ok;
-    push @target, sprintf '- (%s) %s: CPU per request %.2fx of plain proxy (%.2f vs %.2f µs) — **%s**; round by round: %s',
+    push @target, sprintf '- (%s) %s: CPU per request %.2fx of plain proxy (%.2f vs %.2f µs), target ≤ %.2fx — **%s**; round by round: %s',
         $c, $label{$c}, $r, $m->{cpu_us_per_req}, $base->{cpu_us_per_req},
-        $ok ? 'PASS' : 'FAIL', per_round($c);
+        $TARGET, $ok ? 'PASS' : 'FAIL', per_round($c);
+}
+
+# the full gateway: (g)'s CPU per request against plain proxy
+if (my $m = $med{g}) {
+    my $r = $base->{cpu_us_per_req}
+          ? $m->{cpu_us_per_req} / $base->{cpu_us_per_req} : 9e9;
+    my $ok = $r <= $GW_TARGET;
+    $all_pass &&= $ok;
+    push @target, sprintf '- (g) %s: gateway worker CPU per request %.2fx of plain proxy (%.2f vs %.2f µs), target ≤ %.2fx — **%s**; round by round: %s',
+        $label{g}, $r, $m->{cpu_us_per_req}, $base->{cpu_us_per_req},
+        $GW_TARGET, $ok ? 'PASS' : 'FAIL', per_round('g');
+}
+
+# exactly one Redis round trip per request: in every measurement, the
+# EVALSHA count is at least the request count and at most CONNECTIONS more
+# (the requests still in flight when wrk stopped: sent to Redis, not
+# counted by wrk), and nothing else reaches Redis from nginx: no EVAL (a
+# reloaded script), no other command
+my $conns = env('CONNECTIONS', 0);
+my %monitor;
+for my $l (split /\n/, env('MONITOR', '')) {
+    my ($c, $n, $es, $other, $inside) = split /\t/, $l;
+    $monitor{$c} = { n => $n, evalsha => $es, other => $other, inside => $inside // '' }
+        if defined $other;
+}
+my %rt;        # per config: figures behind the round-trip verdict
+for my $c (@RT_CONFIGS) {
+    my $rs = $by{$c} or next;
+    my ($ok, @per, %other, $eval, $off) = (1);
+    $eval = 0;
+    $off = 0;
+    for my $x (@$rs) {
+        my $k = classify($x);
+        my $n = $x->{requests} || 0;
+        push @per, $n ? $k->{evalsha} / $n : 0;
+        $eval += $k->{eval};
+        $other{$_} += $k->{other}{$_} for keys %{ $k->{other} };
+        my $d = $k->{evalsha} - $n;
+        $off = $d if abs($d) > abs($off);
+        $ok = 0 if $d < 0 || $d > $conns || $k->{eval} != 0 || %{ $k->{other} };
+    }
+    my $mon = $monitor{$c};
+    $ok = 0 if !$mon || $mon->{evalsha} != $mon->{n} || $mon->{other} != 0;
+    $all_pass &&= $ok;
+    $rt{$c} = { per => \@per, eval => $eval, other => \%other };
+    my $other_s = %other ? join(', ', map { "`$_` $other{$_}" } sort keys %other) : 'none';
+    push @target, sprintf '- (%s) %s: Redis round trips per request — EVALSHA/request %s (median %.4f; EVALSHA − requests at most %+d in a window, allowed 0 to +%d: the requests in flight when wrk stops), EVAL %d, other top-level commands from nginx: %s; MONITOR in the pre-flight: %s — **%s**',
+        $c, $label{$c}, join(' ', map { sprintf '%.4f', $_ } @per), median(@per),
+        $off, $conns, $eval, $other_s,
+        $mon ? sprintf('%d requests, %d EVALSHA, %d other', $mon->{n}, $mon->{evalsha}, $mon->{other}) : 'not run',
+        $ok ? 'PASS' : 'FAIL';
 }
 
 my $rounds   = env('ROUNDS', '?');
 my $duration = env('DURATION', '?');
 my $distinct = env('DISTINCT', '?');
+my $tenants  = env('TENANTS', '?');
 my $cache    = env('CACHE_DEFAULT', 4096);
+my $have_redis = grep { $med{$_} && $med{$_}{redis} } @configs;
 
 my @md;
 push @md, '# tenant_jwt gateway benchmark', '',
@@ -114,15 +207,25 @@ push @md, '# tenant_jwt gateway benchmark', '',
     '| machine | ' . env('NPROC', '?') . ' CPUs, ' . env('MODEL', '?') . ' |',
     '| kernel | ' . env('KERNEL', '?') . ' |',
     '| nginx | ' . env('NGINX', '?') . ' |',
+    '| module | ' . env('MODULE', '?') . ' |',
     '| OpenSSL | ' . env('OPENSSL', '?') . ' |',
     "| rounds | $rounds (interleaved: " . join(' ', @configs) . ', ' . join(' ', @configs) . ', …) |',
     "| duration | ${duration} s per measurement, after a " . env('WARMUP', '?') . ' s warm-up |',
-    '| load | `wrk -t1 -c' . env('CONNECTIONS', '?') . " -d${duration}s --latency`, pinned to CPU " . env('LOAD_CPU', '?') . ' with the upstream nginx |',
+    '| load | `wrk -t1 -c' . env('CONNECTIONS', '?') . " -d${duration}s --latency`, pinned to CPU " . env('LOAD_CPU', '?') . ' with the upstream nginx' .
+        ($have_redis ? ' and redis-server' : '') . ' |',
     '| gateway | nginx `worker_processes 1`, pinned to CPU ' . env('GATEWAY_CPU', '?') .
         ', upstream keepalive ' . env('UPSTREAM_KEEPALIVE', '?') . ', `access_log off` |',
     '| load average | ' . env('LOADAVG', '?') . ' (other work on the machine adds noise) |',
-    "| distinct tokens | $distinct RS256 tokens, cycled (" . env('MINT_INFO', '?') . ') |',
-    '';
+    "| distinct tokens | $distinct RS256 tokens, cycled (" . env('MINT_INFO', '?') . ') |';
+if ($have_redis) {
+    push @md,
+        '| Redis | redis-server ' . env('REDIS_VERSION', '?') . ' on 127.0.0.1, pinned to CPU ' . env('LOAD_CPU', '?') .
+            ", `--save '' --appendonly no`, started by the run |",
+        '| (g), (h) | `tenant_redis … timeout=' . env('REDIS_TIMEOUT', '?') . '`, `tenant_redis_failure deny`, `tenant_plan pro ' .
+            env('PLAN', '?') . '`, `tenant_default_plan pro`, `tenant_limit on` |',
+        "| tenants | (h): $tenants RS256 tokens of as many tenants, cycled (" . env('TENANTS_MINT_INFO', '?') . ') |';
+}
+push @md, '';
 
 push @md, '## Results', '', @table, '',
     '*gateway busy* is the worker\'s CPU time over the wall time of the measurement: near 100 % the ' .
@@ -135,7 +238,6 @@ push @md, '## Results', '', @table, '',
     'with more requests in flight than the upstream block\'s `keepalive` keeps idle, the surplus ' .
     'connections are closed and reopened, and that cost is in every configuration\'s CPU µs/req.', '';
 my $ka = env('UPSTREAM_KEEPALIVE', 0);
-my $conns = env('CONNECTIONS', 0);
 if ($ka =~ /^\d+$/ && $conns =~ /^\d+$/ && $ka < $conns) {
     push @md, "**Note:** upstream `keepalive $ka` is below the $conns client connections, so the " .
         'gateway keeps opening new upstream connections (see the last column). That cost is in the ' .
@@ -143,18 +245,126 @@ if ($ka =~ /^\d+$/ && $conns =~ /^\d+$/ && $ka < $conns) {
         ' or more removes it.', '';
 }
 
-push @md, '## Target', '',
-    "The issue's target: the gateway's CPU per request with `tenant_jwt on` is at most " .
-    sprintf('%.2fx', $TARGET) . ' that of plain proxy for HS256 and RS256 with a repeated token.', '',
+push @md, '## Targets', '',
+    "The issue's targets: the gateway's CPU per request with `tenant_jwt on` is at most " .
+    sprintf('%.2fx', $TARGET) . ' that of plain proxy for HS256 and RS256 with a repeated token, (b) and (c)' .
+    ($med{g} ? sprintf('; for the full gateway with Redis limits and a repeated token, (g), at most %.2fx; ' .
+        'and exactly one Redis round trip (one EVALSHA, no EVAL, nothing else) per request, (g) and (h)', $GW_TARGET) : '') .
+    '. PASS or FAIL is decided on the ratio of the medians; the round-by-round ratios show how steady it was.', '',
     @target, '',
     '**Target: ' . ($all_pass ? 'PASS' : 'FAIL') . '**', '';
+
+# ----------------------------------------------------------------- Redis
+my @redis_table;
+if ($have_redis) {
+    my %pair = (g => 'c', h => 'e');    # the same requests without Redis
+    push @redis_table,
+        '| | configuration | gateway CPU µs/req | same without Redis | Redis\' cost at the gateway | redis-server CPU µs/req | redis-server µs/req min–max | redis-server busy | gateway + redis-server µs/req | EVALSHA /req | EVAL | other top-level |',
+        '|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|';
+    for my $c (@configs) {
+        my $m = $med{$c} or next;
+        next unless $m->{redis};
+        my $p = $pair{$c};
+        my $pm = $p ? $med{$p} : undef;
+        my $rt = $rt{$c} || { per => [], eval => 0, other => {} };
+        my $other = $rt->{other};
+        push @redis_table, sprintf '| %s | %s | %.2f | %s | %s | %.2f | %.2f–%.2f | %.0f %% | %.2f | %s | %d | %s |',
+            $c, $label{$c}, $m->{cpu_us_per_req},
+            $pm ? sprintf('(%s) %.2f', $p, $pm->{cpu_us_per_req}) : 'n/a',
+            $pm ? sprintf('%+.2f µs (%s round by round: %s)', $m->{cpu_us_per_req} - $pm->{cpu_us_per_req},
+                          "$c/$p", per_round($c, $p)) : 'n/a',
+            $m->{redis_us_per_req}, $m->{redis_min}, $m->{redis_max}, $m->{redis_busy_pct},
+            $m->{sum_us_per_req},
+            @{ $rt->{per} } ? sprintf('%.4f', median(@{ $rt->{per} })) : 'n/a',
+            $rt->{eval},
+            %$other ? cell(join(', ', map { "$_ $other->{$_}" } sort keys %$other)) : 'none';
+    }
+
+    # inside the script: calls per request, one figure if every round
+    # agrees to two decimals, else round by round (EXPIREAT in (h): only
+    # while tenants are new)
+    my @inside;
+    for my $c (@configs) {
+        next unless $med{$c} && $med{$c}{redis};
+        my (%per, %seen);
+        for my $x (@{ $by{$c} }) {
+            my $k = classify($x);
+            $seen{$_} = 1 for keys %{ $k->{inside} };
+        }
+        for my $cmd (sort keys %seen) {
+            my %v;
+            for my $x (@{ $by{$c} }) {
+                my $k = classify($x);
+                $v{ $x->{round} } = sprintf '%.2f',
+                    $x->{requests} ? ($k->{inside}{$cmd} // 0) / $x->{requests} : 0;
+            }
+            my @r = sort { $a <=> $b } keys %v;
+            my %u = map { $v{$_} => 1 } @r;
+            $per{$cmd} = keys %u == 1 ? $v{ $r[0] }
+                : join(' / ', map { $v{$_} } @r) . ' (rounds ' . join(', ', @r) . ')';
+        }
+        push @inside, sprintf '- (%s): %s', $c,
+            %per ? join(', ', map { sprintf '`%s` %s', uc $_, $per{$_} } sort keys %per) : 'none';
+        if (my $mon = $monitor{$c}) {
+            $inside[-1] .= sprintf '; MONITOR in the pre-flight (%d requests, commands marked `lua`): %s',
+                $mon->{n}, join(', ', map { my ($k, $v) = split /=/; "`\U$k\E` $v" } split /,/, $mon->{inside});
+        }
+    }
+
+    my @top = ('| round | config | requests | EVALSHA | EVALSHA /req | EVAL | other top-level from nginx | the bench\'s own |',
+               '|---:|---|---:|---:|---:|---:|---|---|');
+    for my $x (@rows) {
+        next unless ($x->{redis_cmds} // '-') ne '-';
+        my $k = classify($x);
+        push @top, sprintf '| %s | %s | %d | %d | %.4f | %d | %s | %s |', $x->{round}, $x->{config},
+            $x->{requests}, $k->{evalsha}, $x->{requests} ? $k->{evalsha} / $x->{requests} : 0, $k->{eval},
+            (%{ $k->{other} } ? join(', ', map { '`' . cell(uc $_) . "` $k->{other}{$_}" } sort keys %{ $k->{other} }) : 'none'),
+            join(', ', map { '`' . cell(uc $_) . "` $k->{own}{$_}" } sort keys %{ $k->{own} });
+    }
+    my @busy_note;
+    my @idle = grep { $med{$_} && $med{$_}{redis} && $med{$_}{busy_pct} < 85 } @configs;
+    if (@idle) {
+        push @busy_note, sprintf '**Note:** the gateway worker was busy only part of the time (%s; plain proxy %.0f %%), ' .
+            'while redis-server took %s of a CPU by itself%s. A worker that often waits ' .
+            'does fewer requests per event-loop pass and pays more system calls per request, so its CPU µs/req, ' .
+            'and the ratio to plain proxy, come out higher than with a load side to spare.',
+            join(', ', map { sprintf '(%s) %.0f %%', $_, $med{$_}{busy_pct} } @idle), $base->{busy_pct},
+            join(', ', map { sprintf '(%s) %.0f %%', $_, $med{$_}{redis_busy_pct} } @idle),
+            env('REDIS_CPU', '') eq env('LOAD_CPU', '')
+                ? ' on CPU ' . env('LOAD_CPU', '?') . ', beside wrk and the upstream: that side ran out of CPU first'
+                : '';
+    }
+    push @md, '## Redis', '',
+        '(g) sends the same request as (c), and (h) the same kind as (e) (a new RS256 token each time, ' .
+        'so every request misses the verified-token cache), each now also checked and counted in Redis. ' .
+        'The difference to (c) and (e) is what the Redis step costs the gateway worker: building the ' .
+        'EVALSHA, hiredis, the extra event-loop wake-up for the reply, the limit headers.', '',
+        @redis_table, '', (map { ($_, '') } @busy_note),
+        '*redis-server CPU µs/req* is utime+stime of the redis-server process (all its threads) from ' .
+        '/proc/PID/stat over the measured window, divided by the requests wrk completed. redis-server ' .
+        (env('REDIS_CPU', '') eq env('LOAD_CPU', '')
+            ? 'runs on CPU ' . env('LOAD_CPU', '?') . ' with wrk and the upstream: in (g) and (h) the load side has that much less of its CPU than in the other configurations'
+            : 'runs on CPU ' . env('REDIS_CPU', '?') . ', wrk and the upstream on CPU ' . env('LOAD_CPU', '?')) .
+        '. *EVALSHA /req* and the rest come from `CONFIG ' .
+        'RESETSTAT` before the window and `INFO commandstats` after it: the requests still in flight when wrk stops ' .
+        "(up to $conns) went to Redis but are not in wrk's count. `CONFIG RESETSTAT` itself is counted; the closing `INFO` is not.", '',
+        'Top-level commands, i.e. round trips, in each measured window:', '',
+        @top, '',
+        'Commands run inside the script, per request (Redis 7 counts them in commandstats too; they ' .
+        'are not round trips, and they are not sent by nginx):', '',
+        @inside, '';
+    if ($tenants =~ /^\d+$/ && $tenants <= $cache) {
+        push @md, "**Note:** only $tenants tenants, whose tokens fit in the default tenant_jwt_cache " .
+            "($cache): (h) mostly hits the cache and is not the every-token-is-new case. Use the default TENANTS=100000 for that.", '';
+    }
+}
 
 my $verify = env('OPENSSL_VERIFY', '');
 push @md, '## Reference: RSA-2048 verification alone', '';
 if ($verify ne '') {
     my $us = 1e6 / $verify;
     push @md, sprintf('`openssl speed -seconds 3 rsa2048` on the gateway\'s CPU, just before the rounds: %.0f verify/s, i.e. %.1f µs per verification. On a busy or shared machine the CPU\'s speed drifts between then and the measurements.', $verify, $us);
-    for my $c (qw(e f)) {
+    for my $c (qw(e f h)) {
         my $m = $med{$c} or next;
         push @md, sprintf('(%s) %s spends %.2f µs/req more than plain proxy (%.2f verifications\' worth), at %.0f req/s.',
             $c, $label{$c}, $m->{cpu_us_per_req} - $base->{cpu_us_per_req},
@@ -171,16 +381,29 @@ if ($distinct =~ /^\d+$/ && $distinct <= $cache) {
         'the every-token-is-new case. Use the default DISTINCT=100000 for that.', '';
 }
 
+my $elog = env('ERROR_LOG', '');
+if ($elog ne '') {
+    push @md, '**Note:** gateways wrote to their error logs during these measurements (round, config, lines): ' .
+        join('; ', map { join(' ', split /\t/) } split /\n/, $elog) . '. See `bench/out/nginx/<config>/logs/error.log`.', '';
+}
+
 push @md, '## Every measurement', '',
     'CPU is utime+stime of the gateway worker from /proc/PID/stat over the measured window ' .
-    '(clock tick ' . sprintf('%.0f', 1e6 / (env('CLK_TCK', 100) || 100)) . ' µs), divided by the requests wrk completed.', '',
-    '| round | config | requests | req/s | p50 ms | p99 ms | non-2xx | socket errors | CPU ticks | CPU µs/req | gateway busy | others on its CPU | new upstream conns /1k req |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+    '(clock tick ' . sprintf('%.0f', 1e6 / (env('CLK_TCK', 100) || 100)) . ' µs), divided by the requests wrk completed.' .
+    ($have_redis ? ' Redis: the same for the redis-server process, and its commands as `INFO commandstats` counted them over the window.' : ''), '',
+    '| round | config | requests | req/s | p50 ms | p99 ms | non-2xx | socket errors | CPU ticks | CPU µs/req | gateway busy | others on its CPU | new upstream conns /1k req |' .
+        ($have_redis ? ' redis-server CPU µs/req | redis-server busy | Redis commands in the window |' : ''),
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|' . ($have_redis ? '---:|---:|---|' : '');
 for my $r (@rows) {
-    push @md, sprintf '| %s | %s | %s | %.0f | %.3f | %.3f | %s | %s | %s | %.2f | %.0f %% | %.0f %% | %.1f |',
+    my $redis = ($r->{redis_cmds} // '-') ne '-';
+    push @md, sprintf('| %s | %s | %s | %.0f | %.3f | %.3f | %s | %s | %s | %.2f | %.0f %% | %.0f %% | %.1f |',
         $r->{round}, $r->{config}, $r->{requests}, $r->{rps}, $r->{p50_ms},
         $r->{p99_ms}, $r->{non2xx}, $r->{sock_errors}, $r->{cpu_ticks},
-        $r->{cpu_us_per_req}, $r->{busy_pct}, $r->{other_pct}, $r->{upstream_conns_per_1k};
+        $r->{cpu_us_per_req}, $r->{busy_pct}, $r->{other_pct}, $r->{upstream_conns_per_1k})
+        . (!$have_redis ? '' : sprintf ' %s | %s | %s |',
+            $redis ? sprintf('%.2f', $r->{redis_us_per_req}) : '',
+            $redis ? sprintf('%.0f %%', $r->{redis_busy_pct}) : '',
+            $redis ? cell(join(' ', map { s/=/ /r } split /,/, $r->{redis_cmds})) : '');
 }
 push @md, '';
 
@@ -188,5 +411,6 @@ open my $out, '>', $outfile or die "$outfile: $!\n";
 print $out join("\n", @md);
 close $out or die "$outfile: $!\n";
 
-print "\n", join("\n", @table), "\n\n", join("\n", @target), "\n",
-      'Target: ' . ($all_pass ? 'PASS' : 'FAIL') . "\n";
+print "\n", join("\n", @table), "\n\n", join("\n", @target), "\n";
+print "\n", join("\n", @redis_table), "\n" if @redis_table;
+print 'Target: ' . ($all_pass ? 'PASS' : 'FAIL') . "\n";
