@@ -35,6 +35,8 @@ static void ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a,
     u_char *data, size_t len);
 static void ngx_http_tenant_keyed_reply(void *data, redisReply *reply);
 static void ngx_http_tenant_keyed_timeout(ngx_event_t *ev);
+static ngx_int_t ngx_http_tenant_lockout_lock(ngx_http_request_t *r,
+    ngx_str_t *key, ngx_str_t *locked);
 static void ngx_http_tenant_lockout_counted(void *data, redisReply *reply);
 
 
@@ -370,14 +372,9 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
             return key.len ? NGX_ERROR : NGX_DECLINED;
         }
 
-        locked.len = key.len + sizeof(":locked") - 1;
-        locked.data = ngx_pnalloc(r->pool, locked.len);
-        if (locked.data == NULL) {
+        if (ngx_http_tenant_lockout_lock(r, &key, &locked) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        ngx_memcpy(ngx_cpymem(locked.data, key.data, key.len), ":locked",
-                   sizeof(":locked") - 1);
 
         ngx_http_tenant_keyed_add(&a, (u_char *) "2", 1);
         ngx_http_tenant_keyed_add(&a, key.data, key.len);
@@ -660,14 +657,9 @@ ngx_http_tenant_lockout_count(ngx_http_request_t *r,
         return;
     }
 
-    locked.len = key.len + sizeof(":locked") - 1;
-    locked.data = ngx_pnalloc(r->pool, locked.len);
-    if (locked.data == NULL) {
+    if (ngx_http_tenant_lockout_lock(r, &key, &locked) != NGX_OK) {
         return;
     }
-
-    ngx_memcpy(ngx_cpymem(locked.data, key.data, key.len), ":locked",
-               sizeof(":locked") - 1);
 
     a.n = 0;
 
@@ -687,6 +679,25 @@ ngx_http_tenant_lockout_count(ngx_http_request_t *r,
                                           "redis is not connected, a "
                                           "failed attempt was not counted");
     }
+}
+
+
+/* the lock's key: the counter's, with ":locked" after the braces */
+
+static ngx_int_t
+ngx_http_tenant_lockout_lock(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *locked)
+{
+    locked->len = key->len + sizeof(":locked") - 1;
+    locked->data = ngx_pnalloc(r->pool, locked->len);
+    if (locked->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(locked->data, key->data, key->len), ":locked",
+               sizeof(":locked") - 1);
+
+    return NGX_OK;
 }
 
 

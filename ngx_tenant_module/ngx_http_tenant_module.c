@@ -56,8 +56,6 @@ static char *ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_roles(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_flag_t ngx_http_tenant_role_declared(ngx_array_t *roles,
-    ngx_str_t *name);
 static char *ngx_http_tenant_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_lockout(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -588,8 +586,6 @@ static char *
 ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
     ngx_http_tenant_loc_conf_t *prev)
 {
-    ngx_str_t                    *role;
-    ngx_uint_t                    i;
     ngx_flag_t                    here;
     ngx_http_core_loc_conf_t     *clcf;
     ngx_http_tenant_main_conf_t  *tmcf;
@@ -638,19 +634,10 @@ ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
             return NGX_CONF_ERROR;
         }
 
-        role = tmcf->roles.elts;
+        conf->min_role = ngx_http_tenant_str_index(&tmcf->roles,
+                                                   &conf->min_role_name);
 
-        for (i = 0; i < tmcf->roles.nelts; i++) {
-            if (role[i].len == conf->min_role_name.len
-                && ngx_strncmp(role[i].data, conf->min_role_name.data,
-                               role[i].len) == 0)
-            {
-                conf->min_role = i;
-                break;
-            }
-        }
-
-        if (i == tmcf->roles.nelts) {
+        if (conf->min_role < 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "role \"%V\" is not declared in "
                                "\"tenant_roles\"", &conf->min_role_name);
@@ -805,26 +792,17 @@ static char *
 ngx_http_tenant_check_roles(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf,
     ngx_array_t *names)
 {
-    ngx_str_t   *name, *role;
-    ngx_uint_t   i, j;
+    ngx_str_t   *name;
+    ngx_uint_t   i;
 
     if (names == NULL || tmcf->roles.nelts == 0) {
         return NGX_CONF_OK;
     }
 
     name = names->elts;
-    role = tmcf->roles.elts;
 
     for (i = 0; i < names->nelts; i++) {
-        for (j = 0; j < tmcf->roles.nelts; j++) {
-            if (role[j].len == name[i].len
-                && ngx_strncmp(role[j].data, name[i].data, role[j].len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (j == tmcf->roles.nelts) {
+        if (ngx_http_tenant_str_index(&tmcf->roles, &name[i]) < 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "role \"%V\" is not declared in "
                                "\"tenant_roles\"", &name[i]);
@@ -1315,26 +1293,6 @@ ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static ngx_flag_t
-ngx_http_tenant_role_declared(ngx_array_t *roles, ngx_str_t *name)
-{
-    ngx_str_t   *role;
-    ngx_uint_t   i;
-
-    role = roles->elts;
-
-    for (i = 0; i < roles->nelts; i++) {
-        if (role[i].len == name->len
-            && ngx_strncmp(role[i].data, name->data, name->len) == 0)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
 /* tenant_roles viewer editor admin owner;  lowest first */
 
 static char *
@@ -1352,7 +1310,7 @@ ngx_http_tenant_roles(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        if (ngx_http_tenant_role_declared(&tmcf->roles, &value[i])) {
+        if (ngx_http_tenant_str_index(&tmcf->roles, &value[i]) >= 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "duplicate role \"%V\"", &value[i]);
             return NGX_CONF_ERROR;

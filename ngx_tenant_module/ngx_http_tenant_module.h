@@ -189,6 +189,7 @@ void ngx_http_tenant_lockout_count(ngx_http_request_t *r,
 ngx_int_t ngx_http_tenant_policy_check(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf,
     const char **err);
+ngx_int_t ngx_http_tenant_str_index(ngx_array_t *list, ngx_str_t *name);
 ngx_int_t ngx_http_tenant_policy_plan(ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf, const char **err);
 

@@ -7,9 +7,6 @@
 #include "ngx_http_tenant_module.h"
 
 
-static ngx_flag_t ngx_http_tenant_str_in(ngx_str_t *s, ngx_array_t *list);
-static ngx_int_t ngx_http_tenant_role_rank(ngx_array_t *roles,
-    ngx_str_t *role);
 static ngx_flag_t ngx_http_tenant_has_permission(ngx_str_t *joined,
     ngx_str_t *permission);
 
@@ -33,7 +30,7 @@ ngx_http_tenant_policy_check(ngx_http_request_t *r,
     id = &ctx->identity;
 
     if (tlcf->require_roles
-        && !ngx_http_tenant_str_in(&id->role, tlcf->require_roles))
+        && ngx_http_tenant_str_index(tlcf->require_roles, &id->role) < 0)
     {
         *err = "role is not one of those required";
         return NGX_HTTP_TENANT_INSUFFICIENT_ROLE;
@@ -42,7 +39,7 @@ ngx_http_tenant_policy_check(ngx_http_request_t *r,
     if (tlcf->min_role != NGX_CONF_UNSET) {
         tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
-        if (ngx_http_tenant_role_rank(&tmcf->roles, &id->role)
+        if (ngx_http_tenant_str_index(&tmcf->roles, &id->role)
             < tlcf->min_role)
         {
             *err = "role is below the minimum role";
@@ -86,7 +83,8 @@ ngx_http_tenant_policy_plan(ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf, const char **err)
 {
     if (tlcf->require_plans
-        && !ngx_http_tenant_str_in(&ctx->identity.plan, tlcf->require_plans))
+        && ngx_http_tenant_str_index(tlcf->require_plans,
+                                     &ctx->identity.plan) < 0)
     {
         *err = "the plan is not one of those required";
         return NGX_HTTP_TENANT_PLAN_REQUIRED;
@@ -96,28 +94,10 @@ ngx_http_tenant_policy_plan(ngx_http_tenant_ctx_t *ctx,
 }
 
 
-static ngx_int_t
-ngx_http_tenant_role_rank(ngx_array_t *roles, ngx_str_t *role)
-{
-    ngx_str_t   *name;
-    ngx_uint_t   i;
+/* the position of a name in a list (a role's rank, lowest first), or -1 */
 
-    name = roles->elts;
-
-    for (i = 0; i < roles->nelts; i++) {
-        if (name[i].len == role->len
-            && ngx_strncmp(name[i].data, role->data, role->len) == 0)
-        {
-            return i;
-        }
-    }
-
-    return -1;
-}
-
-
-static ngx_flag_t
-ngx_http_tenant_str_in(ngx_str_t *s, ngx_array_t *list)
+ngx_int_t
+ngx_http_tenant_str_index(ngx_array_t *list, ngx_str_t *name)
 {
     ngx_str_t   *item;
     ngx_uint_t   i;
@@ -125,14 +105,14 @@ ngx_http_tenant_str_in(ngx_str_t *s, ngx_array_t *list)
     item = list->elts;
 
     for (i = 0; i < list->nelts; i++) {
-        if (item[i].len == s->len
-            && ngx_strncmp(item[i].data, s->data, s->len) == 0)
+        if (item[i].len == name->len
+            && ngx_strncmp(item[i].data, name->data, name->len) == 0)
         {
-            return 1;
+            return i;
         }
     }
 
-    return 0;
+    return -1;
 }
 
 
