@@ -498,7 +498,7 @@ FLUSHALL
 
 === TEST 18: (the previous test: 128 plain bytes are kept as they are, 129 are hashed, SHA-1 in hex; 64 other bytes are in hex, 65 hashed) a 4000-byte value has a 40-digit key
 --- redis eval
-"ASSERT_KEYS * " . join(' ',
+"ASSERT_KEYS * " . CORE::join(' ',
     "tenant:zone:by_hdr:{" . ("p" x 128) . "}",
     "tenant:zone:by_hdr:{" . Digest::SHA::sha1_hex(("p" x 128) . "q") . "}",
     "tenant:zone:by_hdr:{" . ("7b" x 64) . "}",
