@@ -489,7 +489,7 @@ ngx_http_tenant_zone_applied(ngx_http_request_t *r,
  * PREFIX zone:NAME:{KEY} or PREFIX lockout:{KEY}.  A key of plain
  * characters is used as it is; any other (an address in binary, say) is
  * written in hex, and a long one is hashed, so that no byte of it can
- * reach outside its braces.  key->len == 0: the variable is empty.
+ * reach outside its braces; an encoded key starts with "~".  key->len == 0: the variable is empty.
  */
 
 static ngx_int_t
@@ -500,7 +500,7 @@ ngx_http_tenant_keyed_key(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
     size_t                        i, len;
     ngx_str_t                     raw;
     ngx_sha1_t                    sha1;
-    ngx_flag_t                    plain;
+    ngx_flag_t                    plain, hashed;
     ngx_http_tenant_main_conf_t  *tmcf;
 
     key->len = 0;
@@ -518,10 +518,17 @@ ngx_http_tenant_keyed_key(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
 
     for (i = 0; plain && i < raw.len; i++) {
         plain = (raw.data[i] > 0x20 && raw.data[i] < 0x7f
-                 && raw.data[i] != '{' && raw.data[i] != '}');
+                 && raw.data[i] != '{' && raw.data[i] != '}'
+                 && raw.data[i] != '~');
     }
 
-    if (!plain && raw.len > NGX_HTTP_TENANT_KEY_HEX_MAX) {
+    /*
+     * "~" marks an encoded key and never starts a plain one, so no value
+     * can be chosen to share another's key: "~" + hex, "~~" + SHA-1 hex
+     */
+    hashed = (!plain && raw.len > NGX_HTTP_TENANT_KEY_HEX_MAX);
+
+    if (hashed) {
         ngx_sha1_init(&sha1);
         ngx_sha1_update(&sha1, raw.data, raw.len);
         ngx_sha1_final(digest, &sha1);
@@ -533,7 +540,8 @@ ngx_http_tenant_keyed_key(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     len = tmcf->redis->prefix.len + ngx_strlen(kind)
-          + (name ? name->len + 1 : 0) + 2 + (plain ? raw.len : 2 * raw.len);
+          + (name ? name->len + 1 : 0) + 2 + (plain ? raw.len : 2 * raw.len)
+          + (plain ? 0 : 1 + hashed);
 
     key->data = ngx_pnalloc(r->pool, len);
     if (key->data == NULL) {
@@ -551,8 +559,20 @@ ngx_http_tenant_keyed_key(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
     }
 
     *p++ = '{';
-    p = plain ? ngx_cpymem(p, raw.data, raw.len)
-              : ngx_hex_dump(p, raw.data, raw.len);
+
+    if (plain) {
+        p = ngx_cpymem(p, raw.data, raw.len);
+
+    } else {
+        *p++ = '~';
+
+        if (hashed) {
+            *p++ = '~';
+        }
+
+        p = ngx_hex_dump(p, raw.data, raw.len);
+    }
+
     *p++ = '}';
 
     key->len = p - key->data;

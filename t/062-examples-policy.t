@@ -168,7 +168,7 @@ FLUSHALL
 
 === TEST 3: (the lock is PREFIX lockout:{alice}:locked; the client address has its bucket) login.conf refuses a missing or non-canonical user name with 400 before anything is counted
 --- redis
-ASSERT_KEYS * tenant:lockout:{alice}:locked tenant:zone:login_ip:{7f000001}
+ASSERT_KEYS * tenant:lockout:{alice}:locked tenant:zone:login_ip:{~7f000001}
 FLUSHALL
 --- http_config eval: main::example('login.conf')
 --- config eval: main::front()

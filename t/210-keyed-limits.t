@@ -143,10 +143,10 @@ $ENV{TEST_NGINX_LATE_PORT} = TenantRedis::free_port();
 # the module.
 sub enc {
     my ($v) = @_;
-    my $plain = length($v) >= 1 && length($v) <= 128 && $v !~ /[^\x21-\x7e]|[{}]/;
+    my $plain = length($v) >= 1 && length($v) <= 128 && $v !~ /[^\x21-\x7e]|[{}~]/;
     return $v if $plain;
-    return sha1_hex($v) if length($v) > 64;
-    return unpack 'H*', $v;
+    return '~~' . sha1_hex($v) if length($v) > 64;
+    return '~' . unpack 'H*', $v;
 }
 
 sub zkey { "tenant:zone:$_[0]:{" . enc($_[1]) . "}" }
@@ -310,9 +310,9 @@ FLUSHALL
 
 
 
-=== TEST 7: (the address 127.0.0.1 is binary, so the previous test's key is in hex: {7f000001}) a zone keyed by $tenant_user: two users of one tenant are limited separately
+=== TEST 7: (the address 127.0.0.1 is binary, so the previous test's key is in hex: {~7f000001}) a zone keyed by $tenant_user: two users of one tenant are limited separately
 --- redis
-ASSERT_KEYS * tenant:zone:by_ip:{7f000001}
+ASSERT_KEYS * tenant:zone:by_ip:{~7f000001}
 FLUSHALL
 --- request eval
 [("GET /user") x 5]
@@ -455,7 +455,7 @@ FLUSHALL
 
 === TEST 15: (the previous test left its keys in hex inside the braces, so no byte reaches outside them) arguments stay URL-encoded: an encoded brace or CR/LF is plain text in the key
 --- redis
-ASSERT_KEYS * tenant:zone:by_hdr:{617d62} tenant:zone:by_hdr:{7b787d} tenant:zone:by_hdr:{612062} tenant:zone:by_hdr:{636166c3a9} tenant:zone:by_hdr:{6b7f}
+ASSERT_KEYS * tenant:zone:by_hdr:{~617d62} tenant:zone:by_hdr:{~7b787d} tenant:zone:by_hdr:{~612062} tenant:zone:by_hdr:{~636166c3a9} tenant:zone:by_hdr:{~6b7f}
 FLUSHALL
 --- request eval
 ["GET /arg?k=%7D%7B", "GET /arg?k=a%20b%0D%0AX", "GET /arg?k=%7D%7B"]
@@ -500,9 +500,9 @@ FLUSHALL
 --- redis eval
 "ASSERT_KEYS * " . CORE::join(' ',
     "tenant:zone:by_hdr:{" . ("p" x 128) . "}",
-    "tenant:zone:by_hdr:{" . Digest::SHA::sha1_hex(("p" x 128) . "q") . "}",
-    "tenant:zone:by_hdr:{" . ("7b" x 64) . "}",
-    "tenant:zone:by_hdr:{" . Digest::SHA::sha1_hex("{" x 65) . "}") . "
+    "tenant:zone:by_hdr:{~~" . Digest::SHA::sha1_hex(("p" x 128) . "q") . "}",
+    "tenant:zone:by_hdr:{~" . ("7b" x 64) . "}",
+    "tenant:zone:by_hdr:{~~" . Digest::SHA::sha1_hex("{" x 65) . "}") . "
 FLUSHALL
 "
 --- request eval
@@ -518,7 +518,7 @@ FLUSHALL
 
 === TEST 19: (the previous test's key is the SHA-1 of the value) with tenant_limit too, a request the zone refuses never reaches the tenant's EVALSHA: no rate headers, $tenant_limit_status REJECTED
 --- redis eval
-"ASSERT_KEYS * tenant:zone:by_hdr:{" . Digest::SHA::sha1_hex("v" x 4000) . "}
+"ASSERT_KEYS * tenant:zone:by_hdr:{~~" . Digest::SHA::sha1_hex("v" x 4000) . "}
 FLUSHALL
 "
 --- request eval
@@ -998,5 +998,19 @@ X-Key: head
 ["", "", "", "Retry-After: (?:59|60)"]
 --- response_body eval
 ["", "", "", ""]
+--- no_error_log
+[error]
+
+
+
+=== TEST 46: a value cannot be chosen to share another's key: "a b" (encoded) and "612062" (its hex spelling, plain) and "~612062" each have a bucket of their own
+--- redis
+FLUSHALL
+--- request eval
+[map { ("GET /hdr") x 4 } 1 .. 3]
+--- more_headers eval
+[map { ("X-Key: $_") x 4 } "a b", "612062", "~612062"]
+--- error_code eval
+[map { (200, 200, 200, 429) } 1 .. 3]
 --- no_error_log
 [error]

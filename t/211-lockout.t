@@ -274,9 +274,9 @@ FLUSHALL
 
 
 
-=== TEST 8: (the address 127.0.0.1 is binary: its lock is {7f000001}, and the 401 after the lock counts anew) a lockout keyed by $tenant_user counts the upstream's 401s of a verified user; the module's own 401s have no user and are not counted
+=== TEST 8: (the address 127.0.0.1 is binary: its lock is {~7f000001}, and the 401 after the lock counts anew) a lockout keyed by $tenant_user counts the upstream's 401s of a verified user; the module's own 401s have no user and are not counted
 --- redis
-ASSERT_KEYS * tenant:lockout:{7f000001}:locked tenant:lockout:{7f000001}
+ASSERT_KEYS * tenant:lockout:{~7f000001}:locked tenant:lockout:{~7f000001}
 FLUSHALL
 --- request eval
 ["GET /user?pw=x", "GET /user", "GET /user?pw=x", "GET /user?pw=ok", "GET /user?pw=ok", "GET /user?pw=ok"]
