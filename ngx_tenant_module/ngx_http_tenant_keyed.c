@@ -489,7 +489,8 @@ ngx_http_tenant_zone_applied(ngx_http_request_t *r,
  * PREFIX zone:NAME:{KEY} or PREFIX lockout:{KEY}.  A key of plain
  * characters is used as it is; any other (an address in binary, say) is
  * written in hex, and a long one is hashed, so that no byte of it can
- * reach outside its braces; an encoded key starts with "~".  key->len == 0: the variable is empty.
+ * reach outside its braces; an encoded key starts with "~".
+ * key->len == 0: the variable is empty.
  */
 
 static ngx_int_t
