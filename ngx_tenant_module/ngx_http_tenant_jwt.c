@@ -193,6 +193,14 @@ ngx_http_tenant_jwt_header(ngx_http_tenant_jwt_t *jwt, const char **err)
 
 
 void
+ngx_http_tenant_jwt_exit(void)
+{
+    EVP_MD_CTX_free(ngx_http_tenant_md_ctx);
+    ngx_http_tenant_md_ctx = NULL;
+}
+
+
+void
 ngx_http_tenant_jwt_release(ngx_http_tenant_jwt_t *jwt)
 {
     if (jwt->header) {

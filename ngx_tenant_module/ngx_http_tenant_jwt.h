@@ -59,6 +59,7 @@ ngx_http_tenant_jwt_rc_e ngx_http_tenant_jwt_check_claims(json_t *payload,
     ngx_http_tenant_jwt_rules_t *rules, const char **err);
 time_t ngx_http_tenant_jwt_expires(json_t *payload);
 void ngx_http_tenant_jwt_release(ngx_http_tenant_jwt_t *jwt);
+void ngx_http_tenant_jwt_exit(void);
 
 
 #endif /* _NGX_HTTP_TENANT_JWT_H_INCLUDED_ */

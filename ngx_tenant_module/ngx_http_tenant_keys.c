@@ -114,6 +114,23 @@ ngx_http_tenant_alg_md(ngx_http_tenant_alg_e alg)
 }
 
 
+/* at process exit: what was fetched once is given back, for leak checkers */
+
+void
+ngx_http_tenant_keys_exit(void)
+{
+    ngx_uint_t  a;
+
+    for (a = 0; a < NGX_HTTP_TENANT_NALGS; a++) {
+        EVP_MD_free(ngx_http_tenant_mds[a]);
+        ngx_http_tenant_mds[a] = NULL;
+    }
+
+    EVP_MAC_free(ngx_http_tenant_hmac);
+    ngx_http_tenant_hmac = NULL;
+}
+
+
 ngx_http_tenant_keyset_t *
 ngx_http_tenant_keyset_create(ngx_conf_t *cf)
 {

@@ -91,6 +91,7 @@ char *ngx_http_tenant_jwks_load_file(ngx_conf_t *cf,
     ngx_http_tenant_keyset_t *ks, ngx_str_t *path);
 
 ngx_int_t ngx_http_tenant_alg_parse(u_char *name, size_t len);
+void ngx_http_tenant_keys_exit(void);
 const EVP_MD *ngx_http_tenant_alg_md(ngx_http_tenant_alg_e alg);
 const char *ngx_http_tenant_alg_name(ngx_http_tenant_alg_e alg);
 

@@ -21,6 +21,7 @@ static ngx_int_t ngx_http_tenant_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tenant_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tenant_init_process(ngx_cycle_t *cycle);
 static void ngx_http_tenant_exit_process(ngx_cycle_t *cycle);
+static void ngx_http_tenant_exit_master(ngx_cycle_t *cycle);
 
 static char *ngx_http_tenant_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -339,7 +340,7 @@ ngx_module_t  ngx_http_tenant_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_tenant_exit_process,          /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_tenant_exit_master,           /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -890,6 +891,17 @@ ngx_http_tenant_exit_process(ngx_cycle_t *cycle)
         ngx_http_tenant_cache_destroy(tmcf->cache);
         tmcf->cache = NULL;
     }
+
+    ngx_http_tenant_jwt_exit();
+    ngx_http_tenant_keys_exit();
+}
+
+
+static void
+ngx_http_tenant_exit_master(ngx_cycle_t *cycle)
+{
+    ngx_http_tenant_jwt_exit();
+    ngx_http_tenant_keys_exit();
 }
 
 
