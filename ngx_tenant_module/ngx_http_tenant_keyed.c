@@ -34,7 +34,6 @@ static ngx_int_t ngx_http_tenant_zone_applied(ngx_http_request_t *r,
 static void ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a,
     u_char *data, size_t len);
 static void ngx_http_tenant_keyed_reply(void *data, redisReply *reply);
-static void ngx_http_tenant_keyed_timeout(ngx_event_t *ev);
 static ngx_int_t ngx_http_tenant_lockout_lock(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *locked);
 static void ngx_http_tenant_lockout_counted(void *data, redisReply *reply);
@@ -45,10 +44,9 @@ static void ngx_http_tenant_lockout_counted(void *data, redisReply *reply);
 char *
 ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones)
 {
-    ngx_str_t                          *value, v;
-    ngx_uint_t                          i;
-    ngx_http_tenant_zone_t             *zone;
-    ngx_http_compile_complex_value_t    ccv;
+    ngx_str_t                *value, v;
+    ngx_uint_t                i;
+    ngx_http_tenant_zone_t   *zone;
 
     value = cf->args->elts;
     zone = zones->elts;
@@ -80,13 +78,7 @@ ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones)
             v.data = value[i].data + 4;
             v.len = value[i].len - 4;
 
-            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-            ccv.cf = cf;
-            ccv.value = &v;
-            ccv.complex_value = &zone->key;
-
-            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            if (ngx_http_tenant_compile(cf, &v, &zone->key) != NGX_OK) {
                 return NGX_CONF_ERROR;
             }
 
@@ -144,11 +136,10 @@ char *
 ngx_http_tenant_lockout_parse(ngx_conf_t *cf,
     ngx_http_tenant_lockout_t **lockout)
 {
-    ngx_int_t                           n;
-    ngx_str_t                          *value, v, *text;
-    ngx_uint_t                          i;
-    ngx_http_tenant_lockout_t          *lo;
-    ngx_http_compile_complex_value_t    ccv;
+    ngx_int_t                   n;
+    ngx_str_t                  *value, v, *text;
+    ngx_uint_t                  i;
+    ngx_http_tenant_lockout_t  *lo;
 
     if (*lockout) {
         return "is duplicate";
@@ -167,13 +158,7 @@ ngx_http_tenant_lockout_parse(ngx_conf_t *cf,
             v.data = value[i].data + 4;
             v.len = value[i].len - 4;
 
-            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-            ccv.cf = cf;
-            ccv.value = &v;
-            ccv.complex_value = &lo->key;
-
-            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            if (ngx_http_tenant_compile(cf, &v, &lo->key) != NGX_OK) {
                 return NGX_CONF_ERROR;
             }
 
@@ -390,9 +375,7 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_BUSY;
     }
 
-    ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_WAITING;
-
-    return ngx_http_tenant_wait(r, ctx, ngx_http_tenant_keyed_timeout);
+    return ngx_http_tenant_wait(r, ctx, &ctx->keyed_state);
 }
 
 
@@ -599,14 +582,7 @@ ngx_http_tenant_keyed_reply(void *data, redisReply *reply)
 
     ngx_http_tenant_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
-
-    ctx->op = NULL;
-    ctx->waiting = 0;
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
+    ctx = ngx_http_tenant_wait_done(r);
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements < 1
@@ -628,30 +604,6 @@ ngx_http_tenant_keyed_reply(void *data, redisReply *reply)
 
         ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_DONE;
     }
-
-    ngx_http_tenant_wake(r);
-}
-
-
-static void
-ngx_http_tenant_keyed_timeout(ngx_event_t *ev)
-{
-    ngx_http_request_t *r = ev->data;
-
-    ngx_http_tenant_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
-
-    if (ctx->op) {
-        ngx_http_tenant_redis_cancel(ctx->op);
-        ctx->op = NULL;
-    }
-
-    ngx_http_tenant_redis_log_failure(r->connection->log,
-                                      "redis did not answer in time");
-
-    ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_FAILED;
-    ctx->waiting = 0;
 
     ngx_http_tenant_wake(r);
 }

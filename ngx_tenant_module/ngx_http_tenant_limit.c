@@ -54,7 +54,7 @@ static ngx_int_t ngx_http_tenant_limit_parse(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, redisReply *reply);
 static ngx_int_t ngx_http_tenant_reply_str(ngx_http_request_t *r,
     redisReply *reply, ngx_str_t *s);
-static void ngx_http_tenant_limit_timeout(ngx_event_t *ev);
+static void ngx_http_tenant_wait_timeout(ngx_event_t *ev);
 
 
 /*
@@ -87,8 +87,6 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         ctx->applied_meter = apply.meter;
     }
 
-    ctx->limit_state = NGX_HTTP_TENANT_LIMIT_WAITING;
-
     ctx->op = ngx_http_tenant_redis_eval(args.n, args.argv, args.argvlen,
                                          ngx_http_tenant_limit_reply, r);
     if (ctx->op == NULL) {
@@ -98,7 +96,7 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_OK;
     }
 
-    return ngx_http_tenant_wait(r, ctx, ngx_http_tenant_limit_timeout);
+    return ngx_http_tenant_wait(r, ctx, &ctx->limit_state);
 }
 
 
@@ -109,7 +107,7 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
 ngx_int_t
 ngx_http_tenant_wait(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_event_handler_pt on_timeout)
+    ngx_http_tenant_limit_state_e *state)
 {
     ngx_http_cleanup_t           *cln;
     ngx_http_tenant_main_conf_t  *tmcf;
@@ -129,7 +127,10 @@ ngx_http_tenant_wait(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
-    ctx->timer.handler = on_timeout;
+    *state = NGX_HTTP_TENANT_LIMIT_WAITING;
+    ctx->wait_state = state;
+
+    ctx->timer.handler = ngx_http_tenant_wait_timeout;
     ctx->timer.data = r;
     ctx->timer.log = r->connection->log;
 
@@ -503,14 +504,7 @@ ngx_http_tenant_limit_reply(void *data, redisReply *reply)
 
     ngx_http_tenant_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
-
-    ctx->op = NULL;
-    ctx->waiting = 0;
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
+    ctx = ngx_http_tenant_wait_done(r);
 
     if (reply == NULL || ngx_http_tenant_limit_parse(r, ctx, reply)
                          != NGX_OK)
@@ -601,8 +595,28 @@ ngx_http_tenant_reply_str(ngx_http_request_t *r, redisReply *reply,
 }
 
 
+/* the reply came: the wait is over, before the reply is read */
+
+ngx_http_tenant_ctx_t *
+ngx_http_tenant_wait_done(ngx_http_request_t *r)
+{
+    ngx_http_tenant_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+
+    ctx->op = NULL;
+    ctx->waiting = 0;
+
+    if (ctx->timer.timer_set) {
+        ngx_del_timer(&ctx->timer);
+    }
+
+    return ctx;
+}
+
+
 static void
-ngx_http_tenant_limit_timeout(ngx_event_t *ev)
+ngx_http_tenant_wait_timeout(ngx_event_t *ev)
 {
     ngx_http_request_t *r = ev->data;
 
@@ -618,7 +632,7 @@ ngx_http_tenant_limit_timeout(ngx_event_t *ev)
     ngx_http_tenant_redis_log_failure(r->connection->log,
                                       "redis did not answer in time");
 
-    ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
+    *ctx->wait_state = NGX_HTTP_TENANT_LIMIT_FAILED;
     ctx->waiting = 0;
 
     ngx_http_tenant_wake(r);

@@ -912,8 +912,7 @@ ngx_http_tenant_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tenant_loc_conf_t *tlcf = conf;
 
-    ngx_str_t                         *value, token;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t  *value, token;
 
     if (tlcf->jwt != NGX_CONF_UNSET) {
         return "is duplicate";
@@ -957,13 +956,7 @@ ngx_http_tenant_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &token;
-    ccv.complex_value = tlcf->token;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+    if (ngx_http_tenant_compile(cf, &token, tlcf->token) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1274,9 +1267,8 @@ ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    ngx_str_t                          *value;
-    ngx_http_complex_value_t          **cv;
-    ngx_http_compile_complex_value_t    ccv;
+    ngx_str_t                  *value;
+    ngx_http_complex_value_t  **cv;
 
     cv = (ngx_http_complex_value_t **) (p + cmd->offset);
 
@@ -1291,17 +1283,27 @@ ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = *cv;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+    if (ngx_http_tenant_compile(cf, &value[1], *cv) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_tenant_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t *cv)
+{
+    ngx_http_compile_complex_value_t  ccv;
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = cv;
+
+    return ngx_http_compile_complex_value(&ccv);
 }
 
 

@@ -128,6 +128,7 @@ typedef struct {
     ngx_http_tenant_limit_result_t  limit;
     ngx_http_tenant_redis_op_t     *op;
     ngx_event_t                     timer;
+    ngx_http_tenant_limit_state_e  *wait_state;    /* failed on timeout */
     ngx_str_t                       applied_meter;
     ngx_int_t                       retry_after;
 
@@ -152,6 +153,9 @@ typedef struct {
 extern ngx_module_t  ngx_http_tenant_module;
 
 
+ngx_int_t ngx_http_tenant_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t *cv);
+
 ngx_int_t ngx_http_tenant_access_handler(ngx_http_request_t *r);
 ngx_http_tenant_ctx_t *ngx_http_tenant_get_ctx(ngx_http_request_t *r);
 ngx_http_tenant_ctx_t *ngx_http_tenant_find_ctx(ngx_http_request_t *r);
@@ -170,7 +174,8 @@ ngx_int_t ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
 ngx_int_t ngx_http_tenant_limit_filter_init(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_tenant_wait(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_event_handler_pt on_timeout);
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_limit_state_e *state);
+ngx_http_tenant_ctx_t *ngx_http_tenant_wait_done(ngx_http_request_t *r);
 void ngx_http_tenant_wake(ngx_http_request_t *r);
 void ngx_http_tenant_limit_cleanup(void *data);
 
