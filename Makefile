@@ -3,7 +3,7 @@
 
 NGX_SRC     ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
-BUILD       := $(CURDIR)/build
+BUILD       ?= $(CURDIR)/build
 MODULE      := $(BUILD)/ngx_http_tenant_module.so
 MODULES_DIR ?= /usr/lib/nginx/modules
 AVAIL_DIR   ?= /usr/share/nginx/modules-available
@@ -72,3 +72,6 @@ bench: deps deps-bench $(MODULE)
 
 clean:
 	rm -rf $(BUILD) t/servroot
+
+# Further targets (sanitizers, fuzzing, event models), one concern per file.
+-include mk/*.mk
