@@ -51,6 +51,7 @@ typedef struct {
     ngx_event_t                    reconnect;
     ngx_event_t                    connect;
     ngx_event_t                    stall;
+    ngx_event_t                    flush;
     ngx_msec_t                     backoff;
     ngx_uint_t                     pending;   /* commands sent, unanswered */
 
@@ -68,6 +69,7 @@ typedef struct {
     unsigned                       failed:1;
     unsigned                       closed:1;
     unsigned                       exiting:1;
+    unsigned                       flushing:1;
 } ngx_http_tenant_redis_worker_t;
 
 
@@ -113,6 +115,7 @@ static void ngx_http_tenant_redis_cleanup(void *privdata);
 static void ngx_http_tenant_redis_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_tenant_redis_connect_handler(ngx_event_t *ev);
 static void ngx_http_tenant_redis_stall_handler(ngx_event_t *ev);
+static void ngx_http_tenant_redis_flush_handler(ngx_event_t *ev);
 static u_char *ngx_http_tenant_redis_log_handler(ngx_log_t *log, u_char *buf,
     size_t len);
 
@@ -316,6 +319,10 @@ ngx_http_tenant_redis_init_process(ngx_cycle_t *cycle,
     w->stall.log = &w->log;
     w->stall.cancelable = 1;
 
+    w->flush.handler = ngx_http_tenant_redis_flush_handler;
+    w->flush.data = w;
+    w->flush.log = &w->log;
+
     w->backoff = NGX_HTTP_TENANT_REDIS_BACKOFF_MIN;
 
     /*
@@ -351,6 +358,10 @@ ngx_http_tenant_redis_exit_process(ngx_cycle_t *cycle)
 
     if (w->reconnect.timer_set) {
         ngx_del_timer(&w->reconnect);
+    }
+
+    if (w->flush.posted) {
+        ngx_delete_posted_event(&w->flush);
     }
 
     ngx_free(w->script.data);
@@ -939,11 +950,41 @@ ngx_http_tenant_redis_read_handler(ngx_event_t *rev)
 static void
 ngx_http_tenant_redis_write_handler(ngx_event_t *wev)
 {
-    ngx_connection_t  *c;
+    ngx_connection_t                *c;
+    redisAsyncContext               *ac;
+    ngx_http_tenant_redis_worker_t  *w;
 
     c = wev->data;
+    ac = c->data;
+    w = ac->data;
 
-    redisAsyncHandleWrite(c->data);
+    w->flushing = 1;
+    redisAsyncHandleWrite(ac);
+    w->flushing = 0;
+}
+
+
+/*
+ * The commands of every request that came in one pass of the event loop
+ * leave together, in one write(2), once that pass is over: the worker
+ * pays one system call per batch instead of a write and two epoll_ctl(2)
+ * per request, and Redis reads the batch at once too.
+ */
+
+static void
+ngx_http_tenant_redis_flush_handler(ngx_event_t *ev)
+{
+    ngx_http_tenant_redis_worker_t *w = ev->data;
+
+    ngx_connection_t  *c;
+
+    if (w->ac == NULL || w->ac->ev.data == NULL) {
+        return;
+    }
+
+    c = w->ac->ev.data;
+
+    ngx_http_tenant_redis_write_handler(c->write);
 }
 
 
@@ -982,9 +1023,31 @@ ngx_http_tenant_redis_add_write(void *privdata)
 {
     ngx_connection_t *c = privdata;
 
-    if (!c->write->active) {
-        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    redisAsyncContext               *ac;
+    ngx_http_tenant_redis_worker_t  *w;
+
+    ac = c->data;
+    w = ac->data;
+
+    if (c->write->active) {
+        return;
     }
+
+    /*
+     * A new command on a link that can take it: sent with the others of
+     * this pass.  The socket only has to be watched while a connect is in
+     * progress, or when a write could not take everything.
+     */
+
+    if (w->connected && !w->flushing) {
+        if (!w->flush.posted) {
+            ngx_post_event(&w->flush, &ngx_posted_events);
+        }
+
+        return;
+    }
+
+    (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
 }
 
 
@@ -1006,7 +1069,8 @@ ngx_http_tenant_redis_cleanup(void *privdata)
 {
     ngx_connection_t *c = privdata;
 
-    redisAsyncContext  *ac;
+    redisAsyncContext               *ac;
+    ngx_http_tenant_redis_worker_t  *w;
 
     ac = c->data;
 
@@ -1034,12 +1098,18 @@ ngx_http_tenant_redis_cleanup(void *privdata)
         ngx_delete_posted_event(c->write);
     }
 
+    w = ac->data;
+
+    if (w->flush.posted) {
+        ngx_delete_posted_event(&w->flush);
+    }
+
     ngx_free_connection(c);
 
     /* an event already returned for this descriptor is now stale */
     c->fd = (ngx_socket_t) -1;
 
-    ngx_http_tenant_redis_down(ac->data, ac);
+    ngx_http_tenant_redis_down(w, ac);
 }
 
 
