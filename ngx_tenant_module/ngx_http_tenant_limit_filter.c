@@ -120,6 +120,7 @@ static ngx_int_t
 ngx_http_tenant_add_number(ngx_http_request_t *r, const char *name,
     ngx_int_t value)
 {
+    u_char           *p;
     ngx_table_elt_t  *h;
 
     h = ngx_list_push(&r->headers_out.headers);
@@ -136,7 +137,16 @@ ngx_http_tenant_add_number(ngx_http_request_t *r, const char *name,
     h->key.data = (u_char *) name;
     h->key.len = ngx_strlen(name);
     h->lowcase_key = NULL;
-    h->value.len = ngx_sprintf(h->value.data, "%i", value) - h->value.data;
+    p = h->value.data;
+
+    if (value < 0) {
+        *p++ = '-';
+    }
+
+    h->value.len = ngx_http_tenant_decimal(p, (value < 0)
+                                              ? (uint64_t) 0 - (uint64_t) value
+                                              : (uint64_t) value)
+                   - h->value.data;
 
     return NGX_OK;
 }

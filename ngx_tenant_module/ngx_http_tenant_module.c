@@ -554,11 +554,25 @@ ngx_http_tenant_merge_limit(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
                               NGX_HTTP_TENANT_FAILURE_ALLOW);
     ngx_conf_merge_str_value(conf->meter, prev->meter, "");
 
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
+
+    /* every decision may need the plans: a tenant's hash can name one */
+
+    if (prev->limit_plans.data && conf->meter.data == prev->meter.data) {
+        conf->limit_plans = prev->limit_plans;
+
+    } else if (tmcf->redis
+               && ngx_http_tenant_plan_script_text(cf, &tmcf->plans,
+                                                   &conf->meter,
+                                                   &conf->limit_plans)
+                  != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (!conf->limit && conf->meter.len == 0) {
         return NGX_CONF_OK;
     }
-
-    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
 
     /* a limit nobody can enforce would be a silent hole */
     if (tmcf->redis == NULL) {
@@ -671,7 +685,7 @@ ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
 }
 
 
-/* the list of required plans the Redis script checks, space-separated */
+/* the required plans for the Redis script: " a b ", each between spaces */
 
 static char *
 ngx_http_tenant_plans_text(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf,
@@ -682,6 +696,8 @@ ngx_http_tenant_plans_text(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf,
     ngx_uint_t   i;
 
     plan = conf->require_plans->elts;
+
+    conf->require_plans_text.len = 1;
 
     for (i = 0; i < conf->require_plans->nelts; i++) {
         if (tmcf->plans.nelts
@@ -702,13 +718,12 @@ ngx_http_tenant_plans_text(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf,
     }
 
     conf->require_plans_text.data = p;
+    *p++ = ' ';
 
     for (i = 0; i < conf->require_plans->nelts; i++) {
         p = ngx_cpymem(p, plan[i].data, plan[i].len);
         *p++ = ' ';
     }
-
-    conf->require_plans_text.len--;
 
     return NGX_CONF_OK;
 }

@@ -89,13 +89,14 @@ typedef struct {
     ngx_flag_t                      limit_headers;
     ngx_uint_t                      redis_failure;
     ngx_str_t                       meter;
+    ngx_str_t                       limit_plans;  /* the plans, for Redis */
 
     ngx_array_t                    *require_roles;
     ngx_str_t                       min_role_name;
     ngx_int_t                       min_role;     /* rank in tenant_roles */
     ngx_array_t                    *require_permissions;
     ngx_array_t                    *require_plans;
-    ngx_str_t                       require_plans_text;  /* for Redis */
+    ngx_str_t                       require_plans_text;  /* " a b " */
     ngx_http_complex_value_t       *match;
     ngx_http_complex_value_t       *select;
 
@@ -126,6 +127,7 @@ typedef struct {
     ngx_http_tenant_limit_state_e   limit_state;
     ngx_http_tenant_limit_status_e  limit_status;  /* $tenant_limit_status */
     ngx_http_tenant_limit_result_t  limit;
+    ngx_http_tenant_limit_sent_t    limit_sent;
     ngx_http_tenant_redis_op_t     *op;
     ngx_event_t                     timer;
     ngx_http_tenant_limit_state_e  *wait_state;    /* failed on timeout */
@@ -182,6 +184,7 @@ void ngx_http_tenant_limit_cleanup(void *data);
 ngx_int_t ngx_http_tenant_number_claim(ngx_http_request_t *r,
     json_t *payload, const char *name, ngx_str_t *text);
 ngx_int_t ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti);
+u_char *ngx_http_tenant_decimal(u_char *p, uint64_t n);
 
 char *ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones);
 char *ngx_http_tenant_lockout_parse(ngx_conf_t *cf,

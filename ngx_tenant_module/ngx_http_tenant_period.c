@@ -64,7 +64,35 @@ ngx_http_tenant_periods(time_t now)
     ngx_http_tenant_period_text(&p.day, p.day_end);
     ngx_http_tenant_period_text(&p.month, p.month_end);
 
+    /* for the script, when a tenant's own quota names another unit */
+    p.text.data = p.text_buf;
+    p.text.len = snprintf((char *) p.text_buf, sizeof(p.text_buf),
+                          "%.*s %.*s %.*s %.*s %.*s %.*s",
+                          (int) p.hour.id.len, p.hour_id,
+                          (int) p.hour.end_text.len, p.hour_end,
+                          (int) p.day.id.len, p.day_id,
+                          (int) p.day.end_text.len, p.day_end,
+                          (int) p.month.id.len, p.month_id,
+                          (int) p.month.end_text.len, p.month_end);
+
     return &p;
+}
+
+
+ngx_http_tenant_period_t *
+ngx_http_tenant_period(ngx_http_tenant_periods_t *p, ngx_uint_t unit)
+{
+    switch (unit) {
+
+    case NGX_HTTP_TENANT_HOUR:
+        return &p->hour;
+
+    case NGX_HTTP_TENANT_DAY:
+        return &p->day;
+
+    default:
+        return &p->month;
+    }
 }
 
 

@@ -8,11 +8,16 @@
 #include <ngx_core.h>
 
 #include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_period.h"
 
 
+static ngx_int_t ngx_http_tenant_plan_name(ngx_str_t *name);
+static ngx_int_t ngx_http_tenant_plan_gcra(ngx_conf_t *cf,
+    ngx_http_tenant_plan_t *plan);
 static ngx_int_t ngx_http_tenant_plan_count(ngx_str_t *value,
-    ngx_str_t *count);
+    ngx_http_tenant_count_t *count);
 static ngx_int_t ngx_http_tenant_plan_number(u_char *p, size_t len);
+static u_char *ngx_http_tenant_plan_field(u_char *p, ngx_str_t *value);
 
 
 /*
@@ -30,6 +35,12 @@ ngx_http_tenant_plan_parse(ngx_conf_t *cf, ngx_array_t *plans)
     ngx_http_tenant_meter_t  *meter;
 
     value = cf->args->elts;
+
+    if (ngx_http_tenant_plan_name(&value[1]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid plan name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_tenant_plan_find(plans, &value[1]) != NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -121,6 +132,10 @@ ngx_http_tenant_plan_parse(ngx_conf_t *cf, ngx_array_t *plans)
         goto invalid;
     }
 
+    if (ngx_http_tenant_plan_gcra(cf, plan) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 
 invalid:
@@ -129,6 +144,70 @@ invalid:
                        "invalid parameter \"%V\"", &value[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* a word the script can find in its list of plans: no space, no ";" */
+
+static ngx_int_t
+ngx_http_tenant_plan_name(ngx_str_t *name)
+{
+    size_t  i;
+
+    if (name->len == 0) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        if (name->data[i] <= ' ' || name->data[i] == ';'
+            || name->data[i] == 0x7f)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the emission interval and tolerance of the plan's rate, in microseconds */
+
+static ngx_int_t
+ngx_http_tenant_plan_gcra(ngx_conf_t *cf, ngx_http_tenant_plan_t *plan)
+{
+    u_char    *p, unit;
+    uint64_t   per, n, interval;
+
+    if (plan->rate.len == 0) {
+        return NGX_OK;
+    }
+
+    unit = plan->rate.data[plan->rate.len - 1];
+    per = (unit == 's') ? 1000000 : (unit == 'm') ? 60000000 : 3600000000;
+
+    plan->per.data = plan->rate.data;
+    plan->per.len = plan->rate.len - 3;
+
+    n = ngx_atoi(plan->per.data, plan->per.len);
+    interval = ngx_max(per / n, 1);
+
+    p = ngx_pnalloc(cf->pool, 2 * NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    plan->interval.data = p;
+    plan->interval.len = ngx_sprintf(p, "%uL", interval) - p;
+
+    p += plan->interval.len;
+
+    plan->tolerance.data = p;
+    plan->tolerance.len = ngx_sprintf(p, "%uL",
+                              interval * ngx_atoi(plan->burst.data,
+                                                  plan->burst.len))
+                          - p;
+
+    return NGX_OK;
 }
 
 
@@ -164,7 +243,7 @@ ngx_http_tenant_plan_rate(ngx_str_t *value, ngx_str_t *rate)
 /* "100/month": a count per calendar hour, day or month (UTC) */
 
 static ngx_int_t
-ngx_http_tenant_plan_count(ngx_str_t *value, ngx_str_t *count)
+ngx_http_tenant_plan_count(ngx_str_t *value, ngx_http_tenant_count_t *count)
 {
     u_char     *slash;
     ngx_str_t   unit;
@@ -181,14 +260,22 @@ ngx_http_tenant_plan_count(ngx_str_t *value, ngx_str_t *count)
     unit.data = slash + 1;
     unit.len = value->data + value->len - unit.data;
 
-    if (!(unit.len == 4 && ngx_strncmp(unit.data, "hour", 4) == 0)
-        && !(unit.len == 3 && ngx_strncmp(unit.data, "day", 3) == 0)
-        && !(unit.len == 5 && ngx_strncmp(unit.data, "month", 5) == 0))
-    {
+    if (unit.len == 4 && ngx_strncmp(unit.data, "hour", 4) == 0) {
+        count->unit = NGX_HTTP_TENANT_HOUR;
+
+    } else if (unit.len == 3 && ngx_strncmp(unit.data, "day", 3) == 0) {
+        count->unit = NGX_HTTP_TENANT_DAY;
+
+    } else if (unit.len == 5 && ngx_strncmp(unit.data, "month", 5) == 0) {
+        count->unit = NGX_HTTP_TENANT_MONTH;
+
+    } else {
         return NGX_ERROR;
     }
 
-    *count = *value;
+    count->text = *value;
+    count->count.data = value->data;
+    count->count.len = slash - value->data;
 
     return NGX_OK;
 }
@@ -226,7 +313,7 @@ ngx_http_tenant_plan_find(ngx_array_t *plans, ngx_str_t *name)
 }
 
 
-ngx_str_t *
+ngx_http_tenant_meter_t *
 ngx_http_tenant_plan_meter(ngx_http_tenant_plan_t *plan, ngx_str_t *meter)
 {
     ngx_uint_t                i;
@@ -238,9 +325,81 @@ ngx_http_tenant_plan_meter(ngx_http_tenant_plan_t *plan, ngx_str_t *meter)
         if (m[i].name.len == meter->len
             && ngx_strncmp(m[i].name.data, meter->data, meter->len) == 0)
         {
-            return &m[i].limit;
+            return &m[i];
         }
     }
 
     return NULL;
+}
+
+
+/*
+ * ";NAME RATE BURST QUOTA METER" for each plan, "-" for a limit it does
+ * not have: what the script needs when a tenant's hash names another
+ * plan or overrides a limit.  METER is the limit of the meter counted
+ * where this text is used.
+ */
+
+ngx_int_t
+ngx_http_tenant_plan_script_text(ngx_conf_t *cf, ngx_array_t *plans,
+    ngx_str_t *meter, ngx_str_t *text)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_str_t                *limit, none;
+    ngx_uint_t                i;
+    ngx_http_tenant_plan_t   *plan;
+    ngx_http_tenant_meter_t  *m;
+
+    ngx_str_null(&none);
+
+    plan = plans->elts;
+    len = 0;
+
+    for (i = 0; i < plans->nelts; i++) {
+        m = meter->len ? ngx_http_tenant_plan_meter(&plan[i], meter) : NULL;
+        limit = m ? &m->limit.text : &none;
+
+        len += sizeof("; - - - -") + plan[i].name.len + plan[i].rate.len
+               + plan[i].burst.len + plan[i].quota.text.len + limit->len;
+    }
+
+    p = ngx_pnalloc(cf->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    text->data = p;
+
+    for (i = 0; i < plans->nelts; i++) {
+        m = meter->len ? ngx_http_tenant_plan_meter(&plan[i], meter) : NULL;
+        limit = m ? &m->limit.text : &none;
+
+        *p++ = ';';
+        p = ngx_cpymem(p, plan[i].name.data, plan[i].name.len);
+        *p++ = ' ';
+        p = ngx_http_tenant_plan_field(p, &plan[i].rate);
+        *p++ = ' ';
+        p = ngx_http_tenant_plan_field(p, &plan[i].burst);
+        *p++ = ' ';
+        p = ngx_http_tenant_plan_field(p, &plan[i].quota.text);
+        *p++ = ' ';
+        p = ngx_http_tenant_plan_field(p, limit);
+    }
+
+    text->len = p - text->data;
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_tenant_plan_field(u_char *p, ngx_str_t *value)
+{
+    if (value->len == 0) {
+        *p++ = '-';
+        return p;
+    }
+
+    return ngx_cpymem(p, value->data, value->len);
 }

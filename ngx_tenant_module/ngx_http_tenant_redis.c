@@ -87,6 +87,8 @@ struct ngx_http_tenant_redis_op_s {
 static void ngx_http_tenant_redis_connect(ngx_http_tenant_redis_worker_t *w);
 static ngx_int_t ngx_http_tenant_redis_format(
     ngx_http_tenant_redis_worker_t *w, ngx_http_tenant_redis_op_t *op);
+static u_char *ngx_http_tenant_redis_length(u_char *p, u_char type,
+    size_t n);
 static void ngx_http_tenant_redis_down(ngx_http_tenant_redis_worker_t *w,
     redisAsyncContext *ac);
 static ngx_int_t ngx_http_tenant_redis_handshake(
@@ -478,10 +480,10 @@ ngx_http_tenant_redis_format(ngx_http_tenant_redis_worker_t *w,
         }
     }
 
-    p = ngx_sprintf(w->cmd.data, "*%d\r\n", op->argc);
+    p = ngx_http_tenant_redis_length(w->cmd.data, '*', op->argc);
 
     for (i = 0; i < op->argc; i++) {
-        p = ngx_sprintf(p, "$%uz\r\n", op->argvlen[i]);
+        p = ngx_http_tenant_redis_length(p, '$', op->argvlen[i]);
         p = ngx_cpymem(p, op->argv[i], op->argvlen[i]);
         *p++ = CR; *p++ = LF;
     }
@@ -489,6 +491,28 @@ ngx_http_tenant_redis_format(ngx_http_tenant_redis_worker_t *w,
     w->cmd.len = p - w->cmd.data;
 
     return NGX_OK;
+}
+
+
+/* "*3\r\n" or "$40\r\n": written by hand, it is done two dozen times */
+
+static u_char *
+ngx_http_tenant_redis_length(u_char *p, u_char type, size_t n)
+{
+    u_char   digits[NGX_SIZE_T_LEN], *d;
+
+    d = digits + NGX_SIZE_T_LEN;
+
+    do {
+        *--d = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    *p++ = type;
+    p = ngx_cpymem(p, d, digits + NGX_SIZE_T_LEN - d);
+    *p++ = CR; *p++ = LF;
+
+    return p;
 }
 
 

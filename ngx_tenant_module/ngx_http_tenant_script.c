@@ -14,11 +14,16 @@
  * The one server-side script a decision costs: tenant status, token
  * revocation, plan override, the GCRA rate check, then (only if all pass)
  * the quota and meter counters, atomically.  All keys of a tenant carry
- * the hash tag {ID}, so they sit in one Redis Cluster slot; the counter
- * keys are built here from KEYS[1] because their period is only known
- * once the plan (maybe overridden in Redis) is.
+ * the hash tag {ID}, so they sit in one Redis Cluster slot.
  *
- * Three short modes come first, chosen by ARGV[1]:
+ * It runs for every request, so its common case is short: nginx sends
+ * the token's plan already worked out (emission interval, tolerance,
+ * counter keys and period ends); the plans' text and the periods are
+ * parsed only when the tenant's hash overrides something.  No closure,
+ * no table but the reply, no number formatted; TIME, HMGET, EXISTS
+ * (with a jti) and MGET to decide, SET and INCR to commit.
+ *
+ * Four short modes come first, chosen by ARGV[1]:
  *   "Z"  a keyed limit (tenant_limit_zone): GCRA on KEYS[1] with rate
  *        ARGV[2] and burst ARGV[3];
  *   "K"  is a key locked out (tenant_lockout)?  KEYS[2] is the lock;
@@ -31,78 +36,75 @@
  *
  * Otherwise the tenant decision:
  *
- * KEYS[1]  PREFIX{ID}                 the tenant's hash
- * KEYS[2]  PREFIX{ID}:revoked:JTI     checked when ARGV[1] holds "J"
- * KEYS[3]  PREFIX{ID}:rate            GCRA state (TAT, microseconds)
+ * KEYS[1]  PREFIX{ID}                      the tenant's hash
+ * KEYS[2]  PREFIX{ID}:revoked:JTI          checked when ARGV[1] holds "J"
+ * KEYS[3]  PREFIX{ID}:rate                 GCRA state (TAT, microseconds)
+ * KEYS[4]  PREFIX{ID}:quota:PERIOD         the plan's quota counter
+ * KEYS[5]  PREFIX{ID}:meter:NAME:PERIOD    the plan's meter counter
+ *          (KEYS[4] and KEYS[5] repeat KEYS[3] when there is none)
  *
- * ARGV[1]  flags: "L" rate and quota apply here, "J" the token has a jti
- *          (a meter, ARGV[5], applies whenever it is named)
+ * ARGV[1]  "", "L", "J" or "LJ": "L" rate and quota apply here, "J" the
+ *          token has a jti (a meter applies whenever one is named)
  * ARGV[2]  iat, or ""
- * ARGV[3]  plan named by the token, ARGV[4] default plan
- * ARGV[5]  meter name, or ""
- * ARGV[6..11]  hour id, hour end, day id, day end, month id, month end
+ * ARGV[3]  the plan: the token's, or the default one
+ * ARGV[4]  the default plan, or ""
+ * ARGV[5]  "meter:NAME", the hash field of the meter, or ""
+ * ARGV[6..7]    rate: emission interval and tolerance (microseconds),
+ *               or "" ""
+ * ARGV[8..9]    quota: limit and end of its period (unix seconds), or ""
+ * ARGV[10..11]  meter: the same
  * ARGV[12]  deadline (unix milliseconds): past it the requester has given
  *           up on this reply, so nothing is counted
- * ARGV[13] plans this location requires (tenant_require_plan), space-
- *          separated, or "": checked on the effective plan before counting
- * ARGV[14..]   per plan: name, rate, burst, quota, meter limit
+ * ARGV[13]  plans this location requires (tenant_require_plan), each
+ *           between spaces, or "": checked before anything is counted
+ * ARGV[14]  "HOUR HOUR_END DAY DAY_END MONTH MONTH_END", the periods
+ * ARGV[15]  ";NAME RATE BURST QUOTA METER" for each plan, "-" for none
  *
- * Reply: { verdict, status, plan, rate limit, rate remaining,
- *          rate reset, retry after, quota limit, quota used, quota reset }
- * with -1 for "no such limit"; verdicts in ngx_http_tenant_limit.h.
+ * Reply: { verdict, status, plan, rate remaining, rate reset,
+ *          retry after, quota used } with -1 for "no such limit"; nginx
+ * knows the limits it sent.  With an override in the hash the reply
+ * goes on with { rate limit, quota limit, quota reset }.  Verdicts are
+ * in ngx_http_tenant_limit.h.
  */
 
 static u_char  ngx_http_tenant_script_source[] =
 
 /* Redis before 5 must be told to replicate effects: the script reads TIME */
 "redis.replicate_commands()\n"
-"local function now_us()\n"
-"  local t = redis.call('TIME')\n"
-"  return tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-"end\n"
-"local function gcra(key, rate, burst, now)\n"
-"  local n, u = string.match(rate, '^(%d+)r/([smh])$')\n"
+"local mode = ARGV[1]\n"
+"local floor, ceil = math.floor, math.ceil\n"
+
+"if mode == 'Z' then\n"
+"  local n, u = string.match(ARGV[2], '^(%d+)r/([smh])$')\n"
 "  n = tonumber(n)\n"
-"  if not n or n <= 0 then return nil end\n"
+"  if not n or n <= 0 then return {0, '', ''} end\n"
 "  local per = 1000000\n"
 "  if u == 'm' then per = 60000000 elseif u == 'h' then per = 3600000000 end\n"
-"  local g = { limit = n, T = math.max(1, math.floor(per / n)) }\n"
-"  g.tau = g.T * burst\n"
-"  g.tat = tonumber(redis.call('GET', key)) or now\n"
-"  if g.tat < now then g.tat = now end\n"
-"  if now < g.tat - g.tau then\n"
-"    g.verdict = 3\n"
-"    g.retry = math.ceil((g.tat - g.tau - now) / 1000000)\n"
-"    g.remaining = 0\n"
-"    g.reset = math.ceil((g.tat - now) / 1000000)\n"
-"  else\n"
-"    g.verdict = 0\n"
-"    g.tat_new = g.tat + g.T\n"
-"    g.remaining = math.floor((now + g.T + g.tau - g.tat_new) / g.T)\n"
-"    g.reset = math.ceil((g.tat_new - now) / 1000000)\n"
+"  local T = math.max(1, floor(per / n))\n"
+"  local tau = T * (tonumber(ARGV[3]) or 0)\n"
+"  local t = redis.call('TIME')\n"
+"  local now = t[1] * 1000000 + t[2]\n"
+"  local tat = tonumber(redis.call('GET', KEYS[1])) or now\n"
+"  if tat < now then tat = now end\n"
+"  if now < tat - tau then\n"
+"    return {3, '', '', n, 0, ceil((tat - now) / 1000000),\n"
+"            ceil((tat - tau - now) / 1000000)}\n"
 "  end\n"
-"  return g\n"
+"  redis.call('SET', KEYS[1], tat + T, 'PX',\n"
+"             ceil((tat + T - now) / 1000) + 1000)\n"
+"  return {0, '', '', n, floor((now + tau - tat) / T),\n"
+"          ceil((tat + T - now) / 1000000), 0}\n"
 "end\n"
-"local function gcra_commit(key, g, now)\n"
-"  redis.call('SET', key, string.format('%.0f', g.tat_new), 'PX',\n"
-"             math.ceil((g.tat_new - now) / 1000) + 1000)\n"
-"end\n"
-"local flags = ARGV[1]\n"
-"if flags == 'Z' then\n"
-"  local now = now_us()\n"
-"  local g = gcra(KEYS[1], ARGV[2], tonumber(ARGV[3]) or 0, now)\n"
-"  if not g then return {0, '', ''} end\n"
-"  if g.verdict == 0 then gcra_commit(KEYS[1], g, now) end\n"
-"  return {g.verdict, '', '', g.limit, g.remaining, g.reset, g.retry or 0}\n"
-"end\n"
-"if flags == 'K' then\n"
+
+"if mode == 'K' then\n"
 "  local ttl = redis.call('PTTL', KEYS[2])\n"
 "  if ttl > 0 then\n"
-"    return {7, '', '', -1, -1, -1, math.ceil(ttl / 1000)}\n"
+"    return {7, '', '', -1, -1, -1, ceil(ttl / 1000)}\n"
 "  end\n"
 "  return {0, '', ''}\n"
 "end\n"
-"if flags == 'R' then\n"
+
+"if mode == 'R' then\n"
 "  local tva = tonumber(redis.call('HGET', KEYS[1], 'tokens_valid_after'))\n"
 "  local iat = tonumber(ARGV[2])\n"
 "  if tva and (not iat or iat < tva) then return {2, '', ''} end\n"
@@ -111,7 +113,8 @@ static u_char  ngx_http_tenant_script_source[] =
 "  end\n"
 "  return {0, '', ''}\n"
 "end\n"
-"if flags == 'F' then\n"
+
+"if mode == 'F' then\n"
 "  local c = redis.call('INCR', KEYS[1])\n"
 "  if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end\n"
 "  if c >= tonumber(ARGV[2]) then\n"
@@ -120,89 +123,137 @@ static u_char  ngx_http_tenant_script_source[] =
 "  end\n"
 "  return {0, '', ''}\n"
 "end\n"
-"local h = redis.call('HMGET', KEYS[1], 'status', 'plan', 'rate', 'burst',\n"
-"  'quota', 'tokens_valid_after', 'meter:' .. ARGV[5])\n"
+
+"local h\n"
+"if ARGV[5] == '' then\n"
+"  h = redis.call('HMGET', KEYS[1], 'status', 'plan', 'rate', 'burst',\n"
+"                 'quota', 'tokens_valid_after')\n"
+"else\n"
+"  h = redis.call('HMGET', KEYS[1], 'status', 'plan', 'rate', 'burst',\n"
+"                 'quota', 'tokens_valid_after', ARGV[5])\n"
+"end\n"
 "local status = h[1] or 'active'\n"
 "if status == 'suspended' then return {1, status, ''} end\n"
-"local tva = tonumber(h[6])\n"
-"if tva then\n"
-"  local iat = tonumber(ARGV[2])\n"
-"  if not iat or iat < tva then return {2, status, ''} end\n"
+"if h[6] then\n"
+"  local tva, iat = tonumber(h[6]), tonumber(ARGV[2])\n"
+"  if tva and (not iat or iat < tva) then return {2, status, ''} end\n"
 "end\n"
-"if string.find(flags, 'J', 1, true)\n"
+"if (mode == 'J' or mode == 'LJ')\n"
 "   and redis.call('EXISTS', KEYS[2]) == 1 then\n"
 "  return {2, status, ''}\n"
 "end\n"
-"local plans = {}\n"
-"for i = 14, #ARGV, 5 do plans[ARGV[i]] = i end\n"
-"local plan = h[2] or ARGV[3]\n"
-"if not plans[plan] and ARGV[4] ~= '' then plan = ARGV[4] end\n"
-"if ARGV[13] ~= '' and not string.find(' ' .. ARGV[13] .. ' ',\n"
-"                                      ' ' .. plan .. ' ', 1, true) then\n"
+
+"local plan = ARGV[3]\n"
+"local T, tau = tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+"local ql, qend, qkey = tonumber(ARGV[8]), ARGV[9], KEYS[4]\n"
+"local ml, mend, mkey = tonumber(ARGV[10]), ARGV[11], KEYS[5]\n"
+"local rl, override = -1, false\n"
+
+/* an override in the hash: work the limits out from the texts */
+"if h[2] or h[3] or h[4] or h[5] or h[7] then\n"
+"  override = true\n"
+"  local plans = ARGV[15]\n"
+"  if h[2] then plan = h[2] end\n"
+"  local at = string.find(plans, ';' .. plan .. ' ', 1, true)\n"
+"  if not at and ARGV[4] ~= '' then\n"
+"    plan = ARGV[4]\n"
+"    at = string.find(plans, ';' .. plan .. ' ', 1, true)\n"
+"  end\n"
+"  local pr, pb, pq, pm = '-', '0', '-', '-'\n"
+"  if at then\n"
+"    pr, pb, pq, pm = string.match(plans,\n"
+"                                  '^;[^ ]+ ([^ ]+) ([^ ]+) ([^ ]+) ([^ ;]+)', at)\n"
+"  end\n"
+"  local rate, burst, quota, meter = h[3] or pr, h[4] or pb, h[5] or pq,\n"
+"                                    h[7] or pm\n"
+"  T, tau = nil, nil\n"
+"  local n, u = string.match(rate, '^(%d+)r/([smh])$')\n"
+"  n = tonumber(n)\n"
+"  if n and n > 0 then\n"
+"    local per = 1000000\n"
+"    if u == 'm' then per = 60000000 elseif u == 'h' then per = 3600000000 end\n"
+"    T = math.max(1, floor(per / n))\n"
+"    tau = T * (tonumber(burst) or 0)\n"
+"    rl = n\n"
+"  end\n"
+"  local p = {}\n"
+"  p.hour, p.hour_end, p.day, p.day_end, p.month, p.month_end =\n"
+"    string.match(ARGV[14], '^(%S+) (%d+) (%S+) (%d+) (%S+) (%d+)$')\n"
+"  local c\n"
+"  c, u = string.match(quota, '^(%d+)/(%a+)$')\n"
+"  ql = nil\n"
+"  if c and p[u] then\n"
+"    ql, qend = tonumber(c), p[u .. '_end']\n"
+"    qkey = KEYS[1] .. ':quota:' .. p[u]\n"
+"  end\n"
+"  c, u = string.match(meter, '^(%d+)/(%a+)$')\n"
+"  ml = nil\n"
+"  if c and p[u] and ARGV[5] ~= '' then\n"
+"    ml, mend = tonumber(c), p[u .. '_end']\n"
+"    mkey = KEYS[1] .. ':meter:' .. string.sub(ARGV[5], 7) .. ':' .. p[u]\n"
+"  end\n"
+"end\n"
+
+"if ARGV[13] ~= '' and not string.find(ARGV[13], ' ' .. plan .. ' ', 1,\n"
+"                                      true) then\n"
 "  return {6, status, plan}\n"
 "end\n"
-"local limited = string.find(flags, 'L', 1, true)\n"
-"if not limited and ARGV[5] == '' then return {0, status, plan} end\n"
-"local p = plans[plan]\n"
-"local function param(field, offset)\n"
-"  if field then return field end\n"
-"  if p then return ARGV[p + offset] end\n"
-"  return ''\n"
-"end\n"
-"local rate, burst, quota = '', 0, ''\n"
-"if limited then\n"
-"  rate, burst = param(h[3], 1), tonumber(param(h[4], 2)) or 0\n"
-"  quota = param(h[5], 3)\n"
-"end\n"
-"local meter = ''\n"
-"if ARGV[5] ~= '' then meter = param(h[7], 4) end\n"
-"local now = now_us()\n"
-"local nows = math.floor(now / 1000000)\n"
-"if now > tonumber(ARGV[12]) * 1000 then return {5, status, plan} end\n"
+"if mode ~= 'L' and mode ~= 'LJ' then T, ql = nil, nil end\n"
+"if not T and not ql and not ml then return {0, status, plan} end\n"
+
+"local t = redis.call('TIME')\n"
+"local now = t[1] * 1000000 + t[2]\n"
+"if now > ARGV[12] * 1000 then return {5, status, plan} end\n"
+"local v = redis.call('MGET', KEYS[3], qkey, mkey)\n"
+
 "local verdict, retry = 0, 0\n"
-"local rl, rrem, rreset = -1, -1, -1\n"
-"local g = gcra(KEYS[3], rate, burst, now)\n"
-"if g then\n"
-"  rl, rrem, rreset = g.limit, g.remaining, g.reset\n"
-"  if g.verdict ~= 0 then verdict, retry = g.verdict, g.retry end\n"
+"local rrem, rreset, tat, admit = -1, -1, 0, false\n"
+"if T then\n"
+"  tat = tonumber(v[1]) or now\n"
+"  if tat < now then tat = now end\n"
+"  if now < tat - tau then\n"
+"    verdict, retry = 3, ceil((tat - tau - now) / 1000000)\n"
+"    rrem, rreset = 0, ceil((tat - now) / 1000000)\n"
+"  else\n"
+"    admit = true\n"
+"    rrem = floor((now + tau - tat) / T)\n"
+"    rreset = ceil((tat + T - now) / 1000000)\n"
+"  end\n"
+"else\n"
+"  rl = -1\n"
 "end\n"
-"local ends = { hour = 6, day = 8, month = 10 }\n"
-"local function counter(spec, key)\n"
-"  local c, unit = string.match(spec, '^(%d+)/(%a+)$')\n"
-"  c = tonumber(c)\n"
-"  if not c or not ends[unit] then return nil end\n"
-"  local k = KEYS[1] .. key .. ARGV[ends[unit]]\n"
-"  local used = tonumber(redis.call('GET', k)) or 0\n"
-"  return { key = k, limit = c, used = used,\n"
-"           expire = tonumber(ARGV[ends[unit] + 1]),\n"
-"           reset = tonumber(ARGV[ends[unit] + 1]) - nows }\n"
+"local qused = -1\n"
+"if ql then\n"
+"  qused = tonumber(v[2]) or 0\n"
+"  if verdict == 0 and qused >= ql then verdict, retry = 4, qend - t[1] end\n"
 "end\n"
-"local q = counter(quota, ':quota:')\n"
-"local m = nil\n"
-"if meter ~= '' then m = counter(meter, ':meter:' .. ARGV[5] .. ':') end\n"
-"local cs = {}\n"
-"if q then cs[#cs + 1] = q end\n"
-"if m then cs[#cs + 1] = m end\n"
-"for _, c in ipairs(cs) do\n"
-"  if verdict == 0 and c.used >= c.limit then\n"
-"    verdict = 4\n"
-"    retry = c.reset\n"
+"if ml and verdict == 0 and (tonumber(v[3]) or 0) >= ml then\n"
+"  verdict, retry = 4, mend - t[1]\n"
+"end\n"
+
+"if verdict ~= 0 then\n"
+"  if admit then\n"
+"    rrem = floor((now + T + tau - tat) / T)\n"
+"    rreset = ceil((tat - now) / 1000000)\n"
+"  end\n"
+"else\n"
+"  if T then\n"
+"    redis.call('SET', KEYS[3], tat + T, 'PX',\n"
+"               ceil((tat + T - now) / 1000) + 1000)\n"
+"  end\n"
+"  if ql then\n"
+"    qused = redis.call('INCR', qkey)\n"
+"    if qused == 1 then redis.call('EXPIREAT', qkey, qend + 86400) end\n"
+"  end\n"
+"  if ml and redis.call('INCR', mkey) == 1 then\n"
+"    redis.call('EXPIREAT', mkey, mend + 86400)\n"
 "  end\n"
 "end\n"
-"if verdict ~= 0 and g and g.verdict == 0 then\n"
-"  rrem = math.floor((now + g.T + g.tau - g.tat) / g.T)\n"
-"  rreset = math.ceil((g.tat - now) / 1000000)\n"
+"if override then\n"
+"  return {verdict, status, plan, rrem, rreset, retry, qused, rl, ql or -1,\n"
+"          ql and qend - t[1] or -1}\n"
 "end\n"
-"if verdict == 0 then\n"
-"  if g then gcra_commit(KEYS[3], g, now) end\n"
-"  for _, c in ipairs(cs) do\n"
-"    c.used = redis.call('INCR', c.key)\n"
-"    if c.used == 1 then redis.call('EXPIREAT', c.key, c.expire + 86400) end\n"
-"  end\n"
-"end\n"
-"if not q then q = { limit = -1, used = -1, reset = -1 } end\n"
-"return {verdict, status, plan, rl, rrem, rreset, retry,\n"
-"        q.limit, q.used, q.reset}\n";
+"return {verdict, status, plan, rrem, rreset, retry, qused}\n";
 
 
 ngx_str_t  ngx_http_tenant_script = {
