@@ -590,6 +590,9 @@ ngx_http_tenant_redis_connect(ngx_http_tenant_redis_worker_t *w)
         return;
     }
 
+    /* replies are built in the worker's buffer, not one malloc() each */
+    ac->c.reader->fn = &ngx_http_tenant_redis_reply_functions;
+
     if (w->conf->unix_path.len == 0) {
         /* an idle link to a vanished host is noticed */
         (void) redisEnableKeepAlive(&ac->c);

@@ -46,6 +46,9 @@ typedef void (*ngx_http_tenant_redis_handler_pt)(void *data,
 typedef struct ngx_http_tenant_redis_op_s  ngx_http_tenant_redis_op_t;
 
 
+extern redisReplyObjectFunctions  ngx_http_tenant_redis_reply_functions;
+
+
 /* "tenant_redis address [timeout=] [password=] [db=] [prefix=]" */
 char *ngx_http_tenant_redis_parse(ngx_conf_t *cf,
     ngx_http_tenant_redis_conf_t *rcf);
