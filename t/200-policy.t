@@ -973,3 +973,41 @@ GET /t
 --- must_die
 --- error_log eval
 ["[emerg]", '"tenant_min_role" directive is duplicate']
+
+
+
+=== TEST 41: nginx -t: a plan name with a ";" (the script's list of plans uses it)
+--- http_config
+    tenant_plan "free;pro";
+--- config eval
+<<'_EOC_' . $main::Echo
+    location /t {
+        tenant_jwt on;
+        tenant_jwt_key_file $TEST_NGINX_DATA_DIR/hmac.secret;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+_EOC_
+--- request
+GET /t
+--- must_die
+--- error_log eval
+["[emerg]", 'invalid plan name "free;pro"']
+
+
+
+=== TEST 42: nginx -t: a plan name with a space
+--- http_config
+    tenant_plan "gold plan";
+--- config eval
+<<'_EOC_' . $main::Echo
+    location /t {
+        tenant_jwt on;
+        tenant_jwt_key_file $TEST_NGINX_DATA_DIR/hmac.secret;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+_EOC_
+--- request
+GET /t
+--- must_die
+--- error_log eval
+["[emerg]", 'invalid plan name "gold plan"']
