@@ -19,7 +19,8 @@ BUILD_PKGS := nginx nginx-dev gcc make libc6-dev libpcre2-dev zlib1g-dev \
               libjwt-dev libjansson-dev libhiredis-dev libssl-dev
 TEST_PKGS  := openssl redis-server libtest-base-perl libcrypt-jwt-perl \
               libnginx-mod-http-echo curl perl
-BENCH_PKGS := wrk gnuplot-nox procps util-linux
+BENCH_PKGS := wrk gnuplot-nox procps util-linux valgrind bc \
+              libnginx-mod-http-lua lua-nginx-redis lua-cjson
 
 SRCS := config $(wildcard ngx_tenant_module/*.c ngx_tenant_module/*.h)
 
