@@ -62,6 +62,8 @@ sub nginx_conf {
     my $p = $n->{prefix};
     my $load = join '', map { "load_module $_;\n" } @MODULES;
     my $user = $> == 0 ? "user root;\n" : '';
+    my $use = $ENV{TEST_NGINX_EVENT_TYPE}    # as Test::Nginx does
+        ? "    use $ENV{TEST_NGINX_EVENT_TYPE};\n" : '';
     my $temp = join '', map { "    ${_}_temp_path $p/tmp/$_;\n" }
                         qw(client_body proxy fastcgi uwsgi scgi);
     return <<"_EOC_";
@@ -73,7 +75,7 @@ pid $p/logs/nginx.pid;
 
 events {
     worker_connections 1024;
-}
+$use}
 
 http {
     access_log off;
@@ -551,7 +553,7 @@ subtest 'd. one EVALSHA per request' => sub {
 
     # the module sends nothing else: what is left is our own INFO/CONFIG
     # and the calls made from inside the script (Redis 7 counts those too)
-    my %script = map { $_ => 1 } qw(hmget exists time get set incr expireat);
+    my %script = map { $_ => 1 } qw(hmget exists time get mget set incr expireat);
     # (Redis 7 names subcommands "config|resetstat")
     my @other = grep { !$script{$_} && !/^(?:evalsha|eval|info|config)(?:\|\w+)?$/ }
                 sort keys %calls;

@@ -62,6 +62,8 @@ sub nginx_conf {
     my $p = $n->{prefix};
     my $load = join '', map { "load_module $_;\n" } @MODULES;
     my $user = $> == 0 ? "user root;\n" : '';
+    my $use = $ENV{TEST_NGINX_EVENT_TYPE}    # as Test::Nginx does
+        ? "    use $ENV{TEST_NGINX_EVENT_TYPE};\n" : '';
     my $temp = join '', map { "    ${_}_temp_path $p/tmp/$_;\n" }
                         qw(client_body proxy fastcgi uwsgi scgi);
     # an upstream that takes 0.5 s to say 401 (needs the echo module)
@@ -81,7 +83,7 @@ pid $p/logs/nginx.pid;
 
 events {
     worker_connections 1024;
-}
+$use}
 
 http {
     access_log off;
