@@ -12,11 +12,6 @@
 #define NGX_HTTP_TENANT_KEYS        5
 #define NGX_HTTP_TENANT_ARGS        15
 
-/*
- * A reply later than the request's timeout plus this is not counted in
- * Redis; the slack absorbs clock skew between nginx and Redis hosts.
- */
-#define NGX_HTTP_TENANT_LATE_SLACK  1000
 #define NGX_HTTP_TENANT_JTI_MAX     128
 
 
@@ -169,7 +164,8 @@ ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
     apply->limit_plans = tlcf->limit_plans;
 
     if (done->len == apply->meter.len
-        && ngx_strncmp(done->data, apply->meter.data, done->len) == 0)
+        && (done->len == 0
+            || ngx_strncmp(done->data, apply->meter.data, done->len) == 0))
     {
         ngx_str_null(&apply->meter);
     }
@@ -417,9 +413,14 @@ ngx_http_tenant_deadline(ngx_http_request_t *r,
     ngx_time_t  *tp;
     uint64_t     ms;
 
+    /*
+     * The moment nginx stops waiting and applies tenant_redis_failure: a
+     * script that runs later counts nothing, so that a request answered
+     * by the failure policy is never charged.  Redis reads the time from
+     * its own clock, which hosts keep in step (NTP).
+     */
     tp = ngx_timeofday();
-    ms = (uint64_t) tp->sec * 1000 + tp->msec + tmcf->redis->timeout
-         + NGX_HTTP_TENANT_LATE_SLACK;
+    ms = (uint64_t) tp->sec * 1000 + tp->msec + tmcf->redis->timeout;
 
     deadline->data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
     if (deadline->data == NULL) {

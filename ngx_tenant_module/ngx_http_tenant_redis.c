@@ -36,7 +36,8 @@
 #define NGX_HTTP_TENANT_REDIS_STALL_TIMEOUT    3000
 
 #define NGX_HTTP_TENANT_REDIS_BACKOFF_MIN      100
-#define NGX_HTTP_TENANT_REDIS_BACKOFF_MAX      2000
+/* a Redis that is back is in use again within half a second */
+#define NGX_HTTP_TENANT_REDIS_BACKOFF_MAX      500
 
 #define NGX_HTTP_TENANT_REDIS_AUTH             1
 #define NGX_HTTP_TENANT_REDIS_SELECT           2

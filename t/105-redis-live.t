@@ -416,7 +416,7 @@ subtest 'b. Redis restarted under running nginx: fail open fast, recover without
     redis_stop();
     my $down = time;
     my ($max, $maxrt, $n, @bad) = (0, 0, 0);
-    # about 1.5 s down: the reconnect backoff grows to 800ms..1.6s
+    # about 1.5 s down: the reconnect backoff grows to its 500ms ceiling
     while (time - $down < 1.5) {
         for my $node ($A, $B) {
             my $r = api($node, $token);
@@ -454,8 +454,8 @@ subtest 'b. Redis restarted under running nginx: fail open fast, recover without
     diag sprintf 'recovery after redis-server restart: node a %s, node b %s',
         map { defined $_ ? sprintf('%.2fs', $_) : 'never' } @back{qw(a b)};
     for my $name (qw(a b)) {
-        ok defined $back{$name} && $back{$name} < 2.5,
-           "node $name passes the limiter again within 2.5 s";
+        ok defined $back{$name} && $back{$name} < 1,
+           "node $name passes the limiter again within 1 s";
     }
 
     my $c0 = counter('live-b');
@@ -656,7 +656,7 @@ subtest 'h. Redis stalls for 3.5 s (CLIENT PAUSE ALL): requests time out fast, t
     }
     diag sprintf 'after the pause ended: passing again in %s',
         defined $back ? sprintf('%.2fs', $back) : 'never';
-    ok defined $back && $back < 2.5, 'the limiter answers again within 2.5 s';
+    ok defined $back && $back < 1, 'the limiter answers again within 1 s';
 
     my $log = substr error_log($A), $logpos;
     like $log, qr/\[error\] [^\n]*tenant: redis did not answer in time/,
@@ -728,16 +728,17 @@ subtest 'k. reload while Redis is down: new worker fails open fast, recovers whe
     }
     diag sprintf 'reloaded worker, Redis back: passing again in %s',
         defined $back ? sprintf('%.2fs', $back) : 'never';
-    ok defined $back && $back < 2.5, 'the reloaded worker recovers within 2.5 s';
+    ok defined $back && $back < 1, 'the reloaded worker recovers within 1 s';
 
     # node a was not reloaded: its worker may be anywhere in its backoff
-    # (at most 2 s) and must come back within it, before the next case
+    # (at most 500ms) and must come back within 1 s of Redis, as the
+    # issue asks of the gateway
     my $a_back;
     while (time - $up < 5) {
         if (api($A, $token)->{limit} eq 'PASSED') { $a_back = time - $up; last }
         sleep 0.05;
     }
-    ok defined $a_back && $a_back < 2.5,
+    ok defined $a_back && $a_back < 1,
        sprintf 'node a recovered too, within its backoff (%s)',
                defined $a_back ? sprintf('%.2fs', $a_back) : 'never';
 };
