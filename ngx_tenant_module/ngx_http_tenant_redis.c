@@ -39,6 +39,10 @@
 /* a Redis that is back is in use again within half a second */
 #define NGX_HTTP_TENANT_REDIS_BACKOFF_MAX      500
 
+/* commands outstanding after a read that make it worth reading again */
+#define NGX_HTTP_TENANT_REDIS_BACKLOG          32
+#define NGX_HTTP_TENANT_REDIS_READS            16
+
 #define NGX_HTTP_TENANT_REDIS_AUTH             1
 #define NGX_HTTP_TENANT_REDIS_SELECT           2
 #define NGX_HTTP_TENANT_REDIS_LOAD             3
@@ -955,6 +959,10 @@ ngx_http_tenant_redis_down(ngx_http_tenant_redis_worker_t *w,
 static void
 ngx_http_tenant_redis_read_handler(ngx_event_t *rev)
 {
+#if (NGX_HAVE_FIONREAD)
+    int                              n;
+#endif
+    ngx_uint_t                       i;
     ngx_connection_t                *c;
     redisAsyncContext               *ac;
     ngx_http_tenant_redis_worker_t  *w;
@@ -970,8 +978,33 @@ ngx_http_tenant_redis_read_handler(ngx_event_t *rev)
         return;
     }
 
-    /* the context and c may be gone on return */
-    redisAsyncHandleRead(ac);
+    w = ac->data;
+
+    /*
+     * hiredis reads at most 16 KB a call.  After Redis was paused, the
+     * replies to hundreds of requests arrive at once, and the timers of
+     * this pass of the event loop would give up on requests whose replies
+     * are already here: those would be charged yet answered by the
+     * failure policy.  With a backlog, the socket is read until empty.
+     */
+
+    for (i = 0; i < NGX_HTTP_TENANT_REDIS_READS; i++) {
+
+        /* the context and c may be gone on return */
+        redisAsyncHandleRead(ac);
+
+        if (w->ac != ac || w->pending < NGX_HTTP_TENANT_REDIS_BACKLOG) {
+            return;
+        }
+
+#if (NGX_HAVE_FIONREAD)
+        if (ngx_socket_nread(c->fd, &n) == -1 || n == 0) {
+            return;
+        }
+#else
+        return;
+#endif
+    }
 }
 
 
