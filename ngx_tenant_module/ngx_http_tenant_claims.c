@@ -132,8 +132,8 @@ ngx_http_tenant_claim_find_name(json_t *object, u_char *name, size_t len)
 /*
  * The text of any claim, for $jwt_claim_*: strings as they are, numbers
  * and booleans as JSON writes them, arrays and objects as compact JSON.
- * A string with a control character has no text: a variable must not
- * carry CR or LF into a header.
+ * A string with a control character, or an array or object holding one,
+ * has no text: a variable must not carry CR or LF into a header.
  */
 
 ngx_int_t
@@ -172,7 +172,9 @@ ngx_http_tenant_claim_text(json_t *value, ngx_pool_t *pool, ngx_str_t *text)
         text->len = len;
         free(dump);
 
-        return NGX_OK;
+        /* JSON escapes C0 only: DEL and C1 inside a string stay raw */
+        return ngx_http_tenant_has_control(text->data, text->len)
+               ? NGX_DECLINED : NGX_OK;
     }
 }
 
@@ -365,7 +367,9 @@ static ngx_int_t
 ngx_http_tenant_identity_value(json_t *payload,
     ngx_http_tenant_claim_t *claim, ngx_pool_t *pool, ngx_str_t *value)
 {
-    json_t  *v;
+    u_char      *p;
+    json_t      *v;
+    json_int_t   n;
 
     ngx_str_null(value);
 
@@ -385,8 +389,16 @@ ngx_http_tenant_identity_value(json_t *payload,
             return NGX_ERROR;
         }
 
-        value->len = ngx_sprintf(value->data, "%L",
-                                 (int64_t) json_integer_value(v))
+        /* "%L" negates a negative number: INT64_MIN would overflow */
+        n = json_integer_value(v);
+        p = value->data;
+
+        if (n < 0) {
+            *p++ = '-';
+        }
+
+        value->len = ngx_sprintf(p, "%uL",
+                                 n < 0 ? 0 - (uint64_t) n : (uint64_t) n)
                      - value->data;
 
     } else {
@@ -536,6 +548,12 @@ ngx_http_tenant_header_safe(const u_char *p, size_t len)
 }
 
 
+/*
+ * C0 controls and DEL, and, in UTF-8, the C1 controls (NEL, U+0085, among
+ * them) and U+2028 and U+2029: line breaks for some readers of headers
+ * and logs
+ */
+
 ngx_flag_t
 ngx_http_tenant_has_control(const u_char *p, size_t len)
 {
@@ -543,6 +561,18 @@ ngx_http_tenant_has_control(const u_char *p, size_t len)
 
     for (i = 0; i < len; i++) {
         if (p[i] < 0x20 || p[i] == 0x7f) {
+            return 1;
+        }
+
+        if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80
+            && p[i + 1] <= 0x9f)
+        {
+            return 1;
+        }
+
+        if (p[i] == 0xe2 && i + 2 < len && p[i + 1] == 0x80
+            && (p[i + 2] == 0xa8 || p[i + 2] == 0xa9))
+        {
             return 1;
         }
     }

@@ -59,15 +59,27 @@ ngx_http_tenant_headers_init(void)
 }
 
 
+ngx_int_t
+ngx_http_tenant_headers_strip(ngx_http_request_t *r)
+{
+    return ngx_http_tenant_headers_remove(&r->headers_in.headers, r->pool,
+                                          r->connection->log);
+}
+
+
 /*
- * Removes every client header named X-Tenant-*, whatever its case, and
- * X_Tenant_* too: CGI-style upstreams read "_" and "-" alike.  The list is
- * rebuilt rather than edited in place so that no other module's pointer
- * into it ends up on a different header.
+ * Removes every header named X-Tenant-*, whatever its case, and
+ * X_Tenant_* too: CGI-style upstreams read "_" and "-" alike.  With
+ * ignore_invalid_headers off, names such as X.Tenant.ID get here as well,
+ * and PHP reads "." as "_": any byte other than a letter or a digit counts
+ * as "-".  The list is rebuilt rather than edited in place so that no
+ * other module's pointer into it ends up on a different header.  No
+ * request here: fuzz/ runs it alone.
  */
 
 ngx_int_t
-ngx_http_tenant_headers_strip(ngx_http_request_t *r)
+ngx_http_tenant_headers_remove(ngx_list_t *headers, ngx_pool_t *pool,
+    ngx_log_t *log)
 {
     ngx_uint_t        i, n, found;
     ngx_list_t        old;
@@ -77,7 +89,7 @@ ngx_http_tenant_headers_strip(ngx_http_request_t *r)
     found = 0;
     n = 0;
 
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
+    for (part = &headers->part; part; part = part->next) {
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
@@ -90,17 +102,16 @@ ngx_http_tenant_headers_strip(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                    "tenant: removing %ui client X-Tenant-* headers", found);
 
     /*
      * the list's first part lives inside the request and its "last" may
      * point at it: walk a copy, build the new list in place
      */
-    old = r->headers_in.headers;
+    old = *headers;
 
-    if (ngx_list_init(&r->headers_in.headers, r->pool, n - found + 8,
-                      sizeof(ngx_table_elt_t))
+    if (ngx_list_init(headers, pool, n - found + 8, sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -114,7 +125,7 @@ ngx_http_tenant_headers_strip(ngx_http_request_t *r)
                 continue;
             }
 
-            copy = ngx_list_push(&r->headers_in.headers);
+            copy = ngx_list_push(headers);
             if (copy == NULL) {
                 return NGX_ERROR;
             }
@@ -140,7 +151,7 @@ ngx_http_tenant_is_tenant_header(ngx_table_elt_t *h)
     for (i = 0; i < NGX_HTTP_TENANT_HEADER_PREFIX_LEN; i++) {
         c = ngx_tolower(h->key.data[i]);
 
-        if (c == '_') {
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
             c = '-';
         }
 

@@ -163,6 +163,8 @@ ngx_http_tenant_ctx_t *ngx_http_tenant_get_ctx(ngx_http_request_t *r);
 ngx_http_tenant_ctx_t *ngx_http_tenant_find_ctx(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_tenant_headers_strip(ngx_http_request_t *r);
+ngx_int_t ngx_http_tenant_headers_remove(ngx_list_t *headers,
+    ngx_pool_t *pool, ngx_log_t *log);
 ngx_int_t ngx_http_tenant_headers_inject(ngx_http_request_t *r,
     ngx_http_tenant_identity_t *id);
 ngx_int_t ngx_http_tenant_headers_init(void);
