@@ -382,13 +382,16 @@ ngx_http_tenant_limit_key(ngx_http_tenant_args_t *args, u_char *p,
     p = ngx_cpymem(p, base, len);
     p = ngx_cpymem(p, suffix, ngx_strlen(suffix));
 
-    if (name) {
+    if (name && name->len) {
         p = ngx_cpymem(p, name->data, name->len);
     }
 
     if (period) {
         *p++ = ':';
-        p = ngx_cpymem(p, period->data, period->len);
+
+        if (period->len) {
+            p = ngx_cpymem(p, period->data, period->len);
+        }
     }
 
     ngx_http_tenant_arg(args, key, p - key);

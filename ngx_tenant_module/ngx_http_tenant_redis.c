@@ -429,7 +429,10 @@ ngx_http_tenant_redis_eval(int argc, const char **argv,
     for (i = 0; i < argc; i++) {
         op->argv[i + 2] = (const char *) p;
         op->argvlen[i + 2] = argvlen[i];
-        p = ngx_cpymem(p, argv[i], argvlen[i]);
+
+        if (argvlen[i]) {    /* an empty argument may have no data */
+            p = ngx_cpymem(p, argv[i], argvlen[i]);
+        }
     }
 
     op->argv[0] = "EVALSHA";
