@@ -181,6 +181,16 @@ ngx_http_tenant_keyset_cleanup(void *data)
 
         EVP_PKEY_free(key[i].pkey);
     }
+
+    /*
+     * The digests and HMAC fetched once are given back with the
+     * configuration too, not only at process exit: a configuration that
+     * fails to load (nginx -t, a bad reload) never reaches exit_process,
+     * and unloading the module would lose them.  What a newer cycle
+     * still uses holds references of its own; the cache fetches anew.
+     */
+
+    ngx_http_tenant_keys_exit();
 }
 
 
