@@ -288,6 +288,10 @@ sub run_nginx_once {
     return $?;
 }
 
+# Under valgrind each nginx process writes its report to a file of its own
+# here (a master's workers too: %p), read by check_valgrind() after the block.
+our $ValgrindDir = "$ServRoot/valgrind";
+
 sub start_nginx {
     my $name = shift;
     if ($UseValgrind) {    # same valgrind command line as the real one
@@ -296,8 +300,11 @@ sub start_nginx {
                   --show-possibly-lost=no --gen-suppressions=all),
                -f 'valgrind.suppress' ? '--suppressions=valgrind.suppress' : ())
             : ('-q', split ' ', $UseValgrind);
+        make_path($ValgrindDir);
+        unlink glob "$ValgrindDir/*.log";
         warn "$name\n";    # valgrind's reports follow on stderr
-        $ChildPid = spawn(undef, 'valgrind', @opts, nginx_cmd());
+        $ChildPid = spawn(undef, 'valgrind', "--log-file=$ValgrindDir/%p.log", @opts,
+                          nginx_cmd());
         sleep $TestNginxSleep;
         return;
     }
@@ -779,6 +786,8 @@ sub check_error_log {
     for my $line (@$lines) {
         warn "WARNING: $name - " . fmt_str($line) . "\n" if grep { $line =~ /\[$_\]/ } keys %warn;
         fail_no_ending("$name - " . fmt_str($line) . "\n") if $line =~ /\bAssertion .*?failed\b/;
+        # UBSan's reports (make test-asan) reach nginx's stderr, that is this log
+        fail_no_ending("$name - " . fmt_str($line) . "\n") if $line =~ /:\d+:\d+: runtime error: /;
     }
 }
 
@@ -874,6 +883,8 @@ sub run_test ($) {
         . " Test::Nginx in t/lib/compat; install the real Test::Nginx") for @Unsupported;
 
     my $config = expand_env(scalar $block->config, $name);
+    # under valgrind nginx stops after every block: start the previous one anew
+    $config //= $PrevConfig if $UseValgrind;
     local $LogLevel = $block->log_level || $LogLevel;
     my $must_die = $block->must_die;
     my ($skip_n, $skip_reason) = skip_spec($block);
@@ -903,7 +914,27 @@ sub run_test ($) {
         write_user_files($block) if $i > 1;
         run_requests($block, $i - 1);
     }
-    stop_nginx($name) if $UseValgrind;    # leak reports right after the block
+    return unless $UseValgrind;
+    stop_nginx($name);    # leak reports right after the block
+    check_valgrind($name);
+}
+
+# The real Test::Nginx leaves valgrind's reports on stderr for a person to
+# read; here they also fail the run: each report of memcheck's (an error,
+# or a leak that --show-possibly-lost=no still shows: a definite one) that
+# no suppression matched is one failed test, named after its first line.
+sub check_valgrind {
+    my $name = shift;
+    for my $log (sort glob "$ValgrindDir/*.log") {
+        my $text = slurp($log);
+        unlink $log;
+        next unless $text =~ /\S/;
+        warn $text;
+        # records start unindented after "==PID== "; stack frames and
+        # details are indented; "Warning:" lines are valgrind's notes
+        my @found = grep { !/^==\d+== Warning: / } $text =~ /^(==\d+== \S.*|valgrind: .*)$/mg;
+        Test::More::fail("$name - valgrind: $_") for @found;
+    }
 }
 
 sub run_tests () {
