@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_memo.h"
 
 
 static ngx_int_t ngx_http_tenant_find_token(ngx_http_request_t *r,
@@ -14,9 +15,13 @@ static ngx_int_t ngx_http_tenant_bearer(ngx_table_elt_t *h,
 static ngx_http_tenant_reason_e ngx_http_tenant_verify(
     ngx_http_request_t *r, ngx_http_tenant_loc_conf_t *tlcf,
     ngx_http_tenant_ctx_t *ctx, ngx_str_t *token, const char **err);
+static ngx_http_tenant_identity_rc_e ngx_http_tenant_identity(
+    ngx_http_request_t *r, ngx_http_tenant_loc_conf_t *tlcf,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_cached_t *cached,
+    const char **err);
 static ngx_int_t ngx_http_tenant_verify_signature(
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_ctx_t *ctx,
-    ngx_str_t *token, const char **err);
+    ngx_str_t *token, ngx_http_tenant_cached_t **cached, const char **err);
 static ngx_int_t ngx_http_tenant_access_anonymous(ngx_http_request_t *r,
     ngx_http_tenant_loc_conf_t *tlcf);
 static ngx_int_t ngx_http_tenant_access_tenant(ngx_http_request_t *r,
@@ -368,9 +373,12 @@ ngx_http_tenant_verify(ngx_http_request_t *r,
     ngx_http_tenant_jwt_rc_e       rc;
     ngx_http_tenant_jwt_rules_t    rules;
     ngx_str_t                      org;
+    ngx_http_tenant_cached_t      *cached;
     ngx_http_tenant_identity_rc_e  irc;
 
-    if (ngx_http_tenant_verify_signature(tlcf, ctx, token, err) != NGX_OK) {
+    if (ngx_http_tenant_verify_signature(tlcf, ctx, token, &cached, err)
+        != NGX_OK)
+    {
         return NGX_HTTP_TENANT_INVALID_TOKEN;
     }
 
@@ -406,8 +414,7 @@ ngx_http_tenant_verify(ngx_http_request_t *r,
                                               err);
 
     } else {
-        irc = ngx_http_tenant_identity_extract(ctx->payload, &tlcf->claims,
-                                               r->pool, &ctx->identity, err);
+        irc = ngx_http_tenant_identity(r, tlcf, ctx, cached, err);
     }
 
     switch (irc) {
@@ -426,13 +433,52 @@ ngx_http_tenant_verify(ngx_http_request_t *r,
 
 
 /*
+ * The identity of a cached token is kept with it, for the next request
+ * with the same token and the same claim names.  cached is the token's
+ * entry, or NULL; nothing has used the cache since it was looked up.
+ */
+
+static ngx_http_tenant_identity_rc_e
+ngx_http_tenant_identity(ngx_http_request_t *r,
+    ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_cached_t *cached, const char **err)
+{
+    u_char                         *memo;
+    ngx_http_tenant_identity_rc_e   irc;
+
+    if (cached
+        && ngx_http_tenant_memo_recall(cached->memo, &tlcf->claims, r->pool,
+                                       &ctx->identity)
+           == NGX_OK)
+    {
+        return NGX_HTTP_TENANT_IDENTITY_OK;
+    }
+
+    irc = ngx_http_tenant_identity_extract(ctx->payload, &tlcf->claims,
+                                           r->pool, &ctx->identity, err);
+
+    if (irc == NGX_HTTP_TENANT_IDENTITY_OK && cached) {
+        memo = ngx_http_tenant_memo_create(&tlcf->claims, &ctx->identity,
+                                           r->connection->log);
+        if (memo) {
+            ngx_http_tenant_cache_memo(cached, memo);
+        }
+    }
+
+    return irc;
+}
+
+
+/*
  * The signature, through the per-worker cache of verified tokens.  On
- * success ctx holds one reference to the header and the payload.
+ * success ctx holds one reference to the header and the payload, and
+ * *cached points to the token's cache entry, if it has one.
  */
 
 static ngx_int_t
 ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
-    ngx_http_tenant_ctx_t *ctx, ngx_str_t *token, const char **err)
+    ngx_http_tenant_ctx_t *ctx, ngx_str_t *token,
+    ngx_http_tenant_cached_t **cachedp, const char **err)
 {
     ngx_uint_t                    allowed;
     ngx_http_tenant_jwt_t         jwt;
@@ -446,6 +492,7 @@ ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
               ? tlcf->algorithms : tlcf->keyset->algs;
 
     cached = NULL;
+    *cachedp = NULL;
 
     if (tmcf->cache) {
         cached = ngx_http_tenant_cache_get(tmcf->cache, tlcf->keyset,
@@ -461,6 +508,7 @@ ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
 
         ctx->header = json_incref(cached->header);
         ctx->payload = json_incref(cached->payload);
+        *cachedp = cached;
 
         return NGX_OK;
     }
@@ -487,10 +535,11 @@ ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
         value.header = jwt.header;
         value.payload = jwt.payload;
         value.alg = jwt.alg;
+        value.memo = NULL;
 
-        ngx_http_tenant_cache_put(tmcf->cache, tlcf->keyset, token->data,
-                                  token->len, &value,
-                                  ngx_http_tenant_jwt_expires(jwt.payload));
+        *cachedp = ngx_http_tenant_cache_put(tmcf->cache, tlcf->keyset,
+                                      token->data, token->len, &value,
+                                      ngx_http_tenant_jwt_expires(jwt.payload));
     }
 
     ctx->header = jwt.header;

@@ -87,6 +87,7 @@ ngx_http_tenant_cache_destroy(ngx_http_tenant_cache_t *cache)
         e = ngx_queue_data(q, ngx_http_tenant_cache_entry_t, lru);
         json_decref(e->value.header);
         json_decref(e->value.payload);
+        ngx_free(e->value.memo);
         ngx_free(e);
     }
 
@@ -141,7 +142,9 @@ ngx_http_tenant_cache_get(ngx_http_tenant_cache_t *cache, void *owner,
 }
 
 
-void
+/* the new entry's value, valid until the cache is next used; or NULL */
+
+ngx_http_tenant_cached_t *
 ngx_http_tenant_cache_put(ngx_http_tenant_cache_t *cache, void *owner,
     const u_char *token, size_t len, ngx_http_tenant_cached_t *value,
     time_t expires)
@@ -153,7 +156,7 @@ ngx_http_tenant_cache_put(ngx_http_tenant_cache_t *cache, void *owner,
     hash = ngx_http_tenant_cache_hash(token, len);
 
     if (ngx_http_tenant_cache_find(cache, hash, owner, token, len)) {
-        return;
+        return NULL;
     }
 
     if (cache->count >= cache->size) {
@@ -170,7 +173,7 @@ ngx_http_tenant_cache_put(ngx_http_tenant_cache_t *cache, void *owner,
     /* a failed allocation only costs a later re-verification */
     e = ngx_alloc(sizeof(ngx_http_tenant_cache_entry_t) + len, cache->log);
     if (e == NULL) {
-        return;
+        return NULL;
     }
 
     e->hash = hash;
@@ -182,6 +185,7 @@ ngx_http_tenant_cache_put(ngx_http_tenant_cache_t *cache, void *owner,
         e->expires = expires;
     }
     e->value = *value;
+    e->value.memo = NULL;
     e->len = len;
     ngx_memcpy(e->token, token, len);
 
@@ -193,6 +197,18 @@ ngx_http_tenant_cache_put(ngx_http_tenant_cache_t *cache, void *owner,
 
     ngx_queue_insert_head(&cache->lru, &e->lru);
     cache->count++;
+
+    return &e->value;
+}
+
+
+/* what is kept with the entry is freed with it, or when replaced */
+
+void
+ngx_http_tenant_cache_memo(ngx_http_tenant_cached_t *cached, u_char *memo)
+{
+    ngx_free(cached->memo);
+    cached->memo = memo;
 }
 
 
@@ -237,5 +253,6 @@ ngx_http_tenant_cache_remove(ngx_http_tenant_cache_t *cache,
 
     json_decref(e->value.header);
     json_decref(e->value.payload);
+    ngx_free(e->value.memo);
     ngx_free(e);
 }

@@ -28,6 +28,7 @@ typedef struct {
     json_t                   *header;
     json_t                   *payload;
     ngx_http_tenant_alg_e     alg;
+    u_char                   *memo;     /* see ngx_http_tenant_memo.c */
 } ngx_http_tenant_cached_t;
 
 
@@ -37,9 +38,11 @@ void ngx_http_tenant_cache_destroy(ngx_http_tenant_cache_t *cache);
 ngx_http_tenant_cached_t *ngx_http_tenant_cache_get(
     ngx_http_tenant_cache_t *cache, void *owner, const u_char *token,
     size_t len, time_t now);
-void ngx_http_tenant_cache_put(ngx_http_tenant_cache_t *cache, void *owner,
-    const u_char *token, size_t len, ngx_http_tenant_cached_t *value,
-    time_t expires);
+ngx_http_tenant_cached_t *ngx_http_tenant_cache_put(
+    ngx_http_tenant_cache_t *cache, void *owner, const u_char *token,
+    size_t len, ngx_http_tenant_cached_t *value, time_t expires);
+void ngx_http_tenant_cache_memo(ngx_http_tenant_cached_t *cached,
+    u_char *memo);
 ngx_uint_t ngx_http_tenant_cache_count(ngx_http_tenant_cache_t *cache);
 
 

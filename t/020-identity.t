@@ -536,3 +536,36 @@ TenantTest::bearer(claims => {org_id => 'acme..eu.1'})
 upstream: id=[acme..eu.1] user=[user-1] role=[admin] plan=[pro] permissions=[]
 --- no_error_log
 [error]
+
+
+
+=== TEST 37: one cached token, two locations reading other claims: each gets its own identity, however often they alternate
+--- config
+    location /org {
+        tenant_jwt on;
+        tenant_jwt_key_file $TEST_NGINX_DATA_DIR/hmac.secret;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location /organization {
+        tenant_jwt on;
+        tenant_jwt_key_file $TEST_NGINX_DATA_DIR/hmac.secret;
+        tenant_id_claim organization_id;
+        tenant_role_claim custom_role;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location /echo {
+        echo "upstream: id=[$http_x_tenant_id] role=[$http_x_tenant_role]";
+    }
+--- request eval
+["GET /org", "GET /organization", "GET /org", "GET /org", "GET /organization", "GET /organization", "GET /org"]
+--- more_headers eval
+TenantTest::bearer(claims => {org_id => 'acme', organization_id => 'globex', custom_role => 'viewer'})
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 200]
+--- response_body eval
+["upstream: id=[acme] role=[admin]\n", "upstream: id=[globex] role=[viewer]\n",
+ "upstream: id=[acme] role=[admin]\n", "upstream: id=[acme] role=[admin]\n",
+ "upstream: id=[globex] role=[viewer]\n", "upstream: id=[globex] role=[viewer]\n",
+ "upstream: id=[acme] role=[admin]\n"]
+--- no_error_log
+[error]
