@@ -12,6 +12,20 @@ use TenantRedis;
 # block (and so before the block's nginx starts).  X-Request-Time carries
 # $request_time, so a block can check that nobody waited more than the
 # timeout plus 100ms (0.200 s) even when Redis never answers.
+#
+# Under valgrind (TEST_NGINX_USE_VALGRIND) nginx takes seconds to start and
+# each request is many times slower: the timeout= of 100ms becomes 500ms
+# (in 100ms, a fresh nginx under memcheck has not yet had Redis run its
+# script: Redis finds the request's deadline past and counts nothing, and
+# nginx answers UNAVAILABLE where Redis is up); Redis stays paused for 20 s
+# instead of 2.5 s, so that it is still paused when the block's requests
+# come; and "fast" means the timeout plus 1 s instead of plus 100ms, still
+# far less than waiting for the paused Redis would take.
+# TEST_NGINX_REDIS_TIMEOUT_MS, TEST_NGINX_REDIS_PAUSE_MS and
+# TEST_NGINX_FAST_MS (a multiple of 100 under 10000) set each one (the
+# pause must outlast a block's requests).  A pause holds every client, the
+# file's own too: the next block's CLIENT UNPAUSE is answered only once it
+# is over.
 
 add_block_preprocessor(\&TenantRedis::redis_block);
 
@@ -56,8 +70,38 @@ our $Gateway = <<'_EOC_';
     }
 _EOC_
 
-# under timeout=100ms plus 100ms of slack
-our $Fast = 'X-Request-Time: 0\.(?:0\d\d|1\d\d)';
+our $Valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
+
+# tenant_redis timeout= in every block that has timeout=100ms (milliseconds)
+our $Timeout = $ENV{TEST_NGINX_REDIS_TIMEOUT_MS} // ($Valgrind ? 500 : 100);
+die "TEST_NGINX_REDIS_TIMEOUT_MS=$Timeout: not a number of milliseconds\n"
+    unless $Timeout =~ /^[1-9]\d*$/;
+
+add_block_preprocessor(sub {
+    my ($block) = @_;
+    my $v = $block->{http_config} or return;
+    $v->[0] =~ s/\btimeout=100ms\b/timeout=${Timeout}ms/g;
+});
+
+# how long CLIENT PAUSE keeps Redis from answering (milliseconds)
+our $Pause = $ENV{TEST_NGINX_REDIS_PAUSE_MS} // ($Valgrind ? 20000 : 2500);
+
+# under the timeout plus 100ms of slack (plus 1 s under valgrind)
+our $FastMs = $ENV{TEST_NGINX_FAST_MS} // ($Timeout + ($Valgrind ? 1000 : 100));
+
+# $request_time ("S.mmm") under $ms milliseconds, $ms a multiple of 100
+sub under_ms {
+    my ($ms) = @_;
+    die "TEST_NGINX_FAST_MS=$ms: not a multiple of 100 in 100..9900\n"
+        unless $ms =~ /^\d+$/ && $ms % 100 == 0 && $ms >= 100 && $ms < 10000;
+    my ($s, $t) = (int($ms / 1000), ($ms % 1000) / 100);
+    my @re;
+    push @re, ($s == 1 ? '0' : '[0-' . ($s - 1) . ']') . '\.\d\d\d' if $s;
+    push @re, "$s\\.[0-" . ($t - 1) . ']\d\d' if $t;
+    return '(?:' . join('|', @re) . ')';
+}
+
+our $Fast = 'X-Request-Time: ' . under_ms($FastMs);
 
 our $Unavailable = qq{{"error":"limiter_unavailable","message":"limits cannot be checked right now"}\n};
 
@@ -229,8 +273,8 @@ TenantTest::bearer()
 === TEST 9: Redis accepts but never answers (CLIENT PAUSE), allow: 200 within the timeout
 --- http_config eval: $::Http
 --- config eval: $::Gateway
---- redis
-CLIENT PAUSE 2500 ALL
+--- redis eval
+"CLIENT PAUSE $::Pause ALL"
 --- timeout: 2
 --- request eval
 ["GET /t", "GET /t", "GET /t"]
@@ -248,9 +292,8 @@ TenantTest::bearer()
 === TEST 10: Redis accepts but never answers (CLIENT PAUSE), deny: 503 within the timeout, logged
 --- http_config eval: $::Http
 --- config eval: $::Gateway
---- redis
-CLIENT UNPAUSE
-CLIENT PAUSE 2500 ALL
+--- redis eval
+"CLIENT UNPAUSE\nCLIENT PAUSE $::Pause ALL"
 --- timeout: 2
 --- request
 GET /deny
@@ -271,9 +314,8 @@ $::Unavailable
 === TEST 11: Redis paused: the plain location still answers at once
 --- http_config eval: $::Http
 --- config eval: $::Gateway
---- redis
-CLIENT UNPAUSE
-CLIENT PAUSE 2500 ALL
+--- redis eval
+"CLIENT UNPAUSE\nCLIENT PAUSE $::Pause ALL"
 --- timeout: 2
 --- request eval
 ["GET /plain", "GET /deny", "GET /plain"]
