@@ -630,20 +630,26 @@ ngx_http_tenant_limit_reply(void *data, redisReply *reply)
 {
     ngx_http_request_t *r = data;
 
+    ngx_int_t               rc;
     ngx_http_tenant_ctx_t  *ctx;
 
     ctx = ngx_http_tenant_wait_done(r);
 
-    if (reply == NULL || ngx_http_tenant_limit_parse(r, ctx, reply)
-                         != NGX_OK)
-    {
-        ngx_http_tenant_redis_log_failure(r->connection->log,
-                                          reply ? "unexpected script reply"
-                                                : "redis request failed");
-        ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
+    rc = reply ? ngx_http_tenant_limit_parse(r, ctx, reply) : NGX_ERROR;
+
+    if (rc == NGX_OK) {
+        ctx->limit_state = NGX_HTTP_TENANT_LIMIT_DONE;
 
     } else {
-        ctx->limit_state = NGX_HTTP_TENANT_LIMIT_DONE;
+        ngx_http_tenant_redis_log_failure(r->connection->log,
+                                          reply == NULL
+                                          ? "redis request failed"
+                                          : (rc == NGX_DECLINED)
+                                          ? "redis ran the script after the "
+                                            "request's deadline, nothing "
+                                            "counted"
+                                          : "unexpected script reply");
+        ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
     }
 
     ngx_http_tenant_wake(r);
@@ -662,10 +668,14 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
         || reply->element[0]->type != REDIS_REPLY_INTEGER
         || reply->element[0]->integer < NGX_HTTP_TENANT_LIMIT_PASS
-        || reply->element[0]->integer > NGX_HTTP_TENANT_LIMIT_PLAN
-        || reply->element[0]->integer == NGX_HTTP_TENANT_LIMIT_LATE)
+        || reply->element[0]->integer > NGX_HTTP_TENANT_LIMIT_PLAN)
     {
         return NGX_ERROR;
+    }
+
+    if (reply->element[0]->integer == NGX_HTTP_TENANT_LIMIT_LATE) {
+        /* the failure policy answers, as if the reply had not come */
+        return NGX_DECLINED;
     }
 
     res = &ctx->limit;
