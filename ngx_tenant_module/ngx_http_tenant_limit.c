@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t    limit;
     ngx_str_t     meter;
+    ngx_str_t     meter_field;  /* "meter:NAME", the hash field */
     ngx_str_t     plans;        /* tenant_require_plan, " a b " */
     ngx_str_t     limit_plans;  /* every plan's limits, as text */
 } ngx_http_tenant_apply_t;
@@ -38,7 +39,8 @@ static ngx_int_t ngx_http_tenant_limit_args(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tenant_limit_keys(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_main_conf_t *tmcf,
     ngx_http_tenant_args_t *args, ngx_str_t *jti,
-    ngx_http_tenant_count_t *quota, ngx_http_tenant_meter_t *meter);
+    ngx_http_tenant_periods_t *periods, ngx_http_tenant_count_t *quota,
+    ngx_http_tenant_meter_t *meter);
 static time_t ngx_http_tenant_limit_counter(ngx_http_tenant_args_t *args,
     ngx_http_tenant_count_t *limit, ngx_http_tenant_periods_t *periods);
 static u_char *ngx_http_tenant_limit_key(ngx_http_tenant_args_t *args,
@@ -160,6 +162,7 @@ ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
 
     apply->limit = tlcf->limit && !ctx->applied_limit;
     apply->meter = tlcf->meter;
+    apply->meter_field = tlcf->meter_field;
     apply->plans = tlcf->require_plans_text;
     apply->limit_plans = tlcf->limit_plans;
 
@@ -168,6 +171,7 @@ ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
             || ngx_strncmp(done->data, apply->meter.data, done->len) == 0))
     {
         ngx_str_null(&apply->meter);
+        ngx_str_null(&apply->meter_field);
     }
 
     if (ctx->limit_state == NGX_HTTP_TENANT_LIMIT_IDLE
@@ -191,7 +195,7 @@ ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_apply_t *apply, ngx_http_tenant_main_conf_t *tmcf,
     ngx_http_tenant_args_t *args)
 {
-    ngx_str_t                   jti, iat, deadline, field, *name;
+    ngx_str_t                   jti, iat, deadline, *name;
     ngx_http_tenant_plan_t     *plan;
     ngx_http_tenant_limit_sent_t  *sent;
     ngx_http_tenant_meter_t    *meter;
@@ -213,11 +217,14 @@ ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     meter = (plan && apply->meter.len)
             ? ngx_http_tenant_plan_meter(plan, &apply->meter) : NULL;
 
+    periods = ngx_http_tenant_periods(ngx_time());
+
     args->n = 0;
 
     ngx_http_tenant_arg(args, (u_char *) "5", 1);
 
-    if (ngx_http_tenant_limit_keys(r, ctx, tmcf, args, &jti, quota, meter)
+    if (ngx_http_tenant_limit_keys(r, ctx, tmcf, args, &jti, periods, quota,
+                                   meter)
         != NGX_OK
         || ngx_http_tenant_number_claim(r, ctx->payload, "iat", &iat)
            != NGX_OK
@@ -234,37 +241,21 @@ ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_arg(args, name->data, name->len);
     ngx_http_tenant_arg(args, tmcf->default_plan.data, tmcf->default_plan.len);
 
-    ngx_str_null(&field);
-
-    if (apply->meter.len) {
-        field.data = ngx_pnalloc(r->pool, sizeof("meter:") - 1
-                                          + apply->meter.len);
-        if (field.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        field.len = ngx_sprintf(field.data, "meter:%V", &apply->meter)
-                    - field.data;
-    }
-
-    ngx_http_tenant_arg(args, field.data, field.len);
+    ngx_http_tenant_arg(args, apply->meter_field.data, apply->meter_field.len);
 
     sent = &ctx->limit_sent;
     sent->rate_limit = -1;
-    sent->quota_limit = quota ? ngx_atoi(quota->count.data, quota->count.len)
-                              : -1;
+    sent->quota_limit = quota ? quota->value : -1;
 
     if (plan && apply->limit && plan->rate.len) {
         ngx_http_tenant_arg(args, plan->interval.data, plan->interval.len);
         ngx_http_tenant_arg(args, plan->tolerance.data, plan->tolerance.len);
-        sent->rate_limit = ngx_atoi(plan->per.data, plan->per.len);
+        sent->rate_limit = plan->rate_limit;
 
     } else {
         ngx_http_tenant_arg(args, NULL, 0);
         ngx_http_tenant_arg(args, NULL, 0);
     }
-
-    periods = ngx_http_tenant_periods(ngx_time());
 
     sent->quota_end = ngx_http_tenant_limit_counter(args, quota, periods);
     (void) ngx_http_tenant_limit_counter(args, meter ? &meter->limit : NULL,
@@ -312,20 +303,18 @@ ngx_http_tenant_limit_counter(ngx_http_tenant_args_t *args,
 static ngx_int_t
 ngx_http_tenant_limit_keys(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_main_conf_t *tmcf, ngx_http_tenant_args_t *args,
-    ngx_str_t *jti, ngx_http_tenant_count_t *quota,
-    ngx_http_tenant_meter_t *meter)
+    ngx_str_t *jti, ngx_http_tenant_periods_t *periods,
+    ngx_http_tenant_count_t *quota, ngx_http_tenant_meter_t *meter)
 {
     u_char                    *base, *p;
     size_t                     len, size;
     ngx_str_t                 *prefix, *id;
     ngx_http_tenant_period_t  *qp, *mp;
-    ngx_http_tenant_periods_t *periods;
 
     prefix = &tmcf->redis->prefix;
     id = &ctx->identity.tenant_id;
     len = prefix->len + 1 + id->len + 1;
 
-    periods = ngx_http_tenant_periods(ngx_time());
     qp = quota ? ngx_http_tenant_period(periods, quota->unit) : NULL;
     mp = meter ? ngx_http_tenant_period(periods, meter->limit.unit) : NULL;
 

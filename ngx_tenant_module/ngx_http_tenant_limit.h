@@ -38,6 +38,7 @@ typedef enum {
 typedef struct {
     ngx_str_t                  text;      /* "100/month", or "" */
     ngx_str_t                  count;     /* "100" */
+    ngx_int_t                  value;     /* 100 */
     ngx_uint_t                 unit;      /* NGX_HTTP_TENANT_MONTH */
 } ngx_http_tenant_count_t;
 
@@ -60,6 +61,7 @@ typedef struct {
     ngx_array_t                meters;    /* ngx_http_tenant_meter_t */
 
     ngx_str_t                  per;       /* 100 of "100r/m" */
+    ngx_int_t                  rate_limit;    /* the same, a number */
     ngx_str_t                  interval;  /* GCRA: microseconds between */
     ngx_str_t                  tolerance; /* interval * burst */
 } ngx_http_tenant_plan_t;

@@ -570,6 +570,17 @@ ngx_http_tenant_merge_limit(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
         return NGX_CONF_ERROR;
     }
 
+    /* the tenant's hash field that overrides the meter's limit */
+    if (conf->meter.len) {
+        conf->meter_field.len = sizeof("meter:") - 1 + conf->meter.len;
+        conf->meter_field.data = ngx_pnalloc(cf->pool, conf->meter_field.len);
+        if (conf->meter_field.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(conf->meter_field.data, "meter:%V", &conf->meter);
+    }
+
     if (!conf->limit && conf->meter.len == 0) {
         return NGX_CONF_OK;
     }

@@ -89,6 +89,7 @@ typedef struct {
     ngx_flag_t                      limit_headers;
     ngx_uint_t                      redis_failure;
     ngx_str_t                       meter;
+    ngx_str_t                       meter_field;  /* "meter:NAME" */
     ngx_str_t                       limit_plans;  /* the plans, for Redis */
 
     ngx_array_t                    *require_roles;

@@ -189,6 +189,7 @@ ngx_http_tenant_plan_gcra(ngx_conf_t *cf, ngx_http_tenant_plan_t *plan)
     plan->per.len = plan->rate.len - 3;
 
     n = ngx_atoi(plan->per.data, plan->per.len);
+    plan->rate_limit = n;
     interval = ngx_max(per / n, 1);
 
     p = ngx_pnalloc(cf->pool, 2 * NGX_INT64_LEN);
@@ -253,7 +254,9 @@ ngx_http_tenant_plan_count(ngx_str_t *value, ngx_http_tenant_count_t *count)
         return NGX_ERROR;
     }
 
-    if (ngx_http_tenant_plan_number(value->data, slash - value->data) <= 0) {
+    count->value = ngx_http_tenant_plan_number(value->data,
+                                               slash - value->data);
+    if (count->value <= 0) {
         return NGX_ERROR;
     }
 
