@@ -9,17 +9,13 @@
 #include "ngx_http_tenant_redis.h"
 
 
-#define NGX_HTTP_TENANT_KEYS        5
-#define NGX_HTTP_TENANT_ARGS        15
+/* numkeys, 5 keys and 15 arguments: see ngx_http_tenant_script.c */
+#define NGX_HTTP_TENANT_SCRIPT_ARGS  21
 
-#define NGX_HTTP_TENANT_JTI_MAX     128
+/* room for an argument's "$LEN\r\n" and "\r\n", or for a number */
+#define NGX_HTTP_TENANT_ARG_ROOM     (1 + NGX_SIZE_T_LEN + 2 + NGX_INT64_LEN + 2)
 
-
-typedef struct {
-    ngx_uint_t    n;
-    const char   *argv[1 + NGX_HTTP_TENANT_KEYS + NGX_HTTP_TENANT_ARGS];
-    size_t        argvlen[1 + NGX_HTTP_TENANT_KEYS + NGX_HTTP_TENANT_ARGS];
-} ngx_http_tenant_args_t;
+#define NGX_HTTP_TENANT_JTI_MAX      128
 
 
 typedef struct {
@@ -33,23 +29,23 @@ typedef struct {
 
 static ngx_int_t ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
-static ngx_int_t ngx_http_tenant_limit_args(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_apply_t *apply,
-    ngx_http_tenant_main_conf_t *tmcf, ngx_http_tenant_args_t *args);
-static ngx_int_t ngx_http_tenant_limit_keys(ngx_http_request_t *r,
+static ngx_http_tenant_redis_cmd_t *ngx_http_tenant_limit_command(
+    ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_apply_t *apply, ngx_http_tenant_main_conf_t *tmcf);
+static void ngx_http_tenant_limit_keys(ngx_http_tenant_redis_cmd_t *cmd,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_main_conf_t *tmcf,
-    ngx_http_tenant_args_t *args, ngx_str_t *jti,
-    ngx_http_tenant_periods_t *periods, ngx_http_tenant_count_t *quota,
-    ngx_http_tenant_meter_t *meter);
-static time_t ngx_http_tenant_limit_counter(ngx_http_tenant_args_t *args,
-    ngx_http_tenant_count_t *limit, ngx_http_tenant_periods_t *periods);
-static u_char *ngx_http_tenant_limit_key(ngx_http_tenant_args_t *args,
-    u_char *p, u_char *base, size_t len, const char *suffix, ngx_str_t *name,
+    ngx_str_t *jti, ngx_http_tenant_period_t *qp, ngx_str_t *meter_name,
+    ngx_http_tenant_period_t *mp);
+static void ngx_http_tenant_limit_key(ngx_http_tenant_redis_cmd_t *cmd,
+    ngx_str_t *prefix, ngx_str_t *id, ngx_str_t *suffix, ngx_str_t *name,
     ngx_str_t *period);
-static void ngx_http_tenant_arg(ngx_http_tenant_args_t *args, u_char *data,
-    size_t len);
-static ngx_int_t ngx_http_tenant_deadline(ngx_http_request_t *r,
-    ngx_http_tenant_main_conf_t *tmcf, ngx_str_t *deadline);
+static time_t ngx_http_tenant_limit_counter(ngx_http_tenant_redis_cmd_t *cmd,
+    ngx_http_tenant_count_t *limit, ngx_http_tenant_periods_t *periods);
+static void ngx_http_tenant_limit_iat(ngx_http_tenant_redis_cmd_t *cmd,
+    json_t *payload);
+static uint64_t ngx_http_tenant_deadline(ngx_http_tenant_main_conf_t *tmcf);
+static ngx_int_t ngx_http_tenant_seconds_claim(json_t *payload,
+    const char *name, uint64_t *n);
 static ngx_http_tenant_plan_t *ngx_http_tenant_token_plan(
     ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_main_conf_t *tmcf);
@@ -72,7 +68,7 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf)
 {
     ngx_http_tenant_apply_t       apply;
-    ngx_http_tenant_args_t        args;
+    ngx_http_tenant_redis_cmd_t  *cmd;
     ngx_http_tenant_main_conf_t  *tmcf;
 
     if (ngx_http_tenant_limit_needed(ctx, tlcf, &apply) != NGX_OK) {
@@ -81,18 +77,17 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
-    if (ngx_http_tenant_limit_args(r, ctx, &apply, tmcf, &args) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     ctx->applied_limit |= apply.limit;
 
     if (apply.meter.len) {
         ctx->applied_meter = apply.meter;
     }
 
-    ctx->op = ngx_http_tenant_redis_eval(args.n, args.argv, args.argvlen,
-                                         ngx_http_tenant_limit_reply, r);
+    cmd = ngx_http_tenant_limit_command(r, ctx, &apply, tmcf);
+
+    ctx->op = cmd ? ngx_http_tenant_redis_send(cmd, ngx_http_tenant_limit_reply,
+                                               r)
+                  : NULL;
     if (ctx->op == NULL) {
         ngx_http_tenant_redis_log_failure(r->connection->log,
                                           "redis is not connected");
@@ -185,24 +180,28 @@ ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
 
 
 /*
- * The script's arguments (see ngx_http_tenant_script.c): the limits of
- * the token's plan, worked out at configuration time, so that the script
- * parses nothing unless the tenant's hash overrides a limit.
+ * The script's arguments (see ngx_http_tenant_script.c), written in RESP
+ * into the worker's command buffer: the limits of the token's plan,
+ * worked out at configuration time, so that the script parses nothing
+ * unless the tenant's hash overrides a limit.  NULL: Redis is down.
  */
 
-static ngx_int_t
-ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_apply_t *apply, ngx_http_tenant_main_conf_t *tmcf,
-    ngx_http_tenant_args_t *args)
+static ngx_http_tenant_redis_cmd_t *
+ngx_http_tenant_limit_command(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_apply_t *apply,
+    ngx_http_tenant_main_conf_t *tmcf)
 {
-    ngx_str_t                   jti, iat, deadline, *name;
-    ngx_http_tenant_plan_t     *plan;
+    size_t                         size;
+    ngx_str_t                      jti, *name;
+    ngx_http_tenant_plan_t        *plan;
+    ngx_http_tenant_meter_t       *meter;
+    ngx_http_tenant_count_t       *quota;
+    ngx_http_tenant_period_t      *qp, *mp;
+    ngx_http_tenant_periods_t     *periods;
+    ngx_http_tenant_redis_cmd_t   *cmd;
     ngx_http_tenant_limit_sent_t  *sent;
-    ngx_http_tenant_meter_t    *meter;
-    ngx_http_tenant_count_t    *quota;
-    ngx_http_tenant_periods_t  *periods;
 
-    static ngx_str_t            modes[4] = {
+    static ngx_str_t               modes[4] = {
         ngx_null_string, ngx_string("L"), ngx_string("J"), ngx_string("LJ")
     };
 
@@ -211,6 +210,7 @@ ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     }
 
     plan = ngx_http_tenant_token_plan(r, ctx, tmcf);
+    name = plan ? &plan->name : &ctx->identity.plan;
 
     quota = (plan && apply->limit && plan->quota.text.len) ? &plan->quota
                                                            : NULL;
@@ -219,77 +219,71 @@ ngx_http_tenant_limit_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
     periods = ngx_http_tenant_periods(ngx_time());
 
-    args->n = 0;
+    qp = quota ? ngx_http_tenant_period(periods, quota->unit) : NULL;
+    mp = meter ? ngx_http_tenant_period(periods, meter->limit.unit) : NULL;
 
-    ngx_http_tenant_arg(args, (u_char *) "5", 1);
+    /* every text that goes in, and room for each argument's framing */
 
-    if (ngx_http_tenant_limit_keys(r, ctx, tmcf, args, &jti, periods, quota,
-                                   meter)
-        != NGX_OK
-        || ngx_http_tenant_number_claim(r, ctx->payload, "iat", &iat)
-           != NGX_OK
-        || ngx_http_tenant_deadline(r, tmcf, &deadline) != NGX_OK)
-    {
-        return NGX_ERROR;
+    size = NGX_HTTP_TENANT_SCRIPT_ARGS * NGX_HTTP_TENANT_ARG_ROOM
+           + 5 * (tmcf->redis->prefix.len + ctx->identity.tenant_id.len + 2)
+           + sizeof(":revoked::rate:quota::meter::") + jti.len
+           + (qp ? qp->id.len : 0)
+           + (mp ? meter->name.len + mp->id.len : 0)
+           + name->len + tmcf->default_plan.len + apply->meter_field.len
+           + (plan ? plan->interval.len + plan->tolerance.len : 0)
+           + (quota ? quota->count.len : 0)
+           + (meter ? meter->limit.count.len : 0)
+           + apply->plans.len + periods->text.len + apply->limit_plans.len;
+
+    cmd = ngx_http_tenant_redis_cmd(size);
+    if (cmd == NULL) {
+        return NULL;
     }
 
+    ngx_http_tenant_redis_arg(cmd, (u_char *) "5", 1);
+
+    ngx_http_tenant_limit_keys(cmd, ctx, tmcf, &jti, qp,
+                               meter ? &meter->name : NULL, mp);
+
     name = &modes[(apply->limit ? 1 : 0) + (jti.len ? 2 : 0)];
-    ngx_http_tenant_arg(args, name->data, name->len);
-    ngx_http_tenant_arg(args, iat.data, iat.len);
+    ngx_http_tenant_redis_arg(cmd, name->data, name->len);
+
+    ngx_http_tenant_limit_iat(cmd, ctx->payload);
 
     name = plan ? &plan->name : &ctx->identity.plan;
-    ngx_http_tenant_arg(args, name->data, name->len);
-    ngx_http_tenant_arg(args, tmcf->default_plan.data, tmcf->default_plan.len);
-
-    ngx_http_tenant_arg(args, apply->meter_field.data, apply->meter_field.len);
+    ngx_http_tenant_redis_arg(cmd, name->data, name->len);
+    ngx_http_tenant_redis_arg(cmd, tmcf->default_plan.data,
+                              tmcf->default_plan.len);
+    ngx_http_tenant_redis_arg(cmd, apply->meter_field.data,
+                              apply->meter_field.len);
 
     sent = &ctx->limit_sent;
     sent->rate_limit = -1;
     sent->quota_limit = quota ? quota->value : -1;
 
     if (plan && apply->limit && plan->rate.len) {
-        ngx_http_tenant_arg(args, plan->interval.data, plan->interval.len);
-        ngx_http_tenant_arg(args, plan->tolerance.data, plan->tolerance.len);
+        ngx_http_tenant_redis_arg(cmd, plan->interval.data,
+                                  plan->interval.len);
+        ngx_http_tenant_redis_arg(cmd, plan->tolerance.data,
+                                  plan->tolerance.len);
         sent->rate_limit = plan->rate_limit;
 
     } else {
-        ngx_http_tenant_arg(args, NULL, 0);
-        ngx_http_tenant_arg(args, NULL, 0);
+        ngx_http_tenant_redis_arg(cmd, NULL, 0);
+        ngx_http_tenant_redis_arg(cmd, NULL, 0);
     }
 
-    sent->quota_end = ngx_http_tenant_limit_counter(args, quota, periods);
-    (void) ngx_http_tenant_limit_counter(args, meter ? &meter->limit : NULL,
+    sent->quota_end = ngx_http_tenant_limit_counter(cmd, quota, periods);
+    (void) ngx_http_tenant_limit_counter(cmd, meter ? &meter->limit : NULL,
                                          periods);
 
-    ngx_http_tenant_arg(args, deadline.data, deadline.len);
-    ngx_http_tenant_arg(args, apply->plans.data, apply->plans.len);
-    ngx_http_tenant_arg(args, periods->text.data, periods->text.len);
-    ngx_http_tenant_arg(args, apply->limit_plans.data, apply->limit_plans.len);
+    ngx_http_tenant_redis_arg_number(cmd, ngx_http_tenant_deadline(tmcf));
+    ngx_http_tenant_redis_arg(cmd, apply->plans.data, apply->plans.len);
+    ngx_http_tenant_redis_arg(cmd, periods->text.data, periods->text.len);
+    ngx_http_tenant_redis_arg(cmd, apply->limit_plans.data,
+                              apply->limit_plans.len);
 
-    return NGX_OK;
-}
-
-
-/* a counter's limit and the end of its period; that end is returned */
-
-static time_t
-ngx_http_tenant_limit_counter(ngx_http_tenant_args_t *args,
-    ngx_http_tenant_count_t *limit, ngx_http_tenant_periods_t *periods)
-{
-    ngx_http_tenant_period_t  *period;
-
-    if (limit == NULL) {
-        ngx_http_tenant_arg(args, NULL, 0);
-        ngx_http_tenant_arg(args, NULL, 0);
-        return 0;
-    }
-
-    period = ngx_http_tenant_period(periods, limit->unit);
-
-    ngx_http_tenant_arg(args, limit->count.data, limit->count.len);
-    ngx_http_tenant_arg(args, period->end_text.data, period->end_text.len);
-
-    return period->end;
+    return cmd;
 }
 
 
@@ -300,76 +294,70 @@ ngx_http_tenant_limit_counter(ngx_http_tenant_args_t *args,
  * is replaced by the rate key, so that every key named is the tenant's.
  */
 
-static ngx_int_t
-ngx_http_tenant_limit_keys(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_main_conf_t *tmcf, ngx_http_tenant_args_t *args,
-    ngx_str_t *jti, ngx_http_tenant_periods_t *periods,
-    ngx_http_tenant_count_t *quota, ngx_http_tenant_meter_t *meter)
+static void
+ngx_http_tenant_limit_keys(ngx_http_tenant_redis_cmd_t *cmd,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_main_conf_t *tmcf,
+    ngx_str_t *jti, ngx_http_tenant_period_t *qp, ngx_str_t *meter_name,
+    ngx_http_tenant_period_t *mp)
 {
-    u_char                    *base, *p;
-    size_t                     len, size;
-    ngx_str_t                 *prefix, *id;
-    ngx_http_tenant_period_t  *qp, *mp;
+    ngx_str_t  *prefix, *id;
+
+    static ngx_str_t  hash = ngx_null_string;
+    static ngx_str_t  revoked = ngx_string(":revoked:");
+    static ngx_str_t  rate = ngx_string(":rate");
+    static ngx_str_t  quota = ngx_string(":quota:");
+    static ngx_str_t  meter = ngx_string(":meter:");
 
     prefix = &tmcf->redis->prefix;
     id = &ctx->identity.tenant_id;
-    len = prefix->len + 1 + id->len + 1;
 
-    qp = quota ? ngx_http_tenant_period(periods, quota->unit) : NULL;
-    mp = meter ? ngx_http_tenant_period(periods, meter->limit.unit) : NULL;
+    ngx_http_tenant_limit_key(cmd, prefix, id, &hash, NULL, NULL);
+    ngx_http_tenant_limit_key(cmd, prefix, id, &revoked, jti, NULL);
+    ngx_http_tenant_limit_key(cmd, prefix, id, &rate, NULL, NULL);
 
-    size = 5 * len + sizeof(":revoked:") - 1 + jti->len + sizeof(":rate") - 1
-           + (qp ? sizeof(":quota:") - 1 + qp->id.len : 0)
-           + (mp ? sizeof(":meter::") - 1 + meter->name.len + mp->id.len : 0);
+    if (qp) {
+        ngx_http_tenant_limit_key(cmd, prefix, id, &quota, &qp->id, NULL);
 
-    base = ngx_pnalloc(r->pool, size);
-    if (base == NULL) {
-        return NGX_ERROR;
+    } else {
+        ngx_http_tenant_limit_key(cmd, prefix, id, &rate, NULL, NULL);
     }
 
-    p = ngx_cpymem(base, prefix->data, prefix->len);
+    if (mp) {
+        ngx_http_tenant_limit_key(cmd, prefix, id, &meter, meter_name,
+                                  &mp->id);
+
+    } else {
+        ngx_http_tenant_limit_key(cmd, prefix, id, &rate, NULL, NULL);
+    }
+}
+
+
+/* PREFIX{ID}SUFFIX[NAME[:PERIOD]], one argument */
+
+static void
+ngx_http_tenant_limit_key(ngx_http_tenant_redis_cmd_t *cmd,
+    ngx_str_t *prefix, ngx_str_t *id, ngx_str_t *suffix, ngx_str_t *name,
+    ngx_str_t *period)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = prefix->len + 1 + id->len + 1 + suffix->len
+          + (name ? name->len : 0) + (period ? 1 + period->len : 0);
+
+    p = ngx_http_tenant_redis_arg_start(cmd, len);
+    if (p == NULL) {
+        return;
+    }
+
+    p = ngx_cpymem(p, prefix->data, prefix->len);
     *p++ = '{';
     p = ngx_cpymem(p, id->data, id->len);
     *p++ = '}';
 
-    ngx_http_tenant_arg(args, base, len);
-
-    p = ngx_http_tenant_limit_key(args, p, base, len, ":revoked:", jti, NULL);
-    p = ngx_http_tenant_limit_key(args, p, base, len, ":rate", NULL, NULL);
-
-    if (qp) {
-        p = ngx_http_tenant_limit_key(args, p, base, len, ":quota:", &qp->id,
-                                      NULL);
-
-    } else {
-        ngx_http_tenant_arg(args, (u_char *) args->argv[3], args->argvlen[3]);
+    if (suffix->len) {
+        p = ngx_cpymem(p, suffix->data, suffix->len);
     }
-
-    if (mp) {
-        (void) ngx_http_tenant_limit_key(args, p, base, len, ":meter:",
-                                         &meter->name, &mp->id);
-
-    } else {
-        ngx_http_tenant_arg(args, (u_char *) args->argv[3], args->argvlen[3]);
-    }
-
-    return NGX_OK;
-}
-
-
-/* BASE SUFFIX [NAME [":" PERIOD]] written at p, and passed as a key */
-
-static u_char *
-ngx_http_tenant_limit_key(ngx_http_tenant_args_t *args, u_char *p,
-    u_char *base, size_t len, const char *suffix, ngx_str_t *name,
-    ngx_str_t *period)
-{
-    u_char  *key;
-
-    key = p;
-
-    p = ngx_cpymem(p, base, len);
-    p = ngx_cpymem(p, suffix, ngx_strlen(suffix));
 
     if (name && name->len) {
         p = ngx_cpymem(p, name->data, name->len);
@@ -377,33 +365,57 @@ ngx_http_tenant_limit_key(ngx_http_tenant_args_t *args, u_char *p,
 
     if (period) {
         *p++ = ':';
-
-        if (period->len) {
-            p = ngx_cpymem(p, period->data, period->len);
-        }
+        p = ngx_cpymem(p, period->data, period->len);
     }
 
-    ngx_http_tenant_arg(args, key, p - key);
-
-    return p;
+    ngx_http_tenant_redis_arg_end(cmd, p);
 }
 
+
+/* a counter's limit and the end of its period; that end is returned */
+
+static time_t
+ngx_http_tenant_limit_counter(ngx_http_tenant_redis_cmd_t *cmd,
+    ngx_http_tenant_count_t *limit, ngx_http_tenant_periods_t *periods)
+{
+    ngx_http_tenant_period_t  *period;
+
+    if (limit == NULL) {
+        ngx_http_tenant_redis_arg(cmd, NULL, 0);
+        ngx_http_tenant_redis_arg(cmd, NULL, 0);
+        return 0;
+    }
+
+    period = ngx_http_tenant_period(periods, limit->unit);
+
+    ngx_http_tenant_redis_arg(cmd, limit->count.data, limit->count.len);
+    ngx_http_tenant_redis_arg(cmd, period->end_text.data,
+                              period->end_text.len);
+
+    return period->end;
+}
+
+
+/* the token's iat, or "" when it has none fit to compare */
 
 static void
-ngx_http_tenant_arg(ngx_http_tenant_args_t *args, u_char *data, size_t len)
+ngx_http_tenant_limit_iat(ngx_http_tenant_redis_cmd_t *cmd, json_t *payload)
 {
-    args->argv[args->n] = len ? (const char *) data : "";
-    args->argvlen[args->n] = len;
-    args->n++;
+    uint64_t  iat;
+
+    if (ngx_http_tenant_seconds_claim(payload, "iat", &iat) != NGX_OK) {
+        ngx_http_tenant_redis_arg(cmd, NULL, 0);
+        return;
+    }
+
+    ngx_http_tenant_redis_arg_number(cmd, iat);
 }
 
 
-static ngx_int_t
-ngx_http_tenant_deadline(ngx_http_request_t *r,
-    ngx_http_tenant_main_conf_t *tmcf, ngx_str_t *deadline)
+static uint64_t
+ngx_http_tenant_deadline(ngx_http_tenant_main_conf_t *tmcf)
 {
     ngx_time_t  *tp;
-    uint64_t     ms;
 
     /*
      * The moment nginx stops waiting and applies tenant_redis_failure: a
@@ -412,17 +424,8 @@ ngx_http_tenant_deadline(ngx_http_request_t *r,
      * its own clock, which hosts keep in step (NTP).
      */
     tp = ngx_timeofday();
-    ms = (uint64_t) tp->sec * 1000 + tp->msec + tmcf->redis->timeout;
 
-    deadline->data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    if (deadline->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    deadline->len = ngx_http_tenant_decimal(deadline->data, ms)
-                    - deadline->data;
-
-    return NGX_OK;
+    return (uint64_t) tp->sec * 1000 + tp->msec + tmcf->redis->timeout;
 }
 
 
@@ -542,15 +545,11 @@ ngx_int_t
 ngx_http_tenant_number_claim(ngx_http_request_t *r, json_t *payload,
     const char *name, ngx_str_t *text)
 {
-    json_t  *v;
+    uint64_t  n;
 
     ngx_str_null(text);
 
-    v = json_object_get(payload, name);
-
-    if (!json_is_number(v) || json_number_value(v) < 0
-        || json_number_value(v) > NGX_MAX_INT32_VALUE * 4.0)
-    {
+    if (ngx_http_tenant_seconds_claim(payload, name, &n) != NGX_OK) {
         return NGX_OK;
     }
 
@@ -559,32 +558,30 @@ ngx_http_tenant_number_claim(ngx_http_request_t *r, json_t *payload,
         return NGX_ERROR;
     }
 
-    text->len = ngx_http_tenant_decimal(text->data,
-                                        (uint64_t) json_number_value(v))
-                - text->data;
+    text->len = ngx_http_tenant_decimal(text->data, n) - text->data;
 
     return NGX_OK;
 }
 
 
-/*
- * An unsigned number in decimal: ngx_sprintf() costs ten times as much,
- * and a decision writes a dozen numbers.
- */
+/* a time claim (iat) fit to compare with Redis's numbers, or NGX_DECLINED */
 
-u_char *
-ngx_http_tenant_decimal(u_char *p, uint64_t n)
+static ngx_int_t
+ngx_http_tenant_seconds_claim(json_t *payload, const char *name, uint64_t *n)
 {
-    u_char   digits[NGX_INT64_LEN], *d;
+    json_t  *v;
 
-    d = digits + NGX_INT64_LEN;
+    v = json_object_get(payload, name);
 
-    do {
-        *--d = (u_char) ('0' + n % 10);
-        n /= 10;
-    } while (n);
+    if (!json_is_number(v) || json_number_value(v) < 0
+        || json_number_value(v) > NGX_MAX_INT32_VALUE * 4.0)
+    {
+        return NGX_DECLINED;
+    }
 
-    return ngx_cpymem(p, d, digits + NGX_INT64_LEN - d);
+    *n = (uint64_t) json_number_value(v);
+
+    return NGX_OK;
 }
 
 

@@ -187,7 +187,6 @@ void ngx_http_tenant_limit_cleanup(void *data);
 ngx_int_t ngx_http_tenant_number_claim(ngx_http_request_t *r,
     json_t *payload, const char *name, ngx_str_t *text);
 ngx_int_t ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti);
-u_char *ngx_http_tenant_decimal(u_char *p, uint64_t n);
 
 char *ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones);
 char *ngx_http_tenant_lockout_parse(ngx_conf_t *cf,

@@ -63,7 +63,8 @@ typedef struct {
     ngx_str_t                      script;
     u_char                         sha1[40];
 
-    ngx_str_t                      cmd;       /* the last request in RESP */
+    ngx_http_tenant_redis_cmd_t    cmd;       /* the command being written */
+    u_char                        *cmd_buf;
     size_t                         cmd_size;
     char                           host[NGX_SOCKADDR_STRLEN + 1];
     int                            port;
@@ -78,27 +79,38 @@ typedef struct {
 } ngx_http_tenant_redis_worker_t;
 
 
+/*
+ * A command in flight.  Its arguments are kept, in RESP, for the one
+ * retry as EVAL after NOSCRIPT.
+ */
+
 struct ngx_http_tenant_redis_op_s {
     ngx_http_tenant_redis_handler_pt   handler;
     void                              *data;
-    int                                argc;
-    const char                       **argv;
-    size_t                            *argvlen;
+    ngx_uint_t                         args;
+    ngx_str_t                          body;
     unsigned                           cancelled:1;
     unsigned                           retried:1;
 };
 
 
+/* "*N\r\n$7\r\nEVALSHA\r\n$40\r\n<sha1>\r\n" fits in front of the arguments */
+#define NGX_HTTP_TENANT_REDIS_HEADER                                          \
+    (1 + NGX_SIZE_T_LEN + 2 + sizeof("$7\r\nEVALSHA\r\n$40\r\n") - 1 + 40 + 2)
+
+
 static void ngx_http_tenant_redis_connect(ngx_http_tenant_redis_worker_t *w);
-static ngx_int_t ngx_http_tenant_redis_format(
+static ngx_int_t ngx_http_tenant_redis_buffer(
+    ngx_http_tenant_redis_worker_t *w, size_t size);
+static u_char *ngx_http_tenant_redis_header(u_char *p, ngx_uint_t args,
+    ngx_str_t *command, ngx_str_t *what);
+static ngx_int_t ngx_http_tenant_redis_retry(
     ngx_http_tenant_redis_worker_t *w, ngx_http_tenant_redis_op_t *op);
-static u_char *ngx_http_tenant_redis_length(u_char *p, u_char type,
-    size_t n);
 static void ngx_http_tenant_redis_down(ngx_http_tenant_redis_worker_t *w,
     redisAsyncContext *ac);
 static ngx_int_t ngx_http_tenant_redis_handshake(
     ngx_http_tenant_redis_worker_t *w, redisAsyncContext *ac);
-static ngx_int_t ngx_http_tenant_redis_send(ngx_http_tenant_redis_worker_t *w,
+static ngx_int_t ngx_http_tenant_redis_step(ngx_http_tenant_redis_worker_t *w,
     redisAsyncContext *ac, ngx_uint_t step, int argc, const char **argv,
     const size_t *len);
 static void ngx_http_tenant_redis_handshake_done(redisAsyncContext *ac,
@@ -372,78 +384,97 @@ ngx_http_tenant_redis_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_free(w->script.data);
-    ngx_free(w->cmd.data);
+    ngx_free(w->cmd_buf);
 
-    w->cmd.data = NULL;
+    w->cmd_buf = NULL;
     w->cmd_size = 0;
     w->initialized = 0;
 }
 
 
-ngx_http_tenant_redis_op_t *
-ngx_http_tenant_redis_eval(int argc, const char **argv,
-    const size_t *argvlen, ngx_http_tenant_redis_handler_pt handler,
-    void *data)
+ngx_http_tenant_redis_cmd_t *
+ngx_http_tenant_redis_cmd(size_t size)
 {
-    int                               i;
-    size_t                            size;
-    u_char                           *p;
-    ngx_http_tenant_redis_op_t       *op;
-    ngx_http_tenant_redis_worker_t   *w;
+    ngx_http_tenant_redis_worker_t  *w;
 
     w = &ngx_http_tenant_redis_worker;
 
     if (w->ac == NULL
         || w->exiting
         || (!w->connected && !w->healthy)
-        || (w->ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING))
-        || argc < 1)
+        || (w->ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)))
     {
         return NULL;
     }
 
-    /* two leading slots for EVALSHA <sha1> or EVAL <script> */
-
-    size = sizeof(ngx_http_tenant_redis_op_t)
-           + (argc + 2) * (sizeof(char *) + sizeof(size_t));
-
-    for (i = 0; i < argc; i++) {
-        size += argvlen[i];
+    if (ngx_http_tenant_redis_buffer(w, NGX_HTTP_TENANT_REDIS_HEADER + size)
+        != NGX_OK)
+    {
+        return NULL;
     }
 
-    op = ngx_alloc(size, &w->log);
+    /* the arguments go after the room the header will take */
+
+    w->cmd.start = w->cmd_buf + NGX_HTTP_TENANT_REDIS_HEADER;
+    w->cmd.pos = w->cmd.start;
+    w->cmd.end = w->cmd_buf + w->cmd_size;
+    w->cmd.args = 0;
+    w->cmd.failed = 0;
+
+    return &w->cmd;
+}
+
+
+ngx_http_tenant_redis_op_t *
+ngx_http_tenant_redis_send(ngx_http_tenant_redis_cmd_t *cmd,
+    ngx_http_tenant_redis_handler_pt handler, void *data)
+{
+    u_char                          *p, header[NGX_HTTP_TENANT_REDIS_HEADER];
+    size_t                           len;
+    ngx_str_t                        command, sha1;
+    ngx_http_tenant_redis_op_t      *op;
+    ngx_http_tenant_redis_worker_t  *w;
+
+    w = &ngx_http_tenant_redis_worker;
+
+    if (cmd->failed || cmd->args == 0) {
+        ngx_log_error(NGX_LOG_ALERT, &w->log, 0,
+                      "tenant: a redis command did not fit its buffer");
+        return NULL;
+    }
+
+    len = cmd->pos - cmd->start;
+
+    op = ngx_alloc(sizeof(ngx_http_tenant_redis_op_t) + len, &w->log);
     if (op == NULL) {
         return NULL;
     }
 
     op->handler = handler;
     op->data = data;
-    op->argc = argc + 2;
-    op->argv = (const char **) (op + 1);
-    op->argvlen = (size_t *) (op->argv + argc + 2);
+    op->args = cmd->args;
+    op->body.len = len;
+    op->body.data = (u_char *) (op + 1);
     op->cancelled = 0;
     op->retried = 0;
 
-    p = (u_char *) (op->argvlen + argc + 2);
+    ngx_memcpy(op->body.data, cmd->start, len);
 
-    for (i = 0; i < argc; i++) {
-        op->argv[i + 2] = (const char *) p;
-        op->argvlen[i + 2] = argvlen[i];
+    /* the header, right in front of the arguments: one piece for hiredis */
 
-        if (argvlen[i]) {    /* an empty argument may have no data */
-            p = ngx_cpymem(p, argv[i], argvlen[i]);
-        }
-    }
+    ngx_str_set(&command, "EVALSHA");
+    sha1.len = sizeof(w->sha1);
+    sha1.data = w->sha1;
 
-    op->argv[0] = "EVALSHA";
-    op->argvlen[0] = sizeof("EVALSHA") - 1;
-    op->argv[1] = (const char *) w->sha1;
-    op->argvlen[1] = sizeof(w->sha1);
+    p = ngx_http_tenant_redis_header(header, cmd->args, &command, &sha1);
+    len = p - header;
 
-    if (ngx_http_tenant_redis_format(w, op) != NGX_OK
-        || redisAsyncFormattedCommand(w->ac, ngx_http_tenant_redis_op_done,
-                                      op, (char *) w->cmd.data, w->cmd.len)
-           != REDIS_OK)
+    ngx_memcpy(cmd->start - len, header, len);
+
+    if (redisAsyncFormattedCommand(w->ac, ngx_http_tenant_redis_op_done, op,
+                                   (char *) cmd->start - len,
+                                   cmd->pos - cmd->start + len)
+        != REDIS_OK)
     {
         ngx_free(op);
         return NULL;
@@ -455,72 +486,118 @@ ngx_http_tenant_redis_eval(int argc, const char **argv,
 }
 
 
-/*
- * The request in RESP, written here once: hiredis's own formatting goes
- * through a printf-like path for every argument, and was a tenth of a
- * worker's time on the gateway's hot path.  The buffer is the worker's;
- * hiredis copies the command into its output buffer.
- */
+ngx_http_tenant_redis_op_t *
+ngx_http_tenant_redis_eval(int argc, const char **argv,
+    const size_t *argvlen, ngx_http_tenant_redis_handler_pt handler,
+    void *data)
+{
+    int                           i;
+    size_t                        size;
+    ngx_http_tenant_redis_cmd_t  *cmd;
+
+    size = 0;
+
+    for (i = 0; i < argc; i++) {
+        size += 1 + NGX_SIZE_T_LEN + 2 + argvlen[i] + 2;
+    }
+
+    cmd = ngx_http_tenant_redis_cmd(size);
+    if (cmd == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < argc; i++) {
+        ngx_http_tenant_redis_arg(cmd, (u_char *) argv[i], argvlen[i]);
+    }
+
+    return ngx_http_tenant_redis_send(cmd, handler, data);
+}
+
+
+/* the worker's command buffer holds at least size bytes */
 
 static ngx_int_t
-ngx_http_tenant_redis_format(ngx_http_tenant_redis_worker_t *w,
-    ngx_http_tenant_redis_op_t *op)
+ngx_http_tenant_redis_buffer(ngx_http_tenant_redis_worker_t *w, size_t size)
 {
-    int      i;
-    size_t   size;
-    u_char  *p;
-
-    size = 1 + NGX_INT_T_LEN + 2;
-
-    for (i = 0; i < op->argc; i++) {
-        size += 1 + NGX_SIZE_T_LEN + 2 + op->argvlen[i] + 2;
+    if (size <= w->cmd_size) {
+        return NGX_OK;
     }
 
-    if (size > w->cmd_size) {
-        ngx_free(w->cmd.data);
+    ngx_free(w->cmd_buf);
 
-        w->cmd_size = ngx_max(size, 4096);
-        w->cmd.data = ngx_alloc(w->cmd_size, &w->log);
+    w->cmd_size = ngx_max(size, 4096);
+    w->cmd_buf = ngx_alloc(w->cmd_size, &w->log);
 
-        if (w->cmd.data == NULL) {
-            w->cmd_size = 0;
-            return NGX_ERROR;
-        }
+    if (w->cmd_buf == NULL) {
+        w->cmd_size = 0;
+        return NGX_ERROR;
     }
-
-    p = ngx_http_tenant_redis_length(w->cmd.data, '*', op->argc);
-
-    for (i = 0; i < op->argc; i++) {
-        p = ngx_http_tenant_redis_length(p, '$', op->argvlen[i]);
-        p = ngx_cpymem(p, op->argv[i], op->argvlen[i]);
-        *p++ = CR; *p++ = LF;
-    }
-
-    w->cmd.len = p - w->cmd.data;
 
     return NGX_OK;
 }
 
 
-/* "*3\r\n" or "$40\r\n": written by hand, it is done two dozen times */
+/* "*N\r\n$7\r\nEVALSHA\r\n$40\r\n<sha1>\r\n", N counting both */
 
 static u_char *
-ngx_http_tenant_redis_length(u_char *p, u_char type, size_t n)
+ngx_http_tenant_redis_header(u_char *p, ngx_uint_t args, ngx_str_t *command,
+    ngx_str_t *what)
 {
-    u_char   digits[NGX_SIZE_T_LEN], *d;
+    *p++ = '*';
+    p = ngx_http_tenant_decimal(p, args + 2);
+    *p++ = CR; *p++ = LF;
 
-    d = digits + NGX_SIZE_T_LEN;
+    *p++ = '$';
+    p = ngx_http_tenant_decimal(p, command->len);
+    *p++ = CR; *p++ = LF;
+    p = ngx_cpymem(p, command->data, command->len);
+    *p++ = CR; *p++ = LF;
 
-    do {
-        *--d = (u_char) ('0' + n % 10);
-        n /= 10;
-    } while (n);
-
-    *p++ = type;
-    p = ngx_cpymem(p, d, digits + NGX_SIZE_T_LEN - d);
+    *p++ = '$';
+    p = ngx_http_tenant_decimal(p, what->len);
+    *p++ = CR; *p++ = LF;
+    p = ngx_cpymem(p, what->data, what->len);
     *p++ = CR; *p++ = LF;
 
     return p;
+}
+
+
+/*
+ * SCRIPT FLUSH, a restart without persistence, a failover: EVAL with the
+ * same arguments loads the script again, so later EVALSHAs succeed.
+ */
+
+static ngx_int_t
+ngx_http_tenant_redis_retry(ngx_http_tenant_redis_worker_t *w,
+    ngx_http_tenant_redis_op_t *op)
+{
+    u_char     *p;
+    ngx_str_t   command;
+
+    if (ngx_http_tenant_redis_buffer(w, NGX_HTTP_TENANT_REDIS_HEADER
+                                        + w->script.len + op->body.len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&command, "EVAL");
+
+    p = ngx_http_tenant_redis_header(w->cmd_buf, op->args, &command,
+                                     &w->script);
+    p = ngx_cpymem(p, op->body.data, op->body.len);
+
+    if (redisAsyncFormattedCommand(w->ac, ngx_http_tenant_redis_op_done, op,
+                                   (char *) w->cmd_buf, p - w->cmd_buf)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_tenant_redis_sent(w);
+
+    return NGX_OK;
 }
 
 
@@ -664,7 +741,7 @@ ngx_http_tenant_redis_handshake(ngx_http_tenant_redis_worker_t *w,
         argv[1] = (const char *) w->conf->password.data;
         len[1] = w->conf->password.len;
 
-        if (ngx_http_tenant_redis_send(w, ac, NGX_HTTP_TENANT_REDIS_AUTH, 2,
+        if (ngx_http_tenant_redis_step(w, ac, NGX_HTTP_TENANT_REDIS_AUTH, 2,
                                        argv, len)
             != NGX_OK)
         {
@@ -678,7 +755,7 @@ ngx_http_tenant_redis_handshake(ngx_http_tenant_redis_worker_t *w,
         argv[1] = (const char *) db;
         len[1] = ngx_sprintf(db, "%i", w->conf->db) - db;
 
-        if (ngx_http_tenant_redis_send(w, ac, NGX_HTTP_TENANT_REDIS_SELECT, 2,
+        if (ngx_http_tenant_redis_step(w, ac, NGX_HTTP_TENANT_REDIS_SELECT, 2,
                                        argv, len)
             != NGX_OK)
         {
@@ -693,13 +770,13 @@ ngx_http_tenant_redis_handshake(ngx_http_tenant_redis_worker_t *w,
     argv[2] = (const char *) w->script.data;
     len[2] = w->script.len;
 
-    return ngx_http_tenant_redis_send(w, ac, NGX_HTTP_TENANT_REDIS_LOAD, 3,
+    return ngx_http_tenant_redis_step(w, ac, NGX_HTTP_TENANT_REDIS_LOAD, 3,
                                       argv, len);
 }
 
 
 static ngx_int_t
-ngx_http_tenant_redis_send(ngx_http_tenant_redis_worker_t *w,
+ngx_http_tenant_redis_step(ngx_http_tenant_redis_worker_t *w,
     redisAsyncContext *ac, ngx_uint_t step, int argc, const char **argv,
     const size_t *len)
 {
@@ -812,21 +889,9 @@ ngx_http_tenant_redis_op_done(redisAsyncContext *ac, void *r, void *privdata)
             && ngx_strncmp(reply->str, "NOSCRIPT", sizeof("NOSCRIPT") - 1)
                == 0)
         {
-            /*
-             * SCRIPT FLUSH, a restart without persistence, a failover:
-             * EVAL loads the script again, so later EVALSHAs succeed.
-             */
             op->retried = 1;
-            op->argv[0] = "EVAL";
-            op->argvlen[0] = sizeof("EVAL") - 1;
-            op->argv[1] = (const char *) w->script.data;
-            op->argvlen[1] = w->script.len;
 
-            if (redisAsyncCommandArgv(ac, ngx_http_tenant_redis_op_done, op,
-                                      op->argc, op->argv, op->argvlen)
-                == REDIS_OK)
-            {
-                ngx_http_tenant_redis_sent(w);
+            if (ngx_http_tenant_redis_retry(w, op) == NGX_OK) {
                 return;
             }
 

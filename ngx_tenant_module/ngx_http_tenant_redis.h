@@ -58,6 +58,44 @@ ngx_int_t ngx_http_tenant_redis_init_process(ngx_cycle_t *cycle,
 void ngx_http_tenant_redis_exit_process(ngx_cycle_t *cycle);
 
 /*
+ * A command's arguments in RESP, written in place by the caller between
+ * ngx_http_tenant_redis_cmd() and ngx_http_tenant_redis_send().
+ */
+typedef struct {
+    u_char                     *start;
+    u_char                     *pos;
+    u_char                     *end;
+    ngx_uint_t                  args;
+    ngx_uint_t                  failed;       /* ran out of room */
+} ngx_http_tenant_redis_cmd_t;
+
+
+/*
+ * The worker's command buffer, emptied, with room for at least size
+ * bytes of arguments; NULL: Redis is down, apply the failure policy now.
+ */
+ngx_http_tenant_redis_cmd_t *ngx_http_tenant_redis_cmd(size_t size);
+
+void ngx_http_tenant_redis_arg(ngx_http_tenant_redis_cmd_t *cmd,
+    u_char *data, size_t len);
+void ngx_http_tenant_redis_arg_number(ngx_http_tenant_redis_cmd_t *cmd,
+    uint64_t n);
+u_char *ngx_http_tenant_redis_arg_start(ngx_http_tenant_redis_cmd_t *cmd,
+    size_t len);
+void ngx_http_tenant_redis_arg_end(ngx_http_tenant_redis_cmd_t *cmd,
+    u_char *p);
+u_char *ngx_http_tenant_decimal(u_char *p, uint64_t n);
+
+/*
+ * Sends "EVALSHA <sha1 of script>" followed by the command's arguments,
+ * numkeys first.  NULL: Redis is down or the command did not fit, apply
+ * the failure policy now.  Otherwise as ngx_http_tenant_redis_eval().
+ */
+ngx_http_tenant_redis_op_t *ngx_http_tenant_redis_send(
+    ngx_http_tenant_redis_cmd_t *cmd,
+    ngx_http_tenant_redis_handler_pt handler, void *data);
+
+/*
  * Sends "EVALSHA <sha1 of script> argv[0] ... argv[argc - 1]", argv[0]
  * being numkeys; the arguments are copied.  NULL: Redis is down, apply
  * the failure policy now.  Otherwise the handler is called exactly once,
