@@ -9,46 +9,11 @@
 #include "ngx_http_tenant_redis.h"
 
 
-/* numkeys, 5 keys and 15 arguments: see ngx_http_tenant_script.c */
-#define NGX_HTTP_TENANT_SCRIPT_ARGS  21
-
-/* room for an argument's "$LEN\r\n" and "\r\n", or for a number */
-#define NGX_HTTP_TENANT_ARG_ROOM     (1 + NGX_SIZE_T_LEN + 2 + NGX_INT64_LEN + 2)
-
 #define NGX_HTTP_TENANT_JTI_MAX      128
-
-
-typedef struct {
-    ngx_flag_t    limit;
-    ngx_str_t     meter;
-    ngx_str_t     meter_field;  /* "meter:NAME", the hash field */
-    ngx_str_t     plans;        /* tenant_require_plan, " a b " */
-    ngx_str_t     limit_plans;  /* every plan's limits, as text */
-} ngx_http_tenant_apply_t;
 
 
 static ngx_int_t ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
-static ngx_http_tenant_redis_cmd_t *ngx_http_tenant_limit_command(
-    ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_apply_t *apply, ngx_http_tenant_main_conf_t *tmcf);
-static void ngx_http_tenant_limit_keys(ngx_http_tenant_redis_cmd_t *cmd,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_main_conf_t *tmcf,
-    ngx_str_t *jti, ngx_http_tenant_period_t *qp, ngx_str_t *meter_name,
-    ngx_http_tenant_period_t *mp);
-static void ngx_http_tenant_limit_key(ngx_http_tenant_redis_cmd_t *cmd,
-    ngx_str_t *prefix, ngx_str_t *id, ngx_str_t *suffix, ngx_str_t *name,
-    ngx_str_t *period);
-static time_t ngx_http_tenant_limit_counter(ngx_http_tenant_redis_cmd_t *cmd,
-    ngx_http_tenant_count_t *limit, ngx_http_tenant_periods_t *periods);
-static void ngx_http_tenant_limit_iat(ngx_http_tenant_redis_cmd_t *cmd,
-    json_t *payload);
-static uint64_t ngx_http_tenant_deadline(ngx_http_tenant_main_conf_t *tmcf);
-static ngx_int_t ngx_http_tenant_seconds_claim(json_t *payload,
-    const char *name, uint64_t *n);
-static ngx_http_tenant_plan_t *ngx_http_tenant_token_plan(
-    ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_main_conf_t *tmcf);
 static void ngx_http_tenant_limit_reply(void *data, redisReply *reply);
 static ngx_int_t ngx_http_tenant_limit_parse(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, redisReply *reply);
@@ -69,13 +34,10 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 {
     ngx_http_tenant_apply_t       apply;
     ngx_http_tenant_redis_cmd_t  *cmd;
-    ngx_http_tenant_main_conf_t  *tmcf;
 
     if (ngx_http_tenant_limit_needed(ctx, tlcf, &apply) != NGX_OK) {
         return NGX_OK;
     }
-
-    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     ctx->applied_limit |= apply.limit;
 
@@ -83,7 +45,7 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         ctx->applied_meter = apply.meter;
     }
 
-    cmd = ngx_http_tenant_limit_command(r, ctx, &apply, tmcf);
+    cmd = ngx_http_tenant_limit_command(r, ctx, tlcf, &apply);
 
     ctx->op = cmd ? ngx_http_tenant_redis_send(cmd, ngx_http_tenant_limit_reply,
                                                r)
@@ -180,286 +142,6 @@ ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
 
 
 /*
- * The script's arguments (see ngx_http_tenant_script.c), written in RESP
- * into the worker's command buffer: the limits of the token's plan,
- * worked out at configuration time, so that the script parses nothing
- * unless the tenant's hash overrides a limit.  NULL: Redis is down.
- */
-
-static ngx_http_tenant_redis_cmd_t *
-ngx_http_tenant_limit_command(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_apply_t *apply,
-    ngx_http_tenant_main_conf_t *tmcf)
-{
-    size_t                         size;
-    ngx_str_t                      jti, *name;
-    ngx_http_tenant_plan_t        *plan;
-    ngx_http_tenant_meter_t       *meter;
-    ngx_http_tenant_count_t       *quota;
-    ngx_http_tenant_period_t      *qp, *mp;
-    ngx_http_tenant_periods_t     *periods;
-    ngx_http_tenant_redis_cmd_t   *cmd;
-    ngx_http_tenant_limit_sent_t  *sent;
-
-    static ngx_str_t               modes[4] = {
-        ngx_null_string, ngx_string("L"), ngx_string("J"), ngx_string("LJ")
-    };
-
-    if (ngx_http_tenant_jti(ctx->payload, &jti) != NGX_OK) {
-        ngx_str_null(&jti);
-    }
-
-    plan = ngx_http_tenant_token_plan(r, ctx, tmcf);
-    name = plan ? &plan->name : &ctx->identity.plan;
-
-    quota = (plan && apply->limit && plan->quota.text.len) ? &plan->quota
-                                                           : NULL;
-    meter = (plan && apply->meter.len)
-            ? ngx_http_tenant_plan_meter(plan, &apply->meter) : NULL;
-
-    periods = ngx_http_tenant_periods(ngx_time());
-
-    qp = quota ? ngx_http_tenant_period(periods, quota->unit) : NULL;
-    mp = meter ? ngx_http_tenant_period(periods, meter->limit.unit) : NULL;
-
-    /* every text that goes in, and room for each argument's framing */
-
-    size = NGX_HTTP_TENANT_SCRIPT_ARGS * NGX_HTTP_TENANT_ARG_ROOM
-           + 5 * (tmcf->redis->prefix.len + ctx->identity.tenant_id.len + 2)
-           + sizeof(":revoked::rate:quota::meter::") + jti.len
-           + (qp ? qp->id.len : 0)
-           + (mp ? meter->name.len + mp->id.len : 0)
-           + name->len + tmcf->default_plan.len + apply->meter_field.len
-           + (plan ? plan->interval.len + plan->tolerance.len : 0)
-           + (quota ? quota->count.len : 0)
-           + (meter ? meter->limit.count.len : 0)
-           + apply->plans.len + periods->text.len + apply->limit_plans.len;
-
-    cmd = ngx_http_tenant_redis_cmd(size);
-    if (cmd == NULL) {
-        return NULL;
-    }
-
-    ngx_http_tenant_redis_arg(cmd, (u_char *) "5", 1);
-
-    ngx_http_tenant_limit_keys(cmd, ctx, tmcf, &jti, qp,
-                               meter ? &meter->name : NULL, mp);
-
-    name = &modes[(apply->limit ? 1 : 0) + (jti.len ? 2 : 0)];
-    ngx_http_tenant_redis_arg(cmd, name->data, name->len);
-
-    ngx_http_tenant_limit_iat(cmd, ctx->payload);
-
-    name = plan ? &plan->name : &ctx->identity.plan;
-    ngx_http_tenant_redis_arg(cmd, name->data, name->len);
-    ngx_http_tenant_redis_arg(cmd, tmcf->default_plan.data,
-                              tmcf->default_plan.len);
-    ngx_http_tenant_redis_arg(cmd, apply->meter_field.data,
-                              apply->meter_field.len);
-
-    sent = &ctx->limit_sent;
-    sent->rate_limit = -1;
-    sent->quota_limit = quota ? quota->value : -1;
-
-    if (plan && apply->limit && plan->rate.len) {
-        ngx_http_tenant_redis_arg(cmd, plan->interval.data,
-                                  plan->interval.len);
-        ngx_http_tenant_redis_arg(cmd, plan->tolerance.data,
-                                  plan->tolerance.len);
-        sent->rate_limit = plan->rate_limit;
-
-    } else {
-        ngx_http_tenant_redis_arg(cmd, NULL, 0);
-        ngx_http_tenant_redis_arg(cmd, NULL, 0);
-    }
-
-    sent->quota_end = ngx_http_tenant_limit_counter(cmd, quota, periods);
-    (void) ngx_http_tenant_limit_counter(cmd, meter ? &meter->limit : NULL,
-                                         periods);
-
-    ngx_http_tenant_redis_arg_number(cmd, ngx_http_tenant_deadline(tmcf));
-    ngx_http_tenant_redis_arg(cmd, apply->plans.data, apply->plans.len);
-    ngx_http_tenant_redis_arg(cmd, periods->text.data, periods->text.len);
-    ngx_http_tenant_redis_arg(cmd, apply->limit_plans.data,
-                              apply->limit_plans.len);
-
-    return cmd;
-}
-
-
-/*
- * PREFIX{ID}, PREFIX{ID}:revoked:JTI, PREFIX{ID}:rate,
- * PREFIX{ID}:quota:PERIOD, PREFIX{ID}:meter:NAME:PERIOD: the hash tag
- * keeps a tenant in one cluster slot.  A counter the plan does not have
- * is replaced by the rate key, so that every key named is the tenant's.
- */
-
-static void
-ngx_http_tenant_limit_keys(ngx_http_tenant_redis_cmd_t *cmd,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_main_conf_t *tmcf,
-    ngx_str_t *jti, ngx_http_tenant_period_t *qp, ngx_str_t *meter_name,
-    ngx_http_tenant_period_t *mp)
-{
-    ngx_str_t  *prefix, *id;
-
-    static ngx_str_t  hash = ngx_null_string;
-    static ngx_str_t  revoked = ngx_string(":revoked:");
-    static ngx_str_t  rate = ngx_string(":rate");
-    static ngx_str_t  quota = ngx_string(":quota:");
-    static ngx_str_t  meter = ngx_string(":meter:");
-
-    prefix = &tmcf->redis->prefix;
-    id = &ctx->identity.tenant_id;
-
-    ngx_http_tenant_limit_key(cmd, prefix, id, &hash, NULL, NULL);
-    ngx_http_tenant_limit_key(cmd, prefix, id, &revoked, jti, NULL);
-    ngx_http_tenant_limit_key(cmd, prefix, id, &rate, NULL, NULL);
-
-    if (qp) {
-        ngx_http_tenant_limit_key(cmd, prefix, id, &quota, &qp->id, NULL);
-
-    } else {
-        ngx_http_tenant_limit_key(cmd, prefix, id, &rate, NULL, NULL);
-    }
-
-    if (mp) {
-        ngx_http_tenant_limit_key(cmd, prefix, id, &meter, meter_name,
-                                  &mp->id);
-
-    } else {
-        ngx_http_tenant_limit_key(cmd, prefix, id, &rate, NULL, NULL);
-    }
-}
-
-
-/* PREFIX{ID}SUFFIX[NAME[:PERIOD]], one argument */
-
-static void
-ngx_http_tenant_limit_key(ngx_http_tenant_redis_cmd_t *cmd,
-    ngx_str_t *prefix, ngx_str_t *id, ngx_str_t *suffix, ngx_str_t *name,
-    ngx_str_t *period)
-{
-    u_char  *p;
-    size_t   len;
-
-    len = prefix->len + 1 + id->len + 1 + suffix->len
-          + (name ? name->len : 0) + (period ? 1 + period->len : 0);
-
-    p = ngx_http_tenant_redis_arg_start(cmd, len);
-    if (p == NULL) {
-        return;
-    }
-
-    p = ngx_cpymem(p, prefix->data, prefix->len);
-    *p++ = '{';
-    p = ngx_cpymem(p, id->data, id->len);
-    *p++ = '}';
-
-    if (suffix->len) {
-        p = ngx_cpymem(p, suffix->data, suffix->len);
-    }
-
-    if (name && name->len) {
-        p = ngx_cpymem(p, name->data, name->len);
-    }
-
-    if (period) {
-        *p++ = ':';
-        p = ngx_cpymem(p, period->data, period->len);
-    }
-
-    ngx_http_tenant_redis_arg_end(cmd, p);
-}
-
-
-/* a counter's limit and the end of its period; that end is returned */
-
-static time_t
-ngx_http_tenant_limit_counter(ngx_http_tenant_redis_cmd_t *cmd,
-    ngx_http_tenant_count_t *limit, ngx_http_tenant_periods_t *periods)
-{
-    ngx_http_tenant_period_t  *period;
-
-    if (limit == NULL) {
-        ngx_http_tenant_redis_arg(cmd, NULL, 0);
-        ngx_http_tenant_redis_arg(cmd, NULL, 0);
-        return 0;
-    }
-
-    period = ngx_http_tenant_period(periods, limit->unit);
-
-    ngx_http_tenant_redis_arg(cmd, limit->count.data, limit->count.len);
-    ngx_http_tenant_redis_arg(cmd, period->end_text.data,
-                              period->end_text.len);
-
-    return period->end;
-}
-
-
-/* the token's iat, or "" when it has none fit to compare */
-
-static void
-ngx_http_tenant_limit_iat(ngx_http_tenant_redis_cmd_t *cmd, json_t *payload)
-{
-    uint64_t  iat;
-
-    if (ngx_http_tenant_seconds_claim(payload, "iat", &iat) != NGX_OK) {
-        ngx_http_tenant_redis_arg(cmd, NULL, 0);
-        return;
-    }
-
-    ngx_http_tenant_redis_arg_number(cmd, iat);
-}
-
-
-static uint64_t
-ngx_http_tenant_deadline(ngx_http_tenant_main_conf_t *tmcf)
-{
-    ngx_time_t  *tp;
-
-    /*
-     * The moment nginx stops waiting and applies tenant_redis_failure: a
-     * script that runs later counts nothing, so that a request answered
-     * by the failure policy is never charged.  Redis reads the time from
-     * its own clock, which hosts keep in step (NTP).
-     */
-    tp = ngx_timeofday();
-
-    return (uint64_t) tp->sec * 1000 + tp->msec + tmcf->redis->timeout;
-}
-
-
-/* the token's plan, or the default one for no plan or an unknown plan */
-
-static ngx_http_tenant_plan_t *
-ngx_http_tenant_token_plan(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_main_conf_t *tmcf)
-{
-    ngx_str_t               *name;
-    ngx_http_tenant_plan_t  *plan;
-
-    name = &ctx->identity.plan;
-
-    if (name->len) {
-        plan = ngx_http_tenant_plan_find(&tmcf->plans, name);
-
-        if (plan || tmcf->default_plan.len == 0) {
-            return plan;
-        }
-
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "tenant: unknown plan \"%V\" of tenant \"%V\", "
-                      "using the default plan", name,
-                      &ctx->identity.tenant_id);
-    }
-
-    return tmcf->default_plan.len
-           ? ngx_http_tenant_plan_find(&tmcf->plans, &tmcf->default_plan)
-           : NULL;
-}
-
-
-/*
  * After the reply (or the failure): NGX_OK admits, anything else is the
  * reason to refuse the request with.
  */
@@ -538,50 +220,6 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
                                         : NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_OK;
     }
-}
-
-
-ngx_int_t
-ngx_http_tenant_number_claim(ngx_http_request_t *r, json_t *payload,
-    const char *name, ngx_str_t *text)
-{
-    uint64_t  n;
-
-    ngx_str_null(text);
-
-    if (ngx_http_tenant_seconds_claim(payload, name, &n) != NGX_OK) {
-        return NGX_OK;
-    }
-
-    text->data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    if (text->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    text->len = ngx_http_tenant_decimal(text->data, n) - text->data;
-
-    return NGX_OK;
-}
-
-
-/* a time claim (iat) fit to compare with Redis's numbers, or NGX_DECLINED */
-
-static ngx_int_t
-ngx_http_tenant_seconds_claim(json_t *payload, const char *name, uint64_t *n)
-{
-    json_t  *v;
-
-    v = json_object_get(payload, name);
-
-    if (!json_is_number(v) || json_number_value(v) < 0
-        || json_number_value(v) > NGX_MAX_INT32_VALUE * 4.0)
-    {
-        return NGX_DECLINED;
-    }
-
-    *n = (uint64_t) json_number_value(v);
-
-    return NGX_OK;
 }
 
 

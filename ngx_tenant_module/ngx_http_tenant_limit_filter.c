@@ -8,8 +8,30 @@
 
 
 static ngx_int_t ngx_http_tenant_limit_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tenant_limit_headers(ngx_http_request_t *r,
+    ngx_http_tenant_limit_result_t *res);
 static ngx_int_t ngx_http_tenant_add_number(ngx_http_request_t *r,
-    const char *name, ngx_int_t value);
+    ngx_uint_t name, ngx_int_t value, u_char **buf);
+
+
+#define NGX_HTTP_TENANT_RETRY_AFTER          0
+#define NGX_HTTP_TENANT_RATELIMIT_LIMIT      1
+#define NGX_HTTP_TENANT_RATELIMIT_REMAINING  2
+#define NGX_HTTP_TENANT_RATELIMIT_RESET      3
+#define NGX_HTTP_TENANT_QUOTA_LIMIT          4
+#define NGX_HTTP_TENANT_QUOTA_REMAINING      5
+#define NGX_HTTP_TENANT_QUOTA_RESET          6
+
+
+static ngx_str_t  ngx_http_tenant_limit_header_names[] = {
+    ngx_string("Retry-After"),
+    ngx_string("RateLimit-Limit"),
+    ngx_string("RateLimit-Remaining"),
+    ngx_string("RateLimit-Reset"),
+    ngx_string("X-Quota-Limit"),
+    ngx_string("X-Quota-Remaining"),
+    ngx_string("X-Quota-Reset")
+};
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -33,7 +55,7 @@ ngx_http_tenant_limit_filter_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_tenant_limit_header_filter(ngx_http_request_t *r)
 {
-    ngx_int_t                        remaining;
+    u_char                          *buf;
     ngx_http_tenant_ctx_t           *ctx, *found;
     ngx_http_tenant_lockout_t       *lockout;
     ngx_http_tenant_loc_conf_t      *tlcf;
@@ -64,14 +86,18 @@ ngx_http_tenant_limit_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    if ((ctx->reason == NGX_HTTP_TENANT_RATE_LIMITED
-         || ctx->reason == NGX_HTTP_TENANT_QUOTA_EXCEEDED
-         || ctx->reason == NGX_HTTP_TENANT_LOCKED_OUT)
-        && ngx_http_tenant_add_number(r, "Retry-After",
-                                      ngx_max(ctx->retry_after, 1))
-           != NGX_OK)
+    if (ctx->reason == NGX_HTTP_TENANT_RATE_LIMITED
+        || ctx->reason == NGX_HTTP_TENANT_QUOTA_EXCEEDED
+        || ctx->reason == NGX_HTTP_TENANT_LOCKED_OUT)
     {
-        return NGX_ERROR;
+        buf = NULL;
+
+        if (ngx_http_tenant_add_number(r, NGX_HTTP_TENANT_RETRY_AFTER,
+                                       ngx_max(ctx->retry_after, 1), &buf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     if (ctx->limit_state != NGX_HTTP_TENANT_LIMIT_DONE) {
@@ -84,41 +110,71 @@ ngx_http_tenant_limit_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    if (res->rate_limit >= 0
-        && (ngx_http_tenant_add_number(r, "RateLimit-Limit", res->rate_limit)
-            != NGX_OK
-            || ngx_http_tenant_add_number(r, "RateLimit-Remaining",
-                                          ngx_max(res->rate_remaining, 0))
-               != NGX_OK
-            || ngx_http_tenant_add_number(r, "RateLimit-Reset",
-                                          ngx_max(res->rate_reset, 0))
-               != NGX_OK))
-    {
+    if (ngx_http_tenant_limit_headers(r, res) != NGX_OK) {
         return NGX_ERROR;
-    }
-
-    if (res->quota_limit >= 0) {
-        remaining = ngx_max(res->quota_limit - res->quota_used, 0);
-
-        if (ngx_http_tenant_add_number(r, "X-Quota-Limit", res->quota_limit)
-            != NGX_OK
-            || ngx_http_tenant_add_number(r, "X-Quota-Remaining", remaining)
-               != NGX_OK
-            || ngx_http_tenant_add_number(r, "X-Quota-Reset",
-                                          ngx_max(res->quota_reset, 0))
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
     }
 
     return ngx_http_next_header_filter(r);
 }
 
 
+/* RateLimit-* for the rate, X-Quota-* for the quota: six values, one buffer */
+
 static ngx_int_t
-ngx_http_tenant_add_number(ngx_http_request_t *r, const char *name,
-    ngx_int_t value)
+ngx_http_tenant_limit_headers(ngx_http_request_t *r,
+    ngx_http_tenant_limit_result_t *res)
+{
+    u_char  *buf;
+
+    buf = ngx_pnalloc(r->pool, 6 * NGX_INT_T_LEN);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (res->rate_limit >= 0
+        && (ngx_http_tenant_add_number(r, NGX_HTTP_TENANT_RATELIMIT_LIMIT,
+                                       res->rate_limit, &buf)
+            != NGX_OK
+            || ngx_http_tenant_add_number(r,
+                                          NGX_HTTP_TENANT_RATELIMIT_REMAINING,
+                                          ngx_max(res->rate_remaining, 0),
+                                          &buf)
+               != NGX_OK
+            || ngx_http_tenant_add_number(r, NGX_HTTP_TENANT_RATELIMIT_RESET,
+                                          ngx_max(res->rate_reset, 0), &buf)
+               != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
+
+    if (res->quota_limit >= 0
+        && (ngx_http_tenant_add_number(r, NGX_HTTP_TENANT_QUOTA_LIMIT,
+                                       res->quota_limit, &buf)
+            != NGX_OK
+            || ngx_http_tenant_add_number(r, NGX_HTTP_TENANT_QUOTA_REMAINING,
+                                          ngx_max(res->quota_limit
+                                                  - res->quota_used, 0),
+                                          &buf)
+               != NGX_OK
+            || ngx_http_tenant_add_number(r, NGX_HTTP_TENANT_QUOTA_RESET,
+                                          ngx_max(res->quota_reset, 0), &buf)
+               != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The header "name: value"; the value goes at *buf, which moves past it
+ * (NULL: a buffer of its own).
+ */
+
+static ngx_int_t
+ngx_http_tenant_add_number(ngx_http_request_t *r, ngx_uint_t name,
+    ngx_int_t value, u_char **buf)
 {
     u_char           *p;
     ngx_table_elt_t  *h;
@@ -128,25 +184,28 @@ ngx_http_tenant_add_number(ngx_http_request_t *r, const char *name,
         return NGX_ERROR;
     }
 
-    h->value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-    if (h->value.data == NULL) {
-        return NGX_ERROR;
+    if (*buf == NULL) {
+        *buf = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (*buf == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
+    h->key = ngx_http_tenant_limit_header_names[name];
     h->lowcase_key = NULL;
+    h->value.data = *buf;
     p = h->value.data;
 
     if (value < 0) {
         *p++ = '-';
     }
 
-    h->value.len = ngx_http_tenant_decimal(p, (value < 0)
-                                              ? (uint64_t) 0 - (uint64_t) value
-                                              : (uint64_t) value)
-                   - h->value.data;
+    *buf = ngx_http_tenant_decimal(p, (value < 0)
+                                      ? (uint64_t) 0 - (uint64_t) value
+                                      : (uint64_t) value);
+
+    h->value.len = *buf - h->value.data;
 
     return NGX_OK;
 }

@@ -184,6 +184,18 @@ ngx_http_tenant_ctx_t *ngx_http_tenant_wait_done(ngx_http_request_t *r);
 void ngx_http_tenant_wake(ngx_http_request_t *r);
 void ngx_http_tenant_limit_cleanup(void *data);
 
+/* what one pass of the access phase asks Redis for */
+typedef struct {
+    ngx_flag_t                      limit;
+    ngx_str_t                       meter;
+    ngx_str_t                       meter_field;  /* "meter:NAME" */
+    ngx_str_t                       plans;        /* tenant_require_plan */
+    ngx_str_t                       limit_plans;  /* every plan's limits */
+} ngx_http_tenant_apply_t;
+
+ngx_http_tenant_redis_cmd_t *ngx_http_tenant_limit_command(
+    ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
 ngx_int_t ngx_http_tenant_number_claim(ngx_http_request_t *r,
     json_t *payload, const char *name, ngx_str_t *text);
 ngx_int_t ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti);

@@ -84,6 +84,8 @@ u_char *ngx_http_tenant_redis_arg_start(ngx_http_tenant_redis_cmd_t *cmd,
     size_t len);
 void ngx_http_tenant_redis_arg_end(ngx_http_tenant_redis_cmd_t *cmd,
     u_char *p);
+void ngx_http_tenant_redis_arg_raw(ngx_http_tenant_redis_cmd_t *cmd,
+    ngx_str_t *resp, ngx_uint_t args);
 u_char *ngx_http_tenant_decimal(u_char *p, uint64_t n);
 
 /*

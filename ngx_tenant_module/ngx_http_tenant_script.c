@@ -46,15 +46,19 @@
  * ARGV[1]  "", "L", "J" or "LJ": "L" rate and quota apply here, "J" the
  *          token has a jti (a meter applies whenever one is named)
  * ARGV[2]  iat, or ""
- * ARGV[3]  the plan: the token's, or the default one
- * ARGV[4]  the default plan, or ""
- * ARGV[5]  "meter:NAME", the hash field of the meter, or ""
- * ARGV[6..7]    rate: emission interval and tolerance (microseconds),
+ * ARGV[3]  deadline (unix milliseconds): past it the requester has given
+ *          up on this reply, so nothing is counted
+ *
+ * The arguments from here on are the same for every request of a plan in
+ * a location, and nginx keeps them written:
+ *
+ * ARGV[4]  the plan: the token's, or the default one
+ * ARGV[5]  the default plan, or ""
+ * ARGV[6]  "meter:NAME", the hash field of the meter, or ""
+ * ARGV[7..8]    rate: emission interval and tolerance (microseconds),
  *               or "" ""
- * ARGV[8..9]    quota: limit and end of its period (unix seconds), or ""
- * ARGV[10..11]  meter: the same
- * ARGV[12]  deadline (unix milliseconds): past it the requester has given
- *           up on this reply, so nothing is counted
+ * ARGV[9..10]   quota: limit and end of its period (unix seconds), or ""
+ * ARGV[11..12]  meter: the same
  * ARGV[13]  plans this location requires (tenant_require_plan), each
  *           between spaces, or "": checked before anything is counted
  * ARGV[14]  "HOUR HOUR_END DAY DAY_END MONTH MONTH_END", the periods
@@ -125,12 +129,12 @@ static u_char  ngx_http_tenant_script_source[] =
 "end\n"
 
 "local h\n"
-"if ARGV[5] == '' then\n"
+"if ARGV[6] == '' then\n"
 "  h = redis.call('HMGET', KEYS[1], 'status', 'plan', 'rate', 'burst',\n"
 "                 'quota', 'tokens_valid_after')\n"
 "else\n"
 "  h = redis.call('HMGET', KEYS[1], 'status', 'plan', 'rate', 'burst',\n"
-"                 'quota', 'tokens_valid_after', ARGV[5])\n"
+"                 'quota', 'tokens_valid_after', ARGV[6])\n"
 "end\n"
 "local status = h[1] or 'active'\n"
 "if status == 'suspended' then return {1, status, ''} end\n"
@@ -143,10 +147,10 @@ static u_char  ngx_http_tenant_script_source[] =
 "  return {2, status, ''}\n"
 "end\n"
 
-"local plan = ARGV[3]\n"
-"local T, tau = tonumber(ARGV[6]), tonumber(ARGV[7])\n"
-"local ql, qend, qkey = tonumber(ARGV[8]), ARGV[9], KEYS[4]\n"
-"local ml, mend, mkey = tonumber(ARGV[10]), ARGV[11], KEYS[5]\n"
+"local plan = ARGV[4]\n"
+"local T, tau = tonumber(ARGV[7]), tonumber(ARGV[8])\n"
+"local ql, qend, qkey = tonumber(ARGV[9]), ARGV[10], KEYS[4]\n"
+"local ml, mend, mkey = tonumber(ARGV[11]), ARGV[12], KEYS[5]\n"
 "local rl, override = -1, false\n"
 
 /* an override in the hash: work the limits out from the texts */
@@ -155,8 +159,8 @@ static u_char  ngx_http_tenant_script_source[] =
 "  local plans = ARGV[15]\n"
 "  if h[2] then plan = h[2] end\n"
 "  local at = string.find(plans, ';' .. plan .. ' ', 1, true)\n"
-"  if not at and ARGV[4] ~= '' then\n"
-"    plan = ARGV[4]\n"
+"  if not at and ARGV[5] ~= '' then\n"
+"    plan = ARGV[5]\n"
 "    at = string.find(plans, ';' .. plan .. ' ', 1, true)\n"
 "  end\n"
 "  local pr, pb, pq, pm = '-', '0', '-', '-'\n"
@@ -188,9 +192,9 @@ static u_char  ngx_http_tenant_script_source[] =
 "  end\n"
 "  c, u = string.match(meter, '^(%d+)/(%a+)$')\n"
 "  ml = nil\n"
-"  if c and p[u] and ARGV[5] ~= '' then\n"
+"  if c and p[u] and ARGV[6] ~= '' then\n"
 "    ml, mend = tonumber(c), p[u .. '_end']\n"
-"    mkey = KEYS[1] .. ':meter:' .. string.sub(ARGV[5], 7) .. ':' .. p[u]\n"
+"    mkey = KEYS[1] .. ':meter:' .. string.sub(ARGV[6], 7) .. ':' .. p[u]\n"
 "  end\n"
 "end\n"
 
@@ -203,7 +207,7 @@ static u_char  ngx_http_tenant_script_source[] =
 
 "local t = redis.call('TIME')\n"
 "local now = t[1] * 1000000 + t[2]\n"
-"if now > ARGV[12] * 1000 then return {5, status, plan} end\n"
+"if now > ARGV[3] * 1000 then return {5, status, plan} end\n"
 "local v = redis.call('MGET', KEYS[3], qkey, mkey)\n"
 
 "local verdict, retry = 0, 0\n"
