@@ -284,7 +284,7 @@ static ngx_int_t
 ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     redisReply *reply)
 {
-    size_t                           i;
+    size_t                           i, first;
     ngx_int_t                       *field[7];
     ngx_http_tenant_limit_sent_t    *sent;
     ngx_http_tenant_limit_result_t  *res;
@@ -305,16 +305,26 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     res = &ctx->limit;
 
     res->verdict = reply->element[0]->integer;
+    sent = &ctx->limit_sent;
 
-    if (ngx_http_tenant_reply_str(r, reply->element[1], &res->status)
-        != NGX_OK
-        || ngx_http_tenant_reply_str(r, reply->element[2], &res->plan)
-           != NGX_OK)
+    if (reply->elements == 5) {
+        /* an active tenant on the plan sent: neither is repeated */
+        ngx_str_set(&res->status, "active");
+        res->plan = sent->plan;
+        first = 1;
+
+    } else if (ngx_http_tenant_reply_str(r, reply->element[1], &res->status)
+               != NGX_OK
+               || ngx_http_tenant_reply_str(r, reply->element[2], &res->plan)
+                  != NGX_OK)
     {
         return NGX_ERROR;
+
+    } else {
+        first = 3;
     }
 
-    /* in the script's order, after verdict, status and plan */
+    /* in the script's order, after verdict (and status and plan) */
 
     field[0] = &res->rate_remaining;
     field[1] = &res->rate_reset;
@@ -327,21 +337,19 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     for (i = 0; i < 7; i++) {
         *field[i] = -1;
 
-        if (3 + i < reply->elements
-            && reply->element[3 + i]->type == REDIS_REPLY_INTEGER)
+        if (first + i < reply->elements
+            && reply->element[first + i]->type == REDIS_REPLY_INTEGER)
         {
-            *field[i] = reply->element[3 + i]->integer;
+            *field[i] = reply->element[first + i]->integer;
         }
     }
 
-    if (reply->elements != 7) {
+    if (reply->elements != 5 && reply->elements != 7) {
         /* a short answer (nothing counted), or the limits it worked out */
         return NGX_OK;
     }
 
     /* the limits are the ones nginx sent */
-
-    sent = &ctx->limit_sent;
 
     res->rate_limit = sent->rate_limit;
     res->quota_limit = sent->quota_limit;

@@ -69,6 +69,7 @@ typedef struct {
 
 /* what nginx told the script: the reply does not repeat it */
 typedef struct {
+    ngx_str_t                  plan;
     ngx_int_t                  rate_limit;
     ngx_int_t                  quota_limit;
     time_t                     quota_end;

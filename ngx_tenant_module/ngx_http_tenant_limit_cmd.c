@@ -121,6 +121,7 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
                  : NULL;
 
     sent = &ctx->limit_sent;
+    sent->plan = *d.name;
     sent->rate_limit = (d.plan && apply->limit && d.plan->rate.len)
                        ? d.plan->rate_limit : -1;
     sent->quota_limit = d.quota ? d.quota->value : -1;
@@ -162,6 +163,27 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
     }
 
     return cmd;
+}
+
+
+/*
+ * The kept arguments name configuration by its address: they go with the
+ * configuration that was read (a reload of nginx running without a master
+ * process keeps this process and its memory) and when the process exits.
+ */
+
+void
+ngx_http_tenant_limit_forget(void)
+{
+    ngx_uint_t                    i;
+    ngx_http_tenant_plan_args_t  *pa;
+
+    for (i = 0; i < NGX_HTTP_TENANT_PLAN_SLOTS; i++) {
+        pa = &ngx_http_tenant_plan_slots[i];
+
+        ngx_free(pa->resp.data);
+        ngx_memzero(pa, sizeof(ngx_http_tenant_plan_args_t));
+    }
 }
 
 

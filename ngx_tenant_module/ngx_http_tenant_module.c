@@ -856,6 +856,9 @@ ngx_http_tenant_postconfiguration(ngx_conf_t *cf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
+    /* what was kept for the locations of the configuration read before */
+    ngx_http_tenant_limit_forget();
+
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -918,6 +921,7 @@ ngx_http_tenant_exit_process(ngx_cycle_t *cycle)
         tmcf->cache = NULL;
     }
 
+    ngx_http_tenant_limit_forget();
     ngx_http_tenant_jwt_exit();
     ngx_http_tenant_keys_exit();
 }

@@ -67,8 +67,10 @@
  * Reply: { verdict, status, plan, rate remaining, rate reset,
  *          retry after, quota used } with -1 for "no such limit"; nginx
  * knows the limits it sent.  With an override in the hash the reply
- * goes on with { rate limit, quota limit, quota reset }.  Verdicts are
- * in ngx_http_tenant_limit.h.
+ * goes on with { rate limit, quota limit, quota reset }.  The common
+ * case, an active tenant on the plan nginx sent, leaves out status and
+ * plan: { verdict, rate remaining, rate reset, retry after, quota used }.
+ * Verdicts are in ngx_http_tenant_limit.h.
  */
 
 static u_char  ngx_http_tenant_script_source[] =
@@ -257,6 +259,7 @@ static u_char  ngx_http_tenant_script_source[] =
 "  return {verdict, status, plan, rrem, rreset, retry, qused, rl, ql or -1,\n"
 "          ql and qend - t[1] or -1}\n"
 "end\n"
+"if status == 'active' then return {verdict, rrem, rreset, retry, qused} end\n"
 "return {verdict, status, plan, rrem, rreset, retry, qused}\n";
 
 
