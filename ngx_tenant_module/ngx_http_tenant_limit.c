@@ -313,14 +313,15 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         res->plan = sent->plan;
         first = 1;
 
-    } else if (ngx_http_tenant_reply_str(r, reply->element[1], &res->status)
-               != NGX_OK
-               || ngx_http_tenant_reply_str(r, reply->element[2], &res->plan)
-                  != NGX_OK)
-    {
-        return NGX_ERROR;
-
     } else {
+        if (ngx_http_tenant_reply_str(r, reply->element[1], &res->status)
+            != NGX_OK
+            || ngx_http_tenant_reply_str(r, reply->element[2], &res->plan)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         first = 3;
     }
 
