@@ -43,6 +43,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                     *name;
     ngx_http_tenant_plan_t        *plan;
+    ngx_flag_t                     rate;      /* the plan's rate applies */
     ngx_http_tenant_count_t       *quota;
     ngx_http_tenant_meter_t       *meter;
     ngx_http_tenant_periods_t     *periods;
@@ -109,6 +110,7 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
     d.plan = ngx_http_tenant_token_plan(r, ctx, tmcf);
     d.name = d.plan ? &d.plan->name : &ctx->identity.plan;
 
+    d.rate = (d.plan && apply->limit && d.plan->rate.len);
     d.quota = (d.plan && apply->limit && d.plan->quota.text.len)
               ? &d.plan->quota : NULL;
     d.meter = (d.plan && apply->meter.len)
@@ -122,8 +124,7 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
 
     sent = &ctx->limit_sent;
     sent->plan = *d.name;
-    sent->rate_limit = (d.plan && apply->limit && d.plan->rate.len)
-                       ? d.plan->rate_limit : -1;
+    sent->rate_limit = d.rate ? d.plan->rate_limit : -1;
     sent->quota_limit = d.quota ? d.quota->value : -1;
     sent->quota_end = qp ? qp->end : 0;
 
@@ -232,11 +233,8 @@ ngx_http_tenant_plan_args(ngx_http_request_t *r,
         pa->size = size;
     }
 
-    cmd.start = pa->resp.data;
-    cmd.pos = cmd.start;
-    cmd.end = cmd.start + pa->size;
-    cmd.args = 0;
-    cmd.failed = 0;
+    ngx_http_tenant_redis_cmd_init(&cmd, pa->resp.data,
+                                   pa->resp.data + pa->size);
 
     ngx_http_tenant_plan_args_write(&cmd, apply, tmcf, d);
 
@@ -287,7 +285,7 @@ ngx_http_tenant_plan_args_write(ngx_http_tenant_redis_cmd_t *cmd,
     ngx_http_tenant_redis_arg(cmd, apply->meter_field.data,
                               apply->meter_field.len);
 
-    if (plan && apply->limit && plan->rate.len) {
+    if (d->rate) {
         ngx_http_tenant_redis_arg(cmd, plan->interval.data,
                                   plan->interval.len);
         ngx_http_tenant_redis_arg(cmd, plan->tolerance.data,

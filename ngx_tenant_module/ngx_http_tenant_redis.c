@@ -415,11 +415,9 @@ ngx_http_tenant_redis_cmd(size_t size)
 
     /* the arguments go after the room the header will take */
 
-    w->cmd.start = w->cmd_buf + NGX_HTTP_TENANT_REDIS_HEADER;
-    w->cmd.pos = w->cmd.start;
-    w->cmd.end = w->cmd_buf + w->cmd_size;
-    w->cmd.args = 0;
-    w->cmd.failed = 0;
+    ngx_http_tenant_redis_cmd_init(&w->cmd,
+                                   w->cmd_buf + NGX_HTTP_TENANT_REDIS_HEADER,
+                                   w->cmd_buf + w->cmd_size);
 
     return &w->cmd;
 }

@@ -76,6 +76,8 @@ typedef struct {
  */
 ngx_http_tenant_redis_cmd_t *ngx_http_tenant_redis_cmd(size_t size);
 
+void ngx_http_tenant_redis_cmd_init(ngx_http_tenant_redis_cmd_t *cmd,
+    u_char *start, u_char *end);
 void ngx_http_tenant_redis_arg(ngx_http_tenant_redis_cmd_t *cmd,
     u_char *data, size_t len);
 void ngx_http_tenant_redis_arg_number(ngx_http_tenant_redis_cmd_t *cmd,

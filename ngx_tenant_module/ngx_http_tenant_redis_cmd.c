@@ -20,6 +20,20 @@
  */
 
 
+/* an empty command written between start and end */
+
+void
+ngx_http_tenant_redis_cmd_init(ngx_http_tenant_redis_cmd_t *cmd,
+    u_char *start, u_char *end)
+{
+    cmd->start = start;
+    cmd->pos = start;
+    cmd->end = end;
+    cmd->args = 0;
+    cmd->failed = 0;
+}
+
+
 void
 ngx_http_tenant_redis_arg(ngx_http_tenant_redis_cmd_t *cmd, u_char *data,
     size_t len)
