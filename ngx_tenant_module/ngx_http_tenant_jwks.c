@@ -54,6 +54,15 @@ ngx_http_tenant_jwks_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
 
     set = json_load_file((char *) path->data, JSON_REJECT_DUPLICATES, &err);
     if (set == NULL) {
+
+        /* the file could not be read: jansson's text says why, no line */
+        if (err.line < 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "tenant: cannot load JWK Set \"%V\": %s",
+                               path, err.text);
+            return NGX_CONF_ERROR;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "tenant: cannot load JWK Set \"%V\": %s "
                            "(line %d)", path, err.text, err.line);

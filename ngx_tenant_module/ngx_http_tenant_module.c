@@ -52,8 +52,13 @@ static char *ngx_http_tenant_merge_policy(ngx_conf_t *cf,
 static char *ngx_http_tenant_plans_text(ngx_conf_t *cf,
     ngx_http_tenant_main_conf_t *tmcf, ngx_http_tenant_loc_conf_t *conf);
 static char *ngx_http_tenant_check_roles(ngx_conf_t *cf,
-    ngx_http_tenant_main_conf_t *tmcf, ngx_array_t *names);
+    ngx_http_tenant_main_conf_t *tmcf, ngx_array_t *names,
+    ngx_http_tenant_where_t *where);
 static char *ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_select(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_default_plan(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_roles(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -63,6 +68,45 @@ static char *ngx_http_tenant_lockout(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_merge_keyed(ngx_conf_t *cf,
     ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
+static char *ngx_http_tenant_set_where(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+/*
+ * A stock or shared setter, followed by a note of where the directive was
+ * written (and, for a policy directive, that one was written here).
+ */
+typedef struct {
+    char                        *(*set)(ngx_conf_t *cf, ngx_command_t *cmd,
+                                        void *conf);
+    size_t                        where;
+    ngx_flag_t                    policy;
+} ngx_http_tenant_where_slot_t;
+
+
+#define ngx_http_tenant_where_slot(setter, field, is_policy)                  \
+    { setter, offsetof(ngx_http_tenant_loc_conf_t, field), is_policy }
+
+static ngx_http_tenant_where_slot_t  ngx_http_tenant_where_roles =
+    ngx_http_tenant_where_slot(ngx_http_tenant_str_list, roles_where, 1);
+static ngx_http_tenant_where_slot_t  ngx_http_tenant_where_min_role =
+    ngx_http_tenant_where_slot(ngx_conf_set_str_slot, min_role_where, 1);
+static ngx_http_tenant_where_slot_t  ngx_http_tenant_where_permissions =
+    ngx_http_tenant_where_slot(ngx_http_tenant_str_list, policy_where, 1);
+static ngx_http_tenant_where_slot_t  ngx_http_tenant_where_plans =
+    ngx_http_tenant_where_slot(ngx_http_tenant_str_list, plans_where, 1);
+static ngx_http_tenant_where_slot_t  ngx_http_tenant_where_match =
+    ngx_http_tenant_where_slot(ngx_http_tenant_complex, policy_where, 1);
+static ngx_http_tenant_where_slot_t  ngx_http_tenant_where_select =
+    ngx_http_tenant_where_slot(ngx_http_tenant_select, policy_where, 1);
+static ngx_http_tenant_where_slot_t  ngx_http_tenant_where_limit =
+    ngx_http_tenant_where_slot(ngx_conf_set_flag_slot, limit_where, 0);
+static ngx_http_tenant_where_slot_t  ngx_http_tenant_where_meter =
+    ngx_http_tenant_where_slot(ngx_http_tenant_meter, limit_where, 0);
+static ngx_http_tenant_where_slot_t  ngx_http_tenant_where_limit_by =
+    ngx_http_tenant_where_slot(ngx_http_tenant_str_list, limit_by_where, 0);
+static ngx_http_tenant_where_slot_t  ngx_http_tenant_where_lockout =
+    ngx_http_tenant_where_slot(ngx_http_tenant_lockout, lockout_where, 0);
 
 
 static ngx_conf_enum_t  ngx_http_tenant_redis_failure[] = {
@@ -186,17 +230,17 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
 
     { ngx_string("tenant_select"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_tenant_complex,
+      ngx_http_tenant_set_where,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tenant_loc_conf_t, select),
-      NULL },
+      &ngx_http_tenant_where_select },
 
     { ngx_string("tenant_match"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_tenant_complex,
+      ngx_http_tenant_set_where,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tenant_loc_conf_t, match),
-      NULL },
+      &ngx_http_tenant_where_match },
 
     { ngx_string("tenant_roles"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
@@ -207,31 +251,31 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
 
     { ngx_string("tenant_require_role"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_tenant_str_list,
+      ngx_http_tenant_set_where,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tenant_loc_conf_t, require_roles),
-      NULL },
+      &ngx_http_tenant_where_roles },
 
     { ngx_string("tenant_min_role"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_tenant_set_where,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tenant_loc_conf_t, min_role_name),
-      NULL },
+      &ngx_http_tenant_where_min_role },
 
     { ngx_string("tenant_require_permission"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_tenant_str_list,
+      ngx_http_tenant_set_where,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tenant_loc_conf_t, require_permissions),
-      NULL },
+      &ngx_http_tenant_where_permissions },
 
     { ngx_string("tenant_require_plan"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_tenant_str_list,
+      ngx_http_tenant_set_where,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tenant_loc_conf_t, require_plans),
-      NULL },
+      &ngx_http_tenant_where_plans },
 
     { ngx_string("tenant_limit_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
@@ -242,17 +286,17 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
 
     { ngx_string("tenant_limit_by"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_tenant_str_list,
+      ngx_http_tenant_set_where,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tenant_loc_conf_t, limit_by),
-      NULL },
+      &ngx_http_tenant_where_limit_by },
 
     { ngx_string("tenant_lockout"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
-      ngx_http_tenant_lockout,
+      ngx_http_tenant_set_where,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_tenant_where_lockout },
 
     { ngx_string("tenant_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
@@ -277,24 +321,24 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
 
     { ngx_string("tenant_default_plan"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_tenant_default_plan,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_tenant_main_conf_t, default_plan),
       NULL },
 
     { ngx_string("tenant_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
+      ngx_http_tenant_set_where,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tenant_loc_conf_t, limit),
-      NULL },
+      &ngx_http_tenant_where_limit },
 
     { ngx_string("tenant_meter"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_tenant_meter,
+      ngx_http_tenant_set_where,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_tenant_where_meter },
 
     { ngx_string("tenant_limit_dry_run"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -394,9 +438,10 @@ ngx_http_tenant_init_main_conf(ngx_conf_t *cf, void *conf)
         && ngx_http_tenant_plan_find(&tmcf->plans, &tmcf->default_plan)
            == NULL)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+        ngx_http_tenant_where_error(cf, &tmcf->default_plan_where,
                            "tenant_default_plan \"%V\" is not declared "
-                           "with \"tenant_plan\"", &tmcf->default_plan);
+                           "with \"tenant_plan\": declare it, or name a "
+                           "declared plan", &tmcf->default_plan);
         return NGX_CONF_ERROR;
     }
 
@@ -447,6 +492,7 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->jwt == NGX_CONF_UNSET) {
         conf->jwt = prev->jwt;
         conf->token = prev->token;
+        conf->jwt_where = prev->jwt_where;
     }
 
     ngx_conf_merge_value(conf->jwt, prev->jwt, 0);
@@ -457,8 +503,10 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     /* unset stays unset: the default follows this level's own keys */
-    ngx_conf_merge_uint_value(conf->algorithms, prev->algorithms,
-                              NGX_CONF_UNSET_UINT);
+    if (conf->algorithms == NGX_CONF_UNSET_UINT) {
+        conf->algorithms = prev->algorithms;
+        conf->algorithms_where = prev->algorithms_where;
+    }
 
     if (conf->issuers == NULL) {
         conf->issuers = prev->issuers;
@@ -487,10 +535,11 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (conf->jwt && conf->keyset == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"tenant_jwt\" is on but no key is configured: "
-                           "use \"tenant_jwt_key_file\" or "
-                           "\"tenant_jwt_jwks_file\"");
+        ngx_http_tenant_where_error(cf, &conf->jwt_where,
+                           "\"tenant_jwt\" is on but no key is configured "
+                           "for it: add \"tenant_jwt_key_file\" or "
+                           "\"tenant_jwt_jwks_file\" at its level, or in "
+                           "each location it reaches");
         return NGX_CONF_ERROR;
     }
 
@@ -498,9 +547,11 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->jwt && conf->algorithms != NGX_CONF_UNSET_UINT
         && (conf->algorithms & conf->keyset->algs) == 0)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+        ngx_http_tenant_where_error(cf, &conf->algorithms_where,
                            "\"tenant_jwt_algorithms\" allows no algorithm "
-                           "that the configured keys can verify");
+                           "that the configured keys can verify: list the "
+                           "keys' algorithm, or bind the keys to one it "
+                           "lists");
         return NGX_CONF_ERROR;
     }
 
@@ -547,6 +598,10 @@ ngx_http_tenant_merge_limit(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
 
     here = (conf->limit == 1 || conf->meter.len);
 
+    if (conf->limit_where.name == NULL) {
+        conf->limit_where = prev->limit_where;
+    }
+
     ngx_conf_merge_value(conf->limit, prev->limit, 0);
     ngx_conf_merge_value(conf->limit_dry_run, prev->limit_dry_run, 0);
     ngx_conf_merge_value(conf->limit_headers, prev->limit_headers, 1);
@@ -587,9 +642,10 @@ ngx_http_tenant_merge_limit(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
 
     /* a limit nobody can enforce would be a silent hole */
     if (tmcf->redis == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+        ngx_http_tenant_where_error(cf, &conf->limit_where,
                            "\"tenant_limit\" and \"tenant_meter\" need "
-                           "\"tenant_redis\"");
+                           "\"tenant_redis\": declare the Redis server at "
+                           "the http level");
         return NGX_CONF_ERROR;
     }
 
@@ -598,9 +654,10 @@ ngx_http_tenant_merge_limit(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
      * limit is written, no effect where it is only inherited (/healthz)
      */
     if (!conf->jwt && here) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+        ngx_http_tenant_where_error(cf, &conf->limit_where,
                            "\"tenant_limit\" and \"tenant_meter\" need "
-                           "\"tenant_jwt on\" to know the tenant");
+                           "\"tenant_jwt on\" to know the tenant: turn it "
+                           "on where the limit is written");
         return NGX_CONF_ERROR;
     }
 
@@ -625,6 +682,7 @@ ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
 
     if (conf->require_roles == NULL) {
         conf->require_roles = prev->require_roles;
+        conf->roles_where = prev->roles_where;
     }
 
     if (conf->require_permissions == NULL) {
@@ -634,6 +692,7 @@ ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
     if (conf->require_plans == NULL) {
         conf->require_plans = prev->require_plans;
         conf->require_plans_text = prev->require_plans_text;
+        conf->plans_where = prev->plans_where;
     }
 
     if (conf->match == NULL) {
@@ -644,9 +703,14 @@ ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
         conf->select = prev->select;
     }
 
+    if (conf->min_role_name.data == NULL) {
+        conf->min_role_where = prev->min_role_where;
+    }
+
     ngx_conf_merge_str_value(conf->min_role_name, prev->min_role_name, "");
 
-    if (ngx_http_tenant_check_roles(cf, tmcf, conf->require_roles)
+    if (ngx_http_tenant_check_roles(cf, tmcf, conf->require_roles,
+                                    &conf->roles_where)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
@@ -654,9 +718,10 @@ ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
 
     if (conf->min_role_name.len) {
         if (tmcf->roles.nelts == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+            ngx_http_tenant_where_error(cf, &conf->min_role_where,
                                "\"tenant_min_role\" needs the hierarchy "
-                               "declared with \"tenant_roles\"");
+                               "declared with \"tenant_roles\" at the http "
+                               "level");
             return NGX_CONF_ERROR;
         }
 
@@ -664,9 +729,10 @@ ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
                                                    &conf->min_role_name);
 
         if (conf->min_role < 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+            ngx_http_tenant_where_error(cf, &conf->min_role_where,
                                "role \"%V\" is not declared in "
-                               "\"tenant_roles\"", &conf->min_role_name);
+                               "\"tenant_roles\": add it there, or name a "
+                               "declared one", &conf->min_role_name);
             return NGX_CONF_ERROR;
         }
     }
@@ -686,9 +752,10 @@ ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
 
     /* the server level's own core conf has no location name */
     if (here && !conf->jwt && clcf->name.len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "tenant policy directives need \"tenant_jwt on\" "
-                           "where they are written");
+        ngx_http_tenant_where_error(cf, &conf->policy_where,
+                           "\"%V\": tenant policy directives need "
+                           "\"tenant_jwt on\" where they are written",
+                           conf->policy_where.name);
         return NGX_CONF_ERROR;
     }
 
@@ -714,9 +781,10 @@ ngx_http_tenant_plans_text(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf,
         if (tmcf->plans.nelts
             && ngx_http_tenant_plan_find(&tmcf->plans, &plan[i]) == NULL)
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+            ngx_http_tenant_where_error(cf, &conf->plans_where,
                                "plan \"%V\" is not declared with "
-                               "\"tenant_plan\"", &plan[i]);
+                               "\"tenant_plan\": declare it, or name a "
+                               "declared one", &plan[i]);
             return NGX_CONF_ERROR;
         }
 
@@ -751,11 +819,13 @@ ngx_http_tenant_merge_keyed(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
 
     if (conf->lockout == NULL) {
         conf->lockout = prev->lockout;
+        conf->lockout_where = prev->lockout_where;
     }
 
     if (conf->limit_by == NULL) {
         conf->limit_by = prev->limit_by;
         conf->zones = prev->zones;
+        conf->limit_by_where = prev->limit_by_where;
     }
 
     if (conf->limit_by == NULL && conf->lockout == NULL) {
@@ -765,9 +835,12 @@ ngx_http_tenant_merge_keyed(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
 
     if (tmcf->redis == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+        ngx_http_tenant_where_error(cf,
+                           conf->limit_by ? &conf->limit_by_where
+                                          : &conf->lockout_where,
                            "\"tenant_limit_by\" and \"tenant_lockout\" "
-                           "need \"tenant_redis\"");
+                           "need \"tenant_redis\": declare the Redis server "
+                           "at the http level");
         return NGX_CONF_ERROR;
     }
 
@@ -795,9 +868,10 @@ ngx_http_tenant_merge_keyed(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
         }
 
         if (j == tmcf->zones.nelts) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+            ngx_http_tenant_where_error(cf, &conf->limit_by_where,
                                "zone \"%V\" is not declared with "
-                               "\"tenant_limit_zone\"", &name[i]);
+                               "\"tenant_limit_zone\": declare it at the "
+                               "http level", &name[i]);
             return NGX_CONF_ERROR;
         }
 
@@ -817,7 +891,7 @@ ngx_http_tenant_merge_keyed(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
 
 static char *
 ngx_http_tenant_check_roles(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf,
-    ngx_array_t *names)
+    ngx_array_t *names, ngx_http_tenant_where_t *where)
 {
     ngx_str_t   *name;
     ngx_uint_t   i;
@@ -830,9 +904,10 @@ ngx_http_tenant_check_roles(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf,
 
     for (i = 0; i < names->nelts; i++) {
         if (ngx_http_tenant_str_index(&tmcf->roles, &name[i]) < 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+            ngx_http_tenant_where_error(cf, where,
                                "role \"%V\" is not declared in "
-                               "\"tenant_roles\"", &name[i]);
+                               "\"tenant_roles\": add it there, or name a "
+                               "declared one", &name[i]);
             return NGX_CONF_ERROR;
         }
     }
@@ -967,6 +1042,7 @@ ngx_http_tenant_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     tlcf->jwt = 1;
+    ngx_http_tenant_where_set(cf, cmd, &tlcf->jwt_where);
 
     if (cf->args->nelts == 2) {
         return NGX_CONF_OK;
@@ -1090,6 +1166,7 @@ ngx_http_tenant_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
     tlcf->algorithms = 0;
+    ngx_http_tenant_where_set(cf, cmd, &tlcf->algorithms_where);
 
     for (i = 1; i < cf->args->nelts; i++) {
 
@@ -1387,4 +1464,88 @@ ngx_http_tenant_lockout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_tenant_loc_conf_t *tlcf = conf;
 
     return ngx_http_tenant_lockout_parse(cf, &tlcf->lockout);
+}
+
+
+/* tenant_select value: a value with no variable would select one org */
+
+static char *
+ngx_http_tenant_select(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_loc_conf_t *tlcf = conf;
+
+    char       *rv;
+    ngx_str_t  *value;
+
+    rv = ngx_http_tenant_complex(cf, cmd, conf);
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (tlcf->select->lengths == NULL) {
+        value = cf->args->elts;
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\": \"tenant_select\" takes "
+                           "a value with a variable, such as "
+                           "\"$http_x_organization_id\", or every request "
+                           "would select the same organization", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tenant_default_plan(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_main_conf_t *tmcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_str_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK) {
+        ngx_http_tenant_where_set(cf, cmd, &tmcf->default_plan_where);
+    }
+
+    return rv;
+}
+
+
+static char *
+ngx_http_tenant_set_where(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                          *rv, *p;
+    ngx_command_t                  setter;
+    ngx_http_tenant_where_t       *where;
+    ngx_http_tenant_loc_conf_t    *tlcf;
+    ngx_http_tenant_where_slot_t  *slot;
+
+    slot = cmd->post;
+
+    /* the stock setters would take post for a post handler of their own */
+    setter = *cmd;
+    setter.post = NULL;
+
+    rv = slot->set(cf, &setter, conf);
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    p = conf;
+    where = (ngx_http_tenant_where_t *) (p + slot->where);
+
+    ngx_http_tenant_where_set(cf, cmd, where);
+
+    tlcf = conf;
+
+    if (slot->policy && tlcf->policy_where.name == NULL) {
+        tlcf->policy_where = *where;
+    }
+
+    return NGX_CONF_OK;
 }

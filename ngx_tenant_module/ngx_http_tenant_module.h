@@ -19,6 +19,7 @@
 #include "ngx_http_tenant_claims.h"
 #include "ngx_http_tenant_limit.h"
 #include "ngx_http_tenant_redis.h"
+#include "ngx_http_tenant_where.h"
 
 
 /* why a request was refused; the table in ngx_http_tenant_error.c */
@@ -69,6 +70,7 @@ typedef struct {
     ngx_http_tenant_redis_conf_t   *redis;        /* NULL: no Redis */
     ngx_array_t                     plans;        /* ngx_http_tenant_plan_t */
     ngx_str_t                       default_plan;
+    ngx_http_tenant_where_t         default_plan_where;
     ngx_array_t                     roles;        /* lowest first */
     ngx_array_t                     zones;        /* ngx_http_tenant_zone_t */
 } ngx_http_tenant_main_conf_t;
@@ -104,6 +106,17 @@ typedef struct {
     ngx_array_t                    *limit_by;     /* zone names */
     ngx_array_t                    *zones;        /* ngx_http_tenant_zone_t * */
     ngx_http_tenant_lockout_t      *lockout;
+
+    /* where the directives that merging may find unsatisfiable are */
+    ngx_http_tenant_where_t         jwt_where;
+    ngx_http_tenant_where_t         algorithms_where;
+    ngx_http_tenant_where_t         limit_where;      /* or tenant_meter */
+    ngx_http_tenant_where_t         roles_where;
+    ngx_http_tenant_where_t         min_role_where;
+    ngx_http_tenant_where_t         plans_where;
+    ngx_http_tenant_where_t         policy_where;     /* this level only */
+    ngx_http_tenant_where_t         limit_by_where;
+    ngx_http_tenant_where_t         lockout_where;
 } ngx_http_tenant_loc_conf_t;
 
 
