@@ -33,10 +33,10 @@ static ngx_int_t ngx_http_tenant_zone_applied(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_zone_t *zone);
 static void ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a,
     u_char *data, size_t len);
-static void ngx_http_tenant_keyed_reply(void *data, redisReply *reply);
+static void ngx_http_tenant_keyed_reply(void *data, ngx_http_tenant_redis_reply_t *reply);
 static ngx_int_t ngx_http_tenant_lockout_lock(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *locked);
-static void ngx_http_tenant_lockout_counted(void *data, redisReply *reply);
+static void ngx_http_tenant_lockout_counted(void *data, ngx_http_tenant_redis_reply_t *reply);
 
 
 /* tenant_limit_zone NAME key=$variable rate=N r/s|r/m|r/h [burst=N] */
@@ -317,7 +317,10 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_str_t                      key, locked;
     ngx_uint_t                     nzones;
     ngx_http_tenant_zone_t        *zone, **zones;
+    ngx_http_tenant_main_conf_t   *tmcf;
     ngx_http_tenant_keyed_args_t   a;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     nzones = tlcf->zones ? tlcf->zones->nelts : 0;
     a.n = 0;
@@ -367,7 +370,8 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         ngx_http_tenant_keyed_add(&a, (u_char *) "K", 1);
     }
 
-    ctx->op = ngx_http_tenant_redis_eval(a.n, a.argv, a.argvlen,
+    ctx->op = ngx_http_tenant_redis_eval(tmcf->redis_client, a.n, a.argv,
+                                         a.argvlen,
                                          ngx_http_tenant_keyed_reply, r);
     if (ctx->op == NULL) {
         ngx_http_tenant_redis_log_failure(r->connection->log,
@@ -576,7 +580,7 @@ ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a, u_char *data,
 
 
 static void
-ngx_http_tenant_keyed_reply(void *data, redisReply *reply)
+ngx_http_tenant_keyed_reply(void *data, ngx_http_tenant_redis_reply_t *reply)
 {
     ngx_http_request_t *r = data;
 
@@ -584,9 +588,9 @@ ngx_http_tenant_keyed_reply(void *data, redisReply *reply)
 
     ctx = ngx_http_tenant_wait_done(r);
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+    if (reply == NULL || reply->type != NGX_HTTP_TENANT_REDIS_ARRAY
         || reply->elements < 1
-        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+        || reply->element[0]->type != NGX_HTTP_TENANT_REDIS_INTEGER)
     {
         ngx_http_tenant_redis_log_failure(r->connection->log,
                                           "unexpected keyed limit reply");
@@ -597,7 +601,7 @@ ngx_http_tenant_keyed_reply(void *data, redisReply *reply)
         ctx->retry_after = 0;
 
         if (reply->elements >= 7
-            && reply->element[6]->type == REDIS_REPLY_INTEGER)
+            && reply->element[6]->type == NGX_HTTP_TENANT_REDIS_INTEGER)
         {
             ctx->retry_after = reply->element[6]->integer;
         }
@@ -619,7 +623,10 @@ ngx_http_tenant_lockout_count(ngx_http_request_t *r,
     ngx_http_tenant_lockout_t *lo, ngx_str_t *known)
 {
     ngx_str_t                      key, locked;
+    ngx_http_tenant_main_conf_t   *tmcf;
     ngx_http_tenant_keyed_args_t   a;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     if (known && known->len) {
         key = *known;
@@ -644,8 +651,9 @@ ngx_http_tenant_lockout_count(ngx_http_request_t *r,
     ngx_http_tenant_keyed_add(&a, lo->window.data, lo->window.len);
     ngx_http_tenant_keyed_add(&a, lo->duration.data, lo->duration.len);
 
-    if (ngx_http_tenant_redis_eval(a.n, a.argv, a.argvlen,
-                                   ngx_http_tenant_lockout_counted, NULL)
+    if (ngx_http_tenant_redis_eval(tmcf->redis_client, a.n, a.argv,
+                                   a.argvlen, ngx_http_tenant_lockout_counted,
+                                   NULL)
         == NULL)
     {
         ngx_http_tenant_redis_log_failure(r->connection->log,
@@ -675,7 +683,7 @@ ngx_http_tenant_lockout_lock(ngx_http_request_t *r, ngx_str_t *key,
 
 
 static void
-ngx_http_tenant_lockout_counted(void *data, redisReply *reply)
+ngx_http_tenant_lockout_counted(void *data, ngx_http_tenant_redis_reply_t *reply)
 {
     /* nothing waits for it; a failure was already logged by the adapter */
 }

@@ -14,11 +14,11 @@
 
 static ngx_int_t ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
-static void ngx_http_tenant_limit_reply(void *data, redisReply *reply);
+static void ngx_http_tenant_limit_reply(void *data, ngx_http_tenant_redis_reply_t *reply);
 static ngx_int_t ngx_http_tenant_limit_parse(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, redisReply *reply);
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_redis_reply_t *reply);
 static ngx_int_t ngx_http_tenant_reply_str(ngx_http_request_t *r,
-    redisReply *reply, ngx_str_t *s);
+    ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s);
 static void ngx_http_tenant_wait_timeout(ngx_event_t *ev);
 
 
@@ -34,10 +34,13 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 {
     ngx_http_tenant_apply_t       apply;
     ngx_http_tenant_redis_cmd_t  *cmd;
+    ngx_http_tenant_main_conf_t  *tmcf;
 
     if (ngx_http_tenant_limit_needed(ctx, tlcf, &apply) != NGX_OK) {
         return NGX_OK;
     }
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     ctx->applied_limit |= apply.limit;
 
@@ -47,8 +50,8 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
     cmd = ngx_http_tenant_limit_command(r, ctx, tlcf, &apply);
 
-    ctx->op = cmd ? ngx_http_tenant_redis_send(cmd, ngx_http_tenant_limit_reply,
-                                               r)
+    ctx->op = cmd ? ngx_http_tenant_redis_send(tmcf->redis_client, cmd,
+                                               ngx_http_tenant_limit_reply, r)
                   : NULL;
     if (ctx->op == NULL) {
         ngx_http_tenant_redis_log_failure(r->connection->log,
@@ -250,7 +253,7 @@ ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti)
 
 
 static void
-ngx_http_tenant_limit_reply(void *data, redisReply *reply)
+ngx_http_tenant_limit_reply(void *data, ngx_http_tenant_redis_reply_t *reply)
 {
     ngx_http_request_t *r = data;
 
@@ -282,15 +285,15 @@ ngx_http_tenant_limit_reply(void *data, redisReply *reply)
 
 static ngx_int_t
 ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    redisReply *reply)
+    ngx_http_tenant_redis_reply_t *reply)
 {
     size_t                           i, first;
     ngx_int_t                       *field[7];
     ngx_http_tenant_limit_sent_t    *sent;
     ngx_http_tenant_limit_result_t  *res;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
-        || reply->element[0]->type != REDIS_REPLY_INTEGER
+    if (reply->type != NGX_HTTP_TENANT_REDIS_ARRAY || reply->elements < 3
+        || reply->element[0]->type != NGX_HTTP_TENANT_REDIS_INTEGER
         || reply->element[0]->integer < NGX_HTTP_TENANT_LIMIT_PASS
         || reply->element[0]->integer > NGX_HTTP_TENANT_LIMIT_PLAN)
     {
@@ -339,7 +342,7 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         *field[i] = -1;
 
         if (first + i < reply->elements
-            && reply->element[first + i]->type == REDIS_REPLY_INTEGER)
+            && reply->element[first + i]->type == NGX_HTTP_TENANT_REDIS_INTEGER)
         {
             *field[i] = reply->element[first + i]->integer;
         }
@@ -363,13 +366,13 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 }
 
 
-/* hiredis frees the reply after the callback: keep a copy */
+/* the reply is only valid during the callback: keep a copy */
 
 static ngx_int_t
-ngx_http_tenant_reply_str(ngx_http_request_t *r, redisReply *reply,
+ngx_http_tenant_reply_str(ngx_http_request_t *r, ngx_http_tenant_redis_reply_t *reply,
     ngx_str_t *s)
 {
-    if (reply->type != REDIS_REPLY_STRING) {
+    if (reply->type != NGX_HTTP_TENANT_REDIS_STRING) {
         return NGX_ERROR;
     }
 

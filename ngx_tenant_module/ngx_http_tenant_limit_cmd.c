@@ -140,7 +140,7 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
            + (fixed ? fixed->len
                     : ngx_http_tenant_plan_args_size(apply, tmcf, &d));
 
-    cmd = ngx_http_tenant_redis_cmd(size);
+    cmd = ngx_http_tenant_redis_cmd(tmcf->redis_client, size);
     if (cmd == NULL) {
         return NULL;
     }

@@ -41,6 +41,10 @@ static char *ngx_http_tenant_claim(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tenant_redis_sentinel(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_tenant_init_redis(ngx_conf_t *cf,
+    ngx_http_tenant_main_conf_t *tmcf);
 static char *ngx_http_tenant_plan(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_meter(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -114,6 +118,11 @@ static ngx_conf_enum_t  ngx_http_tenant_redis_failure[] = {
     { ngx_string("deny"), NGX_HTTP_TENANT_FAILURE_DENY },
     { ngx_null_string, 0 }
 };
+
+
+#define ngx_http_tenant_redis_offset(field)                                   \
+    (offsetof(ngx_http_tenant_main_conf_t, redis_conf)                        \
+     + offsetof(ngx_http_tenant_redis_conf_t, field))
 
 
 #define ngx_http_tenant_claims_offset(field)                                  \
@@ -305,6 +314,62 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tenant_redis_sentinel"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_redis_sentinel,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_redis_ssl_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      ngx_http_tenant_redis_offset(ssl_verify),
+      NULL },
+
+    { ngx_string("tenant_redis_ssl_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      ngx_http_tenant_redis_offset(ssl_trusted_certificate),
+      NULL },
+
+    { ngx_string("tenant_redis_ssl_server_name"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      ngx_http_tenant_redis_offset(ssl_server_name),
+      NULL },
+
+    { ngx_string("tenant_redis_ssl_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      ngx_http_tenant_redis_offset(ssl_certificate),
+      NULL },
+
+    { ngx_string("tenant_redis_ssl_certificate_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      ngx_http_tenant_redis_offset(ssl_certificate_key),
+      NULL },
+
+    { ngx_string("tenant_redis_ssl_protocols"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      ngx_http_tenant_redis_offset(ssl_protocols),
+      &ngx_http_tenant_redis_ssl_protocols },
+
+    { ngx_string("tenant_redis_ssl_ciphers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      ngx_http_tenant_redis_offset(ssl_ciphers),
+      NULL },
+
     { ngx_string("tenant_redis_failure"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -410,6 +475,7 @@ ngx_http_tenant_create_main_conf(ngx_conf_t *cf)
     }
 
     tmcf->cache_size = NGX_CONF_UNSET_UINT;
+    tmcf->redis_conf.ssl_verify = NGX_CONF_UNSET;
 
     if (ngx_array_init(&tmcf->plans, cf->pool, 4,
                        sizeof(ngx_http_tenant_plan_t))
@@ -433,6 +499,10 @@ ngx_http_tenant_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_tenant_main_conf_t *tmcf = conf;
 
     ngx_conf_init_uint_value(tmcf->cache_size, NGX_HTTP_TENANT_CACHE_DEFAULT);
+
+    if (ngx_http_tenant_init_redis(cf, tmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (tmcf->default_plan.len
         && ngx_http_tenant_plan_find(&tmcf->plans, &tmcf->default_plan)
@@ -968,12 +1038,12 @@ ngx_http_tenant_init_process(ngx_cycle_t *cycle)
         }
     }
 
-    if (tmcf->redis
-        && ngx_http_tenant_redis_init_process(cycle, tmcf->redis,
-                                              &ngx_http_tenant_script)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (tmcf->redis) {
+        tmcf->redis_client = ngx_http_tenant_redis_create(cycle, tmcf->redis,
+                                                      &ngx_http_tenant_script);
+        if (tmcf->redis_client == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -987,8 +1057,9 @@ ngx_http_tenant_exit_process(ngx_cycle_t *cycle)
 
     tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tenant_module);
 
-    if (tmcf && tmcf->redis) {
-        ngx_http_tenant_redis_exit_process(cycle);
+    if (tmcf && tmcf->redis_client) {
+        ngx_http_tenant_redis_destroy(tmcf->redis_client);
+        tmcf->redis_client = NULL;
     }
 
     if (tmcf && tmcf->cache) {
@@ -1313,12 +1384,65 @@ ngx_http_tenant_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    tmcf->redis = ngx_pcalloc(cf->pool, sizeof(ngx_http_tenant_redis_conf_t));
+    tmcf->redis = &tmcf->redis_conf;
+    ngx_http_tenant_where_set(cf, cmd, &tmcf->redis->where);
+
+    return ngx_http_tenant_redis_parse(cf, tmcf->redis);
+}
+
+
+static char *
+ngx_http_tenant_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tenant_main_conf_t *tmcf = conf;
+
+    return ngx_http_tenant_redis_sentinel_parse(cf, &tmcf->redis_conf);
+}
+
+
+/*
+ * The http level is read: the Redis address is resolved, or left to the
+ * resolver of the http level, and the TLS context made.
+ */
+
+static char *
+ngx_http_tenant_init_redis(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf)
+{
+    ngx_http_tenant_redis_conf_t  *rcf;
+    ngx_http_core_loc_conf_t      *clcf;
+
+    rcf = &tmcf->redis_conf;
+
     if (tmcf->redis == NULL) {
+        if (rcf->sentinels || rcf->ssl_verify != NGX_CONF_UNSET
+            || rcf->ssl_trusted_certificate.data || rcf->ssl_server_name.data
+            || rcf->ssl_certificate.data || rcf->ssl_certificate_key.data
+            || rcf->ssl_protocols || rcf->ssl_ciphers.data)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"tenant_redis_*\" directives need "
+                               "\"tenant_redis\"");
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* a "resolver" of the http level; a server's own is for its requests */
+    if (clcf->resolver && clcf->resolver->connections.nelts) {
+        rcf->resolver = clcf->resolver;
+        rcf->resolver_timeout = clcf->resolver_timeout != NGX_CONF_UNSET_MSEC
+                                ? clcf->resolver_timeout : 30000;
+    }
+
+    if (ngx_http_tenant_redis_conf_init(cf, rcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_tenant_redis_parse(cf, tmcf->redis);
+    return NGX_CONF_OK;
 }
 
 

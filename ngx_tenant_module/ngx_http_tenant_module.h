@@ -68,6 +68,8 @@ typedef struct {
     ngx_uint_t                      cache_size;   /* 0: off */
     ngx_http_tenant_cache_t        *cache;        /* per worker */
     ngx_http_tenant_redis_conf_t   *redis;        /* NULL: no Redis */
+    ngx_http_tenant_redis_conf_t    redis_conf;   /* tenant_redis* */
+    ngx_http_tenant_redis_t        *redis_client; /* per worker */
     ngx_array_t                     plans;        /* ngx_http_tenant_plan_t */
     ngx_str_t                       default_plan;
     ngx_http_tenant_where_t         default_plan_where;

@@ -8,21 +8,21 @@
 #include <ngx_core.h>
 #include <hiredis/hiredis.h>
 
-#include "ngx_http_tenant_redis.h"
+#include "ngx_http_tenant_redis_conn.h"
 
 
 /*
- * hiredis builds each reply with one calloc() per element and one
- * malloc() per string, and frees them all after the callback: a dozen
- * allocator calls per decision, a tenth of what the gateway adds to a
- * request.  Its reader takes other constructors, so replies are built
- * here in the same redisReply shape, from a buffer of the worker's.
+ * hiredis's reader parses RESP; it builds each reply with the
+ * constructors it is given.  Its own make one calloc() per element and
+ * one malloc() per string: a dozen allocator calls per decision, a tenth
+ * of what the gateway adds to a request.  These build replies of the
+ * module's own type (no hiredis type is seen above the Redis files) from
+ * a buffer of the worker's.
  *
- * hiredis builds one reply at a time and frees it right after its
- * callback, before it reads the next one; the buffer is therefore
- * reused from the start whenever a new reply begins (an object without
- * a parent).  A reply that does not fit is built with malloc(), as
- * hiredis would, and freed the same way.
+ * A reply is taken from the reader, handled, and freed before the next
+ * one is asked for; the buffer is therefore reused from the start
+ * whenever a new reply begins (an object without a parent).  A reply
+ * that does not fit is built with malloc(), and freed the same way.
  */
 
 #define NGX_HTTP_TENANT_REPLY_ARENA  4096
@@ -36,13 +36,13 @@ static void *ngx_http_tenant_reply_integer(const redisReadTask *task,
     long long value);
 static void *ngx_http_tenant_reply_nil(const redisReadTask *task);
 static void ngx_http_tenant_reply_free(void *reply);
-static redisReply *ngx_http_tenant_reply_object(const redisReadTask *task,
+static ngx_http_tenant_redis_reply_t *ngx_http_tenant_reply_object(const redisReadTask *task,
     int type);
 static void *ngx_http_tenant_reply_alloc(size_t size);
 static ngx_int_t ngx_http_tenant_reply_owned(void *p);
 
 
-redisReplyObjectFunctions  ngx_http_tenant_redis_reply_functions = {
+static redisReplyObjectFunctions  ngx_http_tenant_redis_reply_functions = {
     ngx_http_tenant_reply_string,
     ngx_http_tenant_reply_array,
     ngx_http_tenant_reply_integer,
@@ -63,8 +63,8 @@ static void *
 ngx_http_tenant_reply_string(const redisReadTask *task, char *str,
     size_t len)
 {
-    char        *copy;
-    redisReply  *r;
+    char                           *copy;
+    ngx_http_tenant_redis_reply_t  *r;
 
     r = ngx_http_tenant_reply_object(task, task->type);
     if (r == NULL) {
@@ -79,7 +79,7 @@ ngx_http_tenant_reply_string(const redisReadTask *task, char *str,
     ngx_memcpy(copy, str, len);
     copy[len] = '\0';
 
-    r->str = copy;
+    r->str = (u_char *) copy;
     r->len = len;
 
     return r;
@@ -89,21 +89,21 @@ ngx_http_tenant_reply_string(const redisReadTask *task, char *str,
 static void *
 ngx_http_tenant_reply_array(const redisReadTask *task, int elements)
 {
-    redisReply  *r;
+    ngx_http_tenant_redis_reply_t  *r;
 
-    r = ngx_http_tenant_reply_object(task, REDIS_REPLY_ARRAY);
+    r = ngx_http_tenant_reply_object(task, NGX_HTTP_TENANT_REDIS_ARRAY);
     if (r == NULL) {
         return NULL;
     }
 
     if (elements > 0) {
         r->element = ngx_http_tenant_reply_alloc(elements
-                                                 * sizeof(redisReply *));
+                                                 * sizeof(ngx_http_tenant_redis_reply_t *));
         if (r->element == NULL) {
             return NULL;
         }
 
-        ngx_memzero(r->element, elements * sizeof(redisReply *));
+        ngx_memzero(r->element, elements * sizeof(ngx_http_tenant_redis_reply_t *));
     }
 
     r->elements = elements;
@@ -115,9 +115,9 @@ ngx_http_tenant_reply_array(const redisReadTask *task, int elements)
 static void *
 ngx_http_tenant_reply_integer(const redisReadTask *task, long long value)
 {
-    redisReply  *r;
+    ngx_http_tenant_redis_reply_t  *r;
 
-    r = ngx_http_tenant_reply_object(task, REDIS_REPLY_INTEGER);
+    r = ngx_http_tenant_reply_object(task, NGX_HTTP_TENANT_REDIS_INTEGER);
     if (r == NULL) {
         return NULL;
     }
@@ -131,28 +131,28 @@ ngx_http_tenant_reply_integer(const redisReadTask *task, long long value)
 static void *
 ngx_http_tenant_reply_nil(const redisReadTask *task)
 {
-    return ngx_http_tenant_reply_object(task, REDIS_REPLY_NIL);
+    return ngx_http_tenant_reply_object(task, NGX_HTTP_TENANT_REDIS_NIL);
 }
 
 
 /* a new object, set in its parent's elements as hiredis does */
 
-static redisReply *
+static ngx_http_tenant_redis_reply_t *
 ngx_http_tenant_reply_object(const redisReadTask *task, int type)
 {
-    redisReply  *r, *parent;
+    ngx_http_tenant_redis_reply_t  *r, *parent;
 
     if (task->parent == NULL) {
         /* a new reply: the previous one has been freed */
         ngx_http_tenant_reply_used = 0;
     }
 
-    r = ngx_http_tenant_reply_alloc(sizeof(redisReply));
+    r = ngx_http_tenant_reply_alloc(sizeof(ngx_http_tenant_redis_reply_t));
     if (r == NULL) {
         return NULL;
     }
 
-    ngx_memzero(r, sizeof(redisReply));
+    ngx_memzero(r, sizeof(ngx_http_tenant_redis_reply_t));
     r->type = type;
 
     if (task->parent) {
@@ -197,13 +197,13 @@ static void
 ngx_http_tenant_reply_free(void *reply)
 {
     size_t       i;
-    redisReply  *r = reply;
+    ngx_http_tenant_redis_reply_t  *r = reply;
 
     if (r == NULL) {
         return;
     }
 
-    if (r->type == REDIS_REPLY_ARRAY && r->element) {
+    if (r->type == NGX_HTTP_TENANT_REDIS_ARRAY && r->element) {
         for (i = 0; i < r->elements; i++) {
             ngx_http_tenant_reply_free(r->element[i]);
         }
@@ -219,4 +219,12 @@ ngx_http_tenant_reply_free(void *reply)
     if (!ngx_http_tenant_reply_owned(r)) {
         ngx_free(r);
     }
+}
+
+
+void *
+ngx_http_tenant_redis_reader_create(void)
+{
+    return redisReaderCreateWithFunctions(
+                                       &ngx_http_tenant_redis_reply_functions);
 }

@@ -468,8 +468,8 @@ subtest 'b. Redis restarted under running nginx: fail open fast, recover without
 
     my $log = substr error_log($A), $logpos;
     like $log, qr/\[error\] [^\n]*tenant: redis/, 'node a logged the failure at [error]';
-    like $log, qr/\[notice\] [^\n]*tenant: redis connection restored/,
-        'node a logged the recovery at [notice]';
+    like $log, qr/\[warn\] [^\n]*tenant: redis connection restored/,
+        'node a logged the recovery at [warn]';
 
     # at most one "tenant: " error line a second per worker
     my %sec;
