@@ -6,6 +6,11 @@
 #                   the tree in $(DEB_BUILD), which also receives the
 #                   -dbgsym package and the build log); installs the
 #                   build dependencies that are missing (as root)
+#   make test-deb   as root: lintian, then apt-get install it into this
+#                   machine's nginx, nginx -t and a request with a
+#                   configuration that uses it, remove, purge, and check
+#                   that nothing is left (tools/test-deb); refuses to run
+#                   where the package or a `make install` is in place
 #
 # The version is debian/changelog's (0.1.0 to begin with).
 
@@ -15,12 +20,13 @@ DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_BUILD   ?= $(BUILD)/deb
 DEB_FILE    := $(BUILD)/$(DEB_PKG)_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_PKGS    := build-essential debhelper dpkg-dev
+LINT_PKGS   := lintian
 
 # everything the package is made of
 DEB_INPUTS  := $(SRCS) README.md $(wildcard docs/*.md conf.d/*.conf) \
                $(shell find debian -type f) tools/build-deb
 
-.PHONY: deb deb-deps
+.PHONY: deb deb-deps test-deb
 
 deb: deb-deps $(DEB_FILE)
 
@@ -29,3 +35,7 @@ deb-deps:
 
 $(DEB_FILE): $(DEB_INPUTS)
 	tools/build-deb $(DEB_BUILD) $(BUILD)
+
+test-deb: deps deb
+	@tools/apt-ensure $(LINT_PKGS)
+	tools/test-deb $(DEB_FILE)
