@@ -31,6 +31,7 @@ struct ngx_http_tenant_redis_s {
     ngx_http_tenant_redis_peer_t       peer;
     ngx_http_tenant_redis_sentinel_t  *sentinel;   /* NULL: none */
     ngx_sockaddr_t                     sockaddr;   /* from the Sentinels */
+    ngx_uint_t                         next_addr;  /* of the conf's */
     ngx_log_t                          log;
 
     ngx_event_t                        reconnect;
@@ -137,8 +138,6 @@ ngx_http_tenant_redis_create(ngx_cycle_t *cycle,
     ngx_sha1_final(hash, &sha1);
     ngx_hex_dump(redis->sha1, hash, 20);
 
-    redis->peer.sockaddr = rcf->sockaddr;
-    redis->peer.socklen = rcf->socklen;
     redis->peer.host = rcf->host;
     redis->peer.port = rcf->port;
     redis->peer.resolver = rcf->resolver;
@@ -441,6 +440,17 @@ ngx_http_tenant_redis_master_found(void *data, struct sockaddr *sockaddr,
 static void
 ngx_http_tenant_redis_open(ngx_http_tenant_redis_t *redis)
 {
+    ngx_http_tenant_redis_conf_t  *rcf;
+
+    rcf = redis->conf;
+
+    /* the addresses of the name, in turn, one per attempt */
+    if (rcf->naddrs) {
+        redis->peer.sockaddr = rcf->addrs[redis->next_addr].sockaddr;
+        redis->peer.socklen = rcf->addrs[redis->next_addr].socklen;
+        redis->next_addr = (redis->next_addr + 1) % rcf->naddrs;
+    }
+
     if (ngx_http_tenant_redis_conn_open(redis->master, &redis->peer)
         != NGX_OK)
     {
@@ -521,6 +531,12 @@ ngx_http_tenant_redis_loaded(void *data, ngx_http_tenant_redis_reply_t *reply)
     }
 
     /* the link has answered: it is worth a short backoff next time */
+
+    if (redis->conf->naddrs) {
+        /* and the same address */
+        redis->next_addr = (redis->next_addr + redis->conf->naddrs - 1)
+                           % redis->conf->naddrs;
+    }
 
     redis->backoff = NGX_HTTP_TENANT_REDIS_BACKOFF_MIN;
     redis->healthy = 1;

@@ -34,8 +34,8 @@ typedef struct ngx_http_tenant_redis_reply_s ngx_http_tenant_redis_reply_t;
 
 typedef struct {
     ngx_str_t                       address;     /* as written */
-    struct sockaddr                *sockaddr;    /* NULL: resolve host */
-    socklen_t                       socklen;
+    ngx_addr_t                     *addrs;       /* NULL: resolve host */
+    ngx_uint_t                      naddrs;
     ngx_str_t                       host;        /* for DNS and TLS */
     in_port_t                       port;
     ngx_str_t                       master;      /* sentinel=NAME */

@@ -314,9 +314,13 @@ ngx_http_tenant_redis_address(ngx_conf_t *cf,
     rcf->port = u.port;
 
     if (u.naddrs) {
-        /* an address, or a name resolved now: one connection, the first */
-        rcf->sockaddr = u.addrs[0].sockaddr;
-        rcf->socklen = u.addrs[0].socklen;
+        /*
+         * An address, or a name resolved now: one connection, to the
+         * first address, the next one after a failure ("localhost" may
+         * be ::1 first, where Redis listens on 127.0.0.1 only).
+         */
+        rcf->addrs = u.addrs;
+        rcf->naddrs = u.naddrs;
         rcf->resolver = NULL;
         return NGX_OK;
     }
@@ -333,8 +337,8 @@ ngx_http_tenant_redis_address(ngx_conf_t *cf,
         == NGX_OK)
     {
         ngx_inet_set_port(u.addrs[0].sockaddr, u.port);
-        rcf->sockaddr = u.addrs[0].sockaddr;
-        rcf->socklen = u.addrs[0].socklen;
+        rcf->addrs = u.addrs;
+        rcf->naddrs = 1;
         rcf->resolver = NULL;
     }
 
