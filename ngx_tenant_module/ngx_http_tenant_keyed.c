@@ -7,6 +7,7 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_wait.h"
 
 
 #define NGX_HTTP_TENANT_KEY_RAW_MAX  128
@@ -375,7 +376,7 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_BUSY;
     }
 
-    return ngx_http_tenant_wait(r, ctx, &ctx->keyed_state);
+    return ngx_http_tenant_wait_suspend(r, ctx, &ctx->keyed_state);
 }
 
 
@@ -605,7 +606,7 @@ ngx_http_tenant_keyed_reply(void *data, redisReply *reply)
         ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_DONE;
     }
 
-    ngx_http_tenant_wake(r);
+    ngx_http_tenant_wait_resume(r);
 }
 
 

@@ -7,6 +7,7 @@
 #include "ngx_http_tenant_module.h"
 #include "ngx_http_tenant_period.h"
 #include "ngx_http_tenant_redis.h"
+#include "ngx_http_tenant_wait.h"
 
 
 #define NGX_HTTP_TENANT_JTI_MAX      128
@@ -19,7 +20,6 @@ static ngx_int_t ngx_http_tenant_limit_parse(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, redisReply *reply);
 static ngx_int_t ngx_http_tenant_reply_str(ngx_http_request_t *r,
     redisReply *reply, ngx_str_t *s);
-static void ngx_http_tenant_wait_timeout(ngx_event_t *ev);
 
 
 /*
@@ -57,49 +57,7 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_OK;
     }
 
-    return ngx_http_tenant_wait(r, ctx, &ctx->limit_state);
-}
-
-
-/*
- * The request waits for ctx->op: a timer bounds the wait, a cleanup makes
- * sure a request that goes away first leaves no callback behind.
- */
-
-ngx_int_t
-ngx_http_tenant_wait(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_limit_state_e *state)
-{
-    ngx_http_cleanup_t           *cln;
-    ngx_http_tenant_main_conf_t  *tmcf;
-
-    if (!ctx->cleanup_added) {
-        cln = ngx_http_cleanup_add(r, 0);
-        if (cln == NULL) {
-            ngx_http_tenant_redis_cancel(ctx->op);
-            ctx->op = NULL;
-            return NGX_ERROR;
-        }
-
-        cln->handler = ngx_http_tenant_limit_cleanup;
-        cln->data = ctx;
-        ctx->cleanup_added = 1;
-    }
-
-    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
-
-    *state = NGX_HTTP_TENANT_LIMIT_WAITING;
-    ctx->wait_state = state;
-
-    ctx->timer.handler = ngx_http_tenant_wait_timeout;
-    ctx->timer.data = r;
-    ctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&ctx->timer, tmcf->redis->timeout);
-
-    ctx->waiting = 1;
-
-    return NGX_AGAIN;
+    return ngx_http_tenant_wait_suspend(r, ctx, &ctx->limit_state);
 }
 
 
@@ -276,7 +234,7 @@ ngx_http_tenant_limit_reply(void *data, redisReply *reply)
         ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
     }
 
-    ngx_http_tenant_wake(r);
+    ngx_http_tenant_wait_resume(r);
 }
 
 
@@ -382,82 +340,4 @@ ngx_http_tenant_reply_str(ngx_http_request_t *r, redisReply *reply,
     ngx_memcpy(s->data, reply->str, reply->len);
 
     return NGX_OK;
-}
-
-
-/* the reply came: the wait is over, before the reply is read */
-
-ngx_http_tenant_ctx_t *
-ngx_http_tenant_wait_done(ngx_http_request_t *r)
-{
-    ngx_http_tenant_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
-
-    ctx->op = NULL;
-    ctx->waiting = 0;
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
-
-    return ctx;
-}
-
-
-static void
-ngx_http_tenant_wait_timeout(ngx_event_t *ev)
-{
-    ngx_http_request_t *r = ev->data;
-
-    ngx_http_tenant_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
-
-    if (ctx->op) {
-        ngx_http_tenant_redis_cancel(ctx->op);
-        ctx->op = NULL;
-    }
-
-    ngx_http_tenant_redis_log_failure(r->connection->log,
-                                      "redis did not answer in time");
-
-    *ctx->wait_state = NGX_HTTP_TENANT_LIMIT_FAILED;
-    ctx->waiting = 0;
-
-    ngx_http_tenant_wake(r);
-}
-
-
-/* the request goes on from its phase handler, as a subrequest's parent */
-
-void
-ngx_http_tenant_wake(ngx_http_request_t *r)
-{
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-/* a request that goes away first leaves no callback and no timer behind */
-
-void
-ngx_http_tenant_limit_cleanup(void *data)
-{
-    ngx_http_tenant_ctx_t *ctx = data;
-
-    if (ctx->op) {
-        ngx_http_tenant_redis_cancel(ctx->op);
-        ctx->op = NULL;
-    }
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
-    }
 }

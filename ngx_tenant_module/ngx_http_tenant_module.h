@@ -191,12 +191,6 @@ ngx_int_t ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 ngx_int_t ngx_http_tenant_limit_filter_init(ngx_conf_t *cf);
 
-ngx_int_t ngx_http_tenant_wait(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_limit_state_e *state);
-ngx_http_tenant_ctx_t *ngx_http_tenant_wait_done(ngx_http_request_t *r);
-void ngx_http_tenant_wake(ngx_http_request_t *r);
-void ngx_http_tenant_limit_cleanup(void *data);
-
 /* what one pass of the access phase asks Redis for */
 typedef struct {
     ngx_flag_t                      limit;
