@@ -7,13 +7,16 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_script.h"
 #include "ngx_http_tenant_wait.h"
 
 
 #define NGX_HTTP_TENANT_KEY_RAW_MAX  128
 #define NGX_HTTP_TENANT_KEY_HEX_MAX  64
 
-#define NGX_HTTP_TENANT_VERDICT_LOCKED  7
+
+#define ngx_http_tenant_keyed_literal(a, s)                                   \
+    ngx_http_tenant_keyed_add(a, (u_char *) s, sizeof(s) - 1)
 
 
 typedef struct {
@@ -242,7 +245,7 @@ ngx_http_tenant_keyed_run(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     if (ctx->keyed_state == NGX_HTTP_TENANT_LIMIT_DONE) {
         ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_IDLE;
 
-        if (ctx->keyed_verdict == NGX_HTTP_TENANT_LIMIT_RATE) {
+        if (ctx->keyed_verdict == NGX_HTTP_TENANT_VERDICT_RATE) {
             ctx->limit_status = NGX_HTTP_TENANT_LIMIT_REJECTED;
             return NGX_HTTP_TENANT_RATE_LIMITED;
         }
@@ -251,7 +254,7 @@ ngx_http_tenant_keyed_run(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
             return NGX_HTTP_TENANT_LOCKED_OUT;
         }
 
-        if (ctx->keyed_verdict == NGX_HTTP_TENANT_LIMIT_REVOKED) {
+        if (ctx->keyed_verdict == NGX_HTTP_TENANT_VERDICT_REVOKED) {
             return NGX_HTTP_TENANT_TOKEN_REVOKED;
         }
 
@@ -339,9 +342,9 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
             return key.len ? NGX_ERROR : NGX_DECLINED;
         }
 
-        ngx_http_tenant_keyed_add(&a, (u_char *) "1", 1);
+        ngx_http_tenant_keyed_literal(&a, NGX_HTTP_TENANT_SCRIPT_ZONE_KEYS);
         ngx_http_tenant_keyed_add(&a, key.data, key.len);
-        ngx_http_tenant_keyed_add(&a, (u_char *) "Z", 1);
+        ngx_http_tenant_keyed_literal(&a, NGX_HTTP_TENANT_SCRIPT_ZONE);
         ngx_http_tenant_keyed_add(&a, zone->rate.data, zone->rate.len);
         ngx_http_tenant_keyed_add(&a, zone->burst.data, zone->burst.len);
 
@@ -362,10 +365,11 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
             return NGX_ERROR;
         }
 
-        ngx_http_tenant_keyed_add(&a, (u_char *) "2", 1);
+        ngx_http_tenant_keyed_literal(&a,
+                                      NGX_HTTP_TENANT_SCRIPT_LOCKOUT_KEYS);
         ngx_http_tenant_keyed_add(&a, key.data, key.len);
         ngx_http_tenant_keyed_add(&a, locked.data, locked.len);
-        ngx_http_tenant_keyed_add(&a, (u_char *) "K", 1);
+        ngx_http_tenant_keyed_literal(&a, NGX_HTTP_TENANT_SCRIPT_LOCKED);
     }
 
     ctx->op = ngx_http_tenant_redis_eval(a.n, a.argv, a.argvlen,
@@ -417,7 +421,7 @@ ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    ngx_http_tenant_keyed_add(a, (u_char *) "2", 1);
+    ngx_http_tenant_keyed_literal(a, NGX_HTTP_TENANT_SCRIPT_REVOKED_KEYS);
 
     ngx_sprintf(p, "%V{%V}", prefix, home);
     ngx_http_tenant_keyed_add(a, p, len);
@@ -426,10 +430,15 @@ ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_keyed_add(a, p + len,
                               len + sizeof(":revoked:") - 1 + jti.len);
 
-    ngx_http_tenant_keyed_add(a, (u_char *) "R", 1);
+    ngx_http_tenant_keyed_literal(a, NGX_HTTP_TENANT_SCRIPT_REVOKED);
     ngx_http_tenant_keyed_add(a, iat.data, iat.len);
-    ngx_http_tenant_keyed_add(a, (u_char *) (jti.len ? "J" : ""),
-                              jti.len ? 1 : 0);
+
+    if (jti.len) {
+        ngx_http_tenant_keyed_literal(a, NGX_HTTP_TENANT_SCRIPT_HAS_JTI);
+
+    } else {
+        ngx_http_tenant_keyed_literal(a, "");
+    }
 
     return NGX_OK;
 }
@@ -581,26 +590,30 @@ ngx_http_tenant_keyed_reply(void *data, redisReply *reply)
 {
     ngx_http_request_t *r = data;
 
-    ngx_http_tenant_ctx_t  *ctx;
+    redisReply             **e;
+    ngx_http_tenant_ctx_t   *ctx;
 
     ctx = ngx_http_tenant_wait_done(r);
 
+    e = reply ? reply->element : NULL;
+
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements < 1
-        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+        || reply->elements <= NGX_HTTP_TENANT_REPLY_VERDICT
+        || e[NGX_HTTP_TENANT_REPLY_VERDICT]->type != REDIS_REPLY_INTEGER)
     {
         ngx_http_tenant_redis_log_failure(r->connection->log,
                                           "unexpected keyed limit reply");
         ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_FAILED;
 
     } else {
-        ctx->keyed_verdict = reply->element[0]->integer;
+        ctx->keyed_verdict = e[NGX_HTTP_TENANT_REPLY_VERDICT]->integer;
         ctx->retry_after = 0;
 
-        if (reply->elements >= 7
-            && reply->element[6]->type == REDIS_REPLY_INTEGER)
+        if (reply->elements > NGX_HTTP_TENANT_REPLY_KEYED_RETRY
+            && e[NGX_HTTP_TENANT_REPLY_KEYED_RETRY]->type
+               == REDIS_REPLY_INTEGER)
         {
-            ctx->retry_after = reply->element[6]->integer;
+            ctx->retry_after = e[NGX_HTTP_TENANT_REPLY_KEYED_RETRY]->integer;
         }
 
         ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_DONE;
@@ -637,10 +650,10 @@ ngx_http_tenant_lockout_count(ngx_http_request_t *r,
 
     a.n = 0;
 
-    ngx_http_tenant_keyed_add(&a, (u_char *) "2", 1);
+    ngx_http_tenant_keyed_literal(&a, NGX_HTTP_TENANT_SCRIPT_LOCKOUT_KEYS);
     ngx_http_tenant_keyed_add(&a, key.data, key.len);
     ngx_http_tenant_keyed_add(&a, locked.data, locked.len);
-    ngx_http_tenant_keyed_add(&a, (u_char *) "F", 1);
+    ngx_http_tenant_keyed_literal(&a, NGX_HTTP_TENANT_SCRIPT_FAILED);
     ngx_http_tenant_keyed_add(&a, lo->after.data, lo->after.len);
     ngx_http_tenant_keyed_add(&a, lo->window.data, lo->window.len);
     ngx_http_tenant_keyed_add(&a, lo->duration.data, lo->duration.len);

@@ -7,6 +7,7 @@
 #include "ngx_http_tenant_module.h"
 #include "ngx_http_tenant_period.h"
 #include "ngx_http_tenant_redis.h"
+#include "ngx_http_tenant_script.h"
 #include "ngx_http_tenant_wait.h"
 
 
@@ -138,28 +139,28 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
 
     switch (res->verdict) {
 
-    case NGX_HTTP_TENANT_LIMIT_SUSPENDED:
+    case NGX_HTTP_TENANT_VERDICT_SUSPENDED:
         ctx->limit_status = tlcf->limit ? NGX_HTTP_TENANT_LIMIT_REJECTED
                                         : NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_HTTP_TENANT_SUSPENDED;
 
-    case NGX_HTTP_TENANT_LIMIT_PLAN:
+    case NGX_HTTP_TENANT_VERDICT_PLAN:
         ctx->limit_status = NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_HTTP_TENANT_PLAN_REQUIRED;
 
-    case NGX_HTTP_TENANT_LIMIT_REVOKED:
+    case NGX_HTTP_TENANT_VERDICT_REVOKED:
         ctx->limit_status = tlcf->limit ? NGX_HTTP_TENANT_LIMIT_REJECTED
                                         : NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_HTTP_TENANT_TOKEN_REVOKED;
 
-    case NGX_HTTP_TENANT_LIMIT_RATE:
-    case NGX_HTTP_TENANT_LIMIT_QUOTA:
+    case NGX_HTTP_TENANT_VERDICT_RATE:
+    case NGX_HTTP_TENANT_VERDICT_QUOTA:
 
         if (tlcf->limit_dry_run) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "tenant: dry run, would reject tenant \"%V\" "
                           "with \"%s\"", &ctx->identity.tenant_id,
-                          res->verdict == NGX_HTTP_TENANT_LIMIT_RATE
+                          res->verdict == NGX_HTTP_TENANT_VERDICT_RATE
                           ? "rate_limited" : "quota_exceeded");
 
             ctx->limit_status = NGX_HTTP_TENANT_LIMIT_DRY_RUN;
@@ -169,11 +170,11 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
         ctx->limit_status = NGX_HTTP_TENANT_LIMIT_REJECTED;
         ctx->retry_after = res->retry_after;
 
-        return (res->verdict == NGX_HTTP_TENANT_LIMIT_RATE)
+        return (res->verdict == NGX_HTTP_TENANT_VERDICT_RATE)
                ? NGX_HTTP_TENANT_RATE_LIMITED
                : NGX_HTTP_TENANT_QUOTA_EXCEEDED;
 
-    default: /* NGX_HTTP_TENANT_LIMIT_PASS */
+    default: /* NGX_HTTP_TENANT_VERDICT_PASS */
         ctx->limit_status = tlcf->limit ? NGX_HTTP_TENANT_LIMIT_PASSED
                                         : NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_OK;
@@ -243,57 +244,67 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     redisReply *reply)
 {
     size_t                           i, first;
-    ngx_int_t                       *field[7];
+    ngx_int_t                       *field[NGX_HTTP_TENANT_REPLY_NNUMBERS];
+    redisReply                      *verdict;
     ngx_http_tenant_limit_sent_t    *sent;
     ngx_http_tenant_limit_result_t  *res;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
-        || reply->element[0]->type != REDIS_REPLY_INTEGER
-        || reply->element[0]->integer < NGX_HTTP_TENANT_LIMIT_PASS
-        || reply->element[0]->integer > NGX_HTTP_TENANT_LIMIT_PLAN)
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements < NGX_HTTP_TENANT_REPLY_MIN)
     {
         return NGX_ERROR;
     }
 
-    if (reply->element[0]->integer == NGX_HTTP_TENANT_LIMIT_LATE) {
+    verdict = reply->element[NGX_HTTP_TENANT_REPLY_VERDICT];
+
+    if (verdict->type != REDIS_REPLY_INTEGER
+        || verdict->integer < NGX_HTTP_TENANT_VERDICT_PASS
+        || verdict->integer > NGX_HTTP_TENANT_VERDICT_PLAN)
+    {
+        return NGX_ERROR;
+    }
+
+    if (verdict->integer == NGX_HTTP_TENANT_VERDICT_LATE) {
         /* the failure policy answers, as if the reply had not come */
         return NGX_DECLINED;
     }
 
     res = &ctx->limit;
 
-    res->verdict = reply->element[0]->integer;
+    res->verdict = verdict->integer;
     sent = &ctx->limit_sent;
 
-    if (reply->elements == 5) {
+    if (reply->elements == NGX_HTTP_TENANT_REPLY_ACTIVE) {
         /* an active tenant on the plan sent: neither is repeated */
         ngx_str_set(&res->status, "active");
         res->plan = sent->plan;
-        first = 1;
+        first = NGX_HTTP_TENANT_REPLY_ACTIVE_NUMBERS;
 
     } else {
-        if (ngx_http_tenant_reply_str(r, reply->element[1], &res->status)
+        if (ngx_http_tenant_reply_str(r,
+                                reply->element[NGX_HTTP_TENANT_REPLY_STATUS],
+                                &res->status)
             != NGX_OK
-            || ngx_http_tenant_reply_str(r, reply->element[2], &res->plan)
+            || ngx_http_tenant_reply_str(r,
+                                  reply->element[NGX_HTTP_TENANT_REPLY_PLAN],
+                                  &res->plan)
                != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        first = 3;
+        first = NGX_HTTP_TENANT_REPLY_NUMBERS;
     }
 
-    /* in the script's order, after verdict (and status and plan) */
+    field[NGX_HTTP_TENANT_REPLY_RATE_REMAINING] = &res->rate_remaining;
+    field[NGX_HTTP_TENANT_REPLY_RATE_RESET] = &res->rate_reset;
+    field[NGX_HTTP_TENANT_REPLY_RETRY_AFTER] = &res->retry_after;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_USED] = &res->quota_used;
+    field[NGX_HTTP_TENANT_REPLY_RATE_LIMIT] = &res->rate_limit;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_LIMIT] = &res->quota_limit;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_RESET] = &res->quota_reset;
 
-    field[0] = &res->rate_remaining;
-    field[1] = &res->rate_reset;
-    field[2] = &res->retry_after;
-    field[3] = &res->quota_used;
-    field[4] = &res->rate_limit;
-    field[5] = &res->quota_limit;
-    field[6] = &res->quota_reset;
-
-    for (i = 0; i < 7; i++) {
+    for (i = 0; i < NGX_HTTP_TENANT_REPLY_NNUMBERS; i++) {
         *field[i] = -1;
 
         if (first + i < reply->elements
@@ -303,7 +314,9 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         }
     }
 
-    if (reply->elements != 5 && reply->elements != 7) {
+    if (reply->elements != NGX_HTTP_TENANT_REPLY_ACTIVE
+        && reply->elements != NGX_HTTP_TENANT_REPLY_SENT_LIMITS)
+    {
         /* a short answer (nothing counted), or the limits it worked out */
         return NGX_OK;
     }

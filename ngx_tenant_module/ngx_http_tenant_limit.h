@@ -11,17 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-
-/* the script's verdicts, see ngx_http_tenant_script.c */
-typedef enum {
-    NGX_HTTP_TENANT_LIMIT_PASS = 0,
-    NGX_HTTP_TENANT_LIMIT_SUSPENDED,
-    NGX_HTTP_TENANT_LIMIT_REVOKED,
-    NGX_HTTP_TENANT_LIMIT_RATE,
-    NGX_HTTP_TENANT_LIMIT_QUOTA,
-    NGX_HTTP_TENANT_LIMIT_LATE,
-    NGX_HTTP_TENANT_LIMIT_PLAN
-} ngx_http_tenant_verdict_e;
+#include "ngx_http_tenant_script.h"
 
 
 /* $tenant_limit_status */
@@ -88,9 +78,6 @@ typedef struct {
     ngx_int_t                  quota_used;
     ngx_int_t                  quota_reset;
 } ngx_http_tenant_limit_result_t;
-
-
-extern ngx_str_t  ngx_http_tenant_script;
 
 
 char *ngx_http_tenant_plan_parse(ngx_conf_t *cf, ngx_array_t *plans);

@@ -7,6 +7,7 @@
 #include "ngx_http_tenant_module.h"
 #include "ngx_http_tenant_period.h"
 #include "ngx_http_tenant_redis.h"
+#include "ngx_http_tenant_script.h"
 
 
 /*
@@ -97,9 +98,7 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
     ngx_http_tenant_main_conf_t   *tmcf;
     ngx_http_tenant_limit_sent_t  *sent;
 
-    static ngx_str_t               modes[4] = {
-        ngx_null_string, ngx_string("L"), ngx_string("J"), ngx_string("LJ")
-    };
+    static ngx_str_t               modes[4] = ngx_http_tenant_script_modes;
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
@@ -145,12 +144,15 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
         return NULL;
     }
 
-    ngx_http_tenant_redis_arg(cmd, (u_char *) "5", 1);
+    ngx_http_tenant_redis_arg(cmd,
+                              (u_char *) NGX_HTTP_TENANT_SCRIPT_DECISION_KEYS,
+                              sizeof(NGX_HTTP_TENANT_SCRIPT_DECISION_KEYS) - 1);
 
     ngx_http_tenant_limit_keys(cmd, ctx, tmcf, &jti, qp,
                                d.meter ? &d.meter->name : NULL, mp);
 
-    mode = &modes[(apply->limit ? 1 : 0) + (jti.len ? 2 : 0)];
+    mode = &modes[(apply->limit ? NGX_HTTP_TENANT_SCRIPT_MODE_LIMIT : 0)
+                  + (jti.len ? NGX_HTTP_TENANT_SCRIPT_MODE_JTI : 0)];
     ngx_http_tenant_redis_arg(cmd, mode->data, mode->len);
 
     ngx_http_tenant_limit_iat(cmd, ctx->payload);

@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_script.h"
 
 
 #define NGX_HTTP_TENANT_CACHE_DEFAULT  4096
