@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_ctx.h"
 
 
 static ngx_int_t ngx_http_tenant_limit_header_filter(ngx_http_request_t *r);
@@ -70,7 +71,7 @@ ngx_http_tenant_limit_header_filter(ngx_http_request_t *r)
 
     if (r->headers_out.status == NGX_HTTP_UNAUTHORIZED) {
         /* an error_page may have moved the 401 to another location */
-        found = ctx ? ctx : ngx_http_tenant_find_ctx(r);
+        found = ctx ? ctx : ngx_http_tenant_ctx_find(r);
         lockout = tlcf->lockout ? tlcf->lockout
                                 : (found ? found->lockout : NULL);
 

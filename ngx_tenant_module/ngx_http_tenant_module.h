@@ -173,8 +173,6 @@ ngx_int_t ngx_http_tenant_compile(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_complex_value_t *cv);
 
 ngx_int_t ngx_http_tenant_access_handler(ngx_http_request_t *r);
-ngx_http_tenant_ctx_t *ngx_http_tenant_get_ctx(ngx_http_request_t *r);
-ngx_http_tenant_ctx_t *ngx_http_tenant_find_ctx(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_tenant_headers_strip(ngx_http_request_t *r);
 ngx_int_t ngx_http_tenant_headers_remove(ngx_list_t *headers,
