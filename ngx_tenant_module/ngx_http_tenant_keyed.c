@@ -396,6 +396,7 @@ ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 {
     u_char                       *p;
     size_t                        len;
+    uint64_t                      n;
     ngx_str_t                     jti, iat, *home, *prefix;
     ngx_http_tenant_main_conf_t  *tmcf;
 
@@ -404,14 +405,19 @@ ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     prefix = &tmcf->redis->prefix;
     home = &ctx->identity.home;
 
-    if (ngx_http_tenant_jti(ctx->payload, &jti) != NGX_OK) {
+    if (ngx_http_tenant_claim_jti(ctx->payload, &jti) != NGX_OK) {
         ngx_str_null(&jti);
     }
 
-    if (ngx_http_tenant_number_claim(r, ctx->payload, "iat", &iat)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+    ngx_str_null(&iat);
+
+    if (ngx_http_tenant_claim_seconds(ctx->payload, "iat", &n) == NGX_OK) {
+        iat.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (iat.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        iat.len = ngx_sprintf(iat.data, "%uL", n) - iat.data;
     }
 
     len = prefix->len + home->len + 2;

@@ -11,9 +11,6 @@
 #include "ngx_http_tenant_wait.h"
 
 
-#define NGX_HTTP_TENANT_JTI_MAX      128
-
-
 static ngx_int_t ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
 static void ngx_http_tenant_limit_reply(void *data, redisReply *reply);
@@ -179,32 +176,6 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
                                         : NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_OK;
     }
-}
-
-
-/* a jti fit to be part of a key; any other token just cannot be revoked */
-
-ngx_int_t
-ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti)
-{
-    json_t  *v;
-
-    v = json_object_get(payload, "jti");
-
-    if (!json_is_string(v)) {
-        return NGX_DECLINED;
-    }
-
-    jti->data = (u_char *) json_string_value(v);
-    jti->len = json_string_length(v);
-
-    if (jti->len == 0 || jti->len > NGX_HTTP_TENANT_JTI_MAX
-        || ngx_http_tenant_has_control(jti->data, jti->len))
-    {
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
 }
 
 

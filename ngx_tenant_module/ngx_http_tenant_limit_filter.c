@@ -177,7 +177,6 @@ static ngx_int_t
 ngx_http_tenant_add_number(ngx_http_request_t *r, ngx_uint_t name,
     ngx_int_t value, u_char **buf)
 {
-    u_char           *p;
     ngx_table_elt_t  *h;
 
     h = ngx_list_push(&r->headers_out.headers);
@@ -196,15 +195,8 @@ ngx_http_tenant_add_number(ngx_http_request_t *r, ngx_uint_t name,
     h->key = ngx_http_tenant_limit_header_names[name];
     h->lowcase_key = NULL;
     h->value.data = *buf;
-    p = h->value.data;
 
-    if (value < 0) {
-        *p++ = '-';
-    }
-
-    *buf = ngx_http_tenant_decimal(p, (value < 0)
-                                      ? (uint64_t) 0 - (uint64_t) value
-                                      : (uint64_t) value);
+    *buf = ngx_sprintf(h->value.data, "%i", value);
 
     h->value.len = *buf - h->value.data;
 

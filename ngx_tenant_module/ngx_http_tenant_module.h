@@ -202,9 +202,6 @@ ngx_http_tenant_redis_cmd_t *ngx_http_tenant_limit_command(
     ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
 void ngx_http_tenant_limit_forget(void);
-ngx_int_t ngx_http_tenant_number_claim(ngx_http_request_t *r,
-    json_t *payload, const char *name, ngx_str_t *text);
-ngx_int_t ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti);
 
 char *ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones);
 char *ngx_http_tenant_lockout_parse(ngx_conf_t *cf,
