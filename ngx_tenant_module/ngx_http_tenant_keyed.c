@@ -26,6 +26,8 @@ typedef struct {
 } ngx_http_tenant_keyed_args_t;
 
 
+static ngx_int_t ngx_http_tenant_keyed_compile(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_http_complex_value_t *cv);
 static ngx_int_t ngx_http_tenant_keyed_send(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 static ngx_int_t ngx_http_tenant_keyed_key(ngx_http_request_t *r,
@@ -82,7 +84,7 @@ ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones)
             v.data = value[i].data + 4;
             v.len = value[i].len - 4;
 
-            if (ngx_http_tenant_compile(cf, &v, &zone->key) != NGX_OK) {
+            if (ngx_http_tenant_keyed_compile(cf, &v, &zone->key) != NGX_OK) {
                 return NGX_CONF_ERROR;
             }
 
@@ -162,7 +164,7 @@ ngx_http_tenant_lockout_parse(ngx_conf_t *cf,
             v.data = value[i].data + 4;
             v.len = value[i].len - 4;
 
-            if (ngx_http_tenant_compile(cf, &v, &lo->key) != NGX_OK) {
+            if (ngx_http_tenant_keyed_compile(cf, &v, &lo->key) != NGX_OK) {
                 return NGX_CONF_ERROR;
             }
 
@@ -225,6 +227,103 @@ invalid:
                        "invalid parameter \"%V\"", &value[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* tenant_limit_by names zones declared at the http level: found here */
+
+char *
+ngx_http_tenant_keyed_merge(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
+    ngx_http_tenant_loc_conf_t *prev)
+{
+    ngx_str_t                     *name;
+    ngx_uint_t                     i, j;
+    ngx_http_tenant_zone_t        *zone, **z;
+    ngx_http_tenant_main_conf_t   *tmcf;
+
+    if (conf->lockout == NULL) {
+        conf->lockout = prev->lockout;
+        conf->lockout_where = prev->lockout_where;
+    }
+
+    if (conf->limit_by == NULL) {
+        conf->limit_by = prev->limit_by;
+        conf->zones = prev->zones;
+        conf->limit_by_where = prev->limit_by_where;
+    }
+
+    if (conf->limit_by == NULL && conf->lockout == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
+
+    if (tmcf->redis == NULL) {
+        ngx_http_tenant_where_error(cf,
+                           conf->limit_by ? &conf->limit_by_where
+                                          : &conf->lockout_where,
+                           "\"tenant_limit_by\" and \"tenant_lockout\" "
+                           "need \"tenant_redis\": declare the Redis server "
+                           "at the http level");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->limit_by == NULL || conf->zones) {
+        return NGX_CONF_OK;
+    }
+
+    conf->zones = ngx_array_create(cf->pool, conf->limit_by->nelts,
+                                   sizeof(ngx_http_tenant_zone_t *));
+    if (conf->zones == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    name = conf->limit_by->elts;
+    zone = tmcf->zones.elts;
+
+    for (i = 0; i < conf->limit_by->nelts; i++) {
+        for (j = 0; j < tmcf->zones.nelts; j++) {
+            if (zone[j].name.len == name[i].len
+                && ngx_strncmp(zone[j].name.data, name[i].data,
+                               name[i].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == tmcf->zones.nelts) {
+            ngx_http_tenant_where_error(cf, &conf->limit_by_where,
+                               "zone \"%V\" is not declared with "
+                               "\"tenant_limit_zone\": declare it at the "
+                               "http level", &name[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        z = ngx_array_push(conf->zones);
+        if (z == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *z = &zone[j];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_keyed_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t *cv)
+{
+    ngx_http_compile_complex_value_t  ccv;
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = cv;
+
+    return ngx_http_compile_complex_value(&ccv);
 }
 
 

@@ -325,3 +325,84 @@ ngx_http_tenant_reply_str(ngx_http_request_t *r, redisReply *reply,
 
     return NGX_OK;
 }
+
+
+/*
+ * tenant_limit, tenant_meter and their companions; the plans' text that
+ * every decision may need (a tenant's hash can name another plan).
+ */
+
+char *
+ngx_http_tenant_limit_merge(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
+    ngx_http_tenant_loc_conf_t *prev)
+{
+    ngx_flag_t                    here;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    here = (conf->limit == 1 || conf->meter.len);
+
+    if (conf->limit_where.name == NULL) {
+        conf->limit_where = prev->limit_where;
+    }
+
+    ngx_conf_merge_value(conf->limit, prev->limit, 0);
+    ngx_conf_merge_value(conf->limit_dry_run, prev->limit_dry_run, 0);
+    ngx_conf_merge_value(conf->limit_headers, prev->limit_headers, 1);
+    ngx_conf_merge_uint_value(conf->redis_failure, prev->redis_failure,
+                              NGX_HTTP_TENANT_FAILURE_ALLOW);
+    ngx_conf_merge_str_value(conf->meter, prev->meter, "");
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
+
+    /* every decision may need the plans: a tenant's hash can name one */
+
+    if (prev->limit_plans.data && conf->meter.data == prev->meter.data) {
+        conf->limit_plans = prev->limit_plans;
+
+    } else if (tmcf->redis
+               && ngx_http_tenant_plan_script_text(cf, &tmcf->plans,
+                                                   &conf->meter,
+                                                   &conf->limit_plans)
+                  != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the tenant's hash field that overrides the meter's limit */
+    if (conf->meter.len) {
+        conf->meter_field.len = sizeof("meter:") - 1 + conf->meter.len;
+        conf->meter_field.data = ngx_pnalloc(cf->pool, conf->meter_field.len);
+        if (conf->meter_field.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(conf->meter_field.data, "meter:%V", &conf->meter);
+    }
+
+    if (!conf->limit && conf->meter.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    /* a limit nobody can enforce would be a silent hole */
+    if (tmcf->redis == NULL) {
+        ngx_http_tenant_where_error(cf, &conf->limit_where,
+                           "\"tenant_limit\" and \"tenant_meter\" need "
+                           "\"tenant_redis\": declare the Redis server at "
+                           "the http level");
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * without a token there is no tenant to limit: an error where the
+     * limit is written, no effect where it is only inherited (/healthz)
+     */
+    if (!conf->jwt && here) {
+        ngx_http_tenant_where_error(cf, &conf->limit_where,
+                           "\"tenant_limit\" and \"tenant_meter\" need "
+                           "\"tenant_jwt on\" to know the tenant: turn it "
+                           "on where the limit is written");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}

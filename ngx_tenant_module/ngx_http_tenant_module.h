@@ -169,9 +169,6 @@ typedef struct {
 extern ngx_module_t  ngx_http_tenant_module;
 
 
-ngx_int_t ngx_http_tenant_compile(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_http_complex_value_t *cv);
-
 ngx_int_t ngx_http_tenant_access_handler(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_tenant_headers_strip(ngx_http_request_t *r);
@@ -203,6 +200,12 @@ ngx_http_tenant_redis_cmd_t *ngx_http_tenant_limit_command(
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
 void ngx_http_tenant_limit_forget(void);
 
+char *ngx_http_tenant_limit_merge(ngx_conf_t *cf,
+    ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
+char *ngx_http_tenant_policy_merge(ngx_conf_t *cf,
+    ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
+char *ngx_http_tenant_keyed_merge(ngx_conf_t *cf,
+    ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
 char *ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones);
 char *ngx_http_tenant_lockout_parse(ngx_conf_t *cf,
     ngx_http_tenant_lockout_t **lockout);
