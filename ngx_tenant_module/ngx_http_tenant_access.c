@@ -7,6 +7,15 @@
 #include "ngx_http_tenant_module.h"
 #include "ngx_http_tenant_ctx.h"
 #include "ngx_http_tenant_memo.h"
+#include "ngx_http_tenant_jwt.h"
+#include "ngx_http_tenant_cache.h"
+#include "ngx_http_tenant_claims.h"
+#include "ngx_http_tenant_policy.h"
+#include "ngx_http_tenant_keyed.h"
+#include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_plan.h"
+#include "ngx_http_tenant_headers.h"
+#include "ngx_http_tenant_error.h"
 
 
 static ngx_int_t ngx_http_tenant_find_token(ngx_http_request_t *r,

@@ -7,6 +7,10 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_keyed.h"
+#include "ngx_http_tenant_plan.h"
+#include "ngx_http_tenant_claims.h"
+#include "ngx_http_tenant_redis.h"
 #include "ngx_http_tenant_script.h"
 #include "ngx_http_tenant_wait.h"
 

@@ -5,7 +5,9 @@
 
 
 #include "ngx_http_tenant_module.h"
-#include "ngx_http_tenant_period.h"
+#include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_plan.h"
+#include "ngx_http_tenant_claims.h"
 #include "ngx_http_tenant_redis.h"
 #include "ngx_http_tenant_script.h"
 #include "ngx_http_tenant_wait.h"

@@ -5,7 +5,9 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_limit_filter.h"
 #include "ngx_http_tenant_ctx.h"
+#include "ngx_http_tenant_keyed.h"
 
 
 static ngx_int_t ngx_http_tenant_limit_header_filter(ngx_http_request_t *r);

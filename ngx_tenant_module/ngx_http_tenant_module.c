@@ -5,7 +5,21 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_access.h"
+#include "ngx_http_tenant_variables.h"
+#include "ngx_http_tenant_limit_filter.h"
+#include "ngx_http_tenant_headers.h"
+#include "ngx_http_tenant_policy.h"
+#include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_keyed.h"
+#include "ngx_http_tenant_plan.h"
 #include "ngx_http_tenant_script.h"
+#include "ngx_http_tenant_jwt.h"
+#include "ngx_http_tenant_keys.h"
+#include "ngx_http_tenant_cache.h"
+#include "ngx_http_tenant_redis.h"
+#include "ngx_http_tenant_claims.h"
+#include "ngx_http_tenant_where.h"
 
 
 #define NGX_HTTP_TENANT_CACHE_DEFAULT  4096

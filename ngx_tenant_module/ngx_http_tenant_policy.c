@@ -5,6 +5,9 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_policy.h"
+#include "ngx_http_tenant_plan.h"
+#include "ngx_http_tenant_where.h"
 
 
 static ngx_flag_t ngx_http_tenant_has_permission(ngx_str_t *joined,

@@ -5,7 +5,10 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_variables.h"
 #include "ngx_http_tenant_ctx.h"
+#include "ngx_http_tenant_claims.h"
+#include "ngx_http_tenant_error.h"
 
 
 static ngx_int_t ngx_http_tenant_identity_variable(ngx_http_request_t *r,
