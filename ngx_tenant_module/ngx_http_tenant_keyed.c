@@ -43,6 +43,9 @@ static ngx_int_t ngx_http_tenant_zone_applied(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_zone_t *zone);
 static void ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a,
     u_char *data, size_t len);
+static ngx_http_tenant_redis_op_t *ngx_http_tenant_keyed_eval(
+    ngx_http_request_t *r, ngx_http_tenant_keyed_args_t *a,
+    ngx_flag_t wait);
 static void ngx_http_tenant_keyed_reply(void *data, redisReply *reply);
 static ngx_int_t ngx_http_tenant_lockout_lock(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *locked);
@@ -475,13 +478,13 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         ngx_http_tenant_keyed_literal(&a, NGX_HTTP_TENANT_SCRIPT_LOCKED);
     }
 
-    ctx->op = ngx_http_tenant_redis_eval(a.n, a.argv, a.argvlen,
-                                         ngx_http_tenant_keyed_reply, r);
+    ctx->op = ngx_http_tenant_keyed_eval(r, &a, 1);
     if (ctx->op == NULL) {
-        ngx_http_tenant_redis_log_failure(r->connection->log,
-                                          "redis is not connected");
         return NGX_BUSY;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tenant keyed: check %ui sent", ctx->keyed_next);
 
     return ngx_http_tenant_wait_suspend(r, ctx, &ctx->keyed_state);
 }
@@ -694,6 +697,34 @@ ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a, u_char *data,
 }
 
 
+/*
+ * The one place the keyed checks send to Redis: a check the request waits
+ * for (the reply comes to ngx_http_tenant_keyed_reply), or a failure
+ * counted for the lockout, whose reply nobody waits for.  NULL: not sent.
+ */
+
+static ngx_http_tenant_redis_op_t *
+ngx_http_tenant_keyed_eval(ngx_http_request_t *r,
+    ngx_http_tenant_keyed_args_t *a, ngx_flag_t wait)
+{
+    ngx_http_tenant_redis_op_t  *op;
+
+    op = ngx_http_tenant_redis_eval(a->n, a->argv, a->argvlen,
+                                    wait ? ngx_http_tenant_keyed_reply
+                                         : ngx_http_tenant_lockout_counted,
+                                    wait ? r : NULL);
+    if (op == NULL) {
+        ngx_http_tenant_redis_log_failure(r->connection->log,
+                                          wait ? "redis is not connected"
+                                               : "redis is not connected, a "
+                                                 "failed attempt was not "
+                                                 "counted");
+    }
+
+    return op;
+}
+
+
 static void
 ngx_http_tenant_keyed_reply(void *data, redisReply *reply)
 {
@@ -767,14 +798,7 @@ ngx_http_tenant_lockout_count(ngx_http_request_t *r,
     ngx_http_tenant_keyed_add(&a, lo->window.data, lo->window.len);
     ngx_http_tenant_keyed_add(&a, lo->duration.data, lo->duration.len);
 
-    if (ngx_http_tenant_redis_eval(a.n, a.argv, a.argvlen,
-                                   ngx_http_tenant_lockout_counted, NULL)
-        == NULL)
-    {
-        ngx_http_tenant_redis_log_failure(r->connection->log,
-                                          "redis is not connected, a "
-                                          "failed attempt was not counted");
-    }
+    (void) ngx_http_tenant_keyed_eval(r, &a, 0);
 }
 
 

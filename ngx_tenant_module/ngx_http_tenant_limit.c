@@ -57,6 +57,10 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_OK;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tenant decision: sent, limit:%i meter:\"%V\"",
+                   apply.limit, &apply.meter);
+
     return ngx_http_tenant_wait_suspend(r, ctx, &ctx->limit_state);
 }
 

@@ -9,6 +9,7 @@
 #include "ngx_http_tenant_wait.h"
 
 
+static void ngx_http_tenant_wait_cancel(ngx_http_tenant_ctx_t *ctx);
 static void ngx_http_tenant_wait_timeout(ngx_event_t *ev);
 static void ngx_http_tenant_wait_cleanup(void *data);
 
@@ -28,8 +29,7 @@ ngx_http_tenant_wait_suspend(ngx_http_request_t *r,
     if (!ctx->cleanup_added) {
         cln = ngx_http_cleanup_add(r, 0);
         if (cln == NULL) {
-            ngx_http_tenant_redis_cancel(ctx->op);
-            ctx->op = NULL;
+            ngx_http_tenant_wait_cancel(ctx);
             return NGX_ERROR;
         }
 
@@ -112,10 +112,7 @@ ngx_http_tenant_wait_timeout(ngx_event_t *ev)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
 
-    if (ctx->op) {
-        ngx_http_tenant_redis_cancel(ctx->op);
-        ctx->op = NULL;
-    }
+    ngx_http_tenant_wait_cancel(ctx);
 
     ngx_http_tenant_redis_log_failure(r->connection->log,
                                       "redis did not answer in time");
@@ -138,11 +135,22 @@ ngx_http_tenant_wait_cleanup(void *data)
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->timer.log, 0,
                        "tenant wait: cleanup, operation cancelled");
 
-        ngx_http_tenant_redis_cancel(ctx->op);
-        ctx->op = NULL;
+        ngx_http_tenant_wait_cancel(ctx);
     }
 
     if (ctx->timer.timer_set) {
         ngx_del_timer(&ctx->timer);
+    }
+}
+
+
+/* the operation's handler will not be called: its reply is dropped */
+
+static void
+ngx_http_tenant_wait_cancel(ngx_http_tenant_ctx_t *ctx)
+{
+    if (ctx->op) {
+        ngx_http_tenant_redis_cancel(ctx->op);
+        ctx->op = NULL;
     }
 }
