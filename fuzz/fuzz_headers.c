@@ -17,7 +17,7 @@
 #include "fuzz.h"
 #include <ngx_http.h>
 
-#include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_headers.h"
 
 
 #define FUZZ_MAX_HEADERS  512

@@ -11,6 +11,7 @@
 
 
 #define NGX_HTTP_TENANT_CLAIM_NAME_MAX  256
+#define NGX_HTTP_TENANT_JTI_MAX         128
 
 
 static ngx_int_t ngx_http_tenant_identity_value(json_t *payload,
@@ -578,4 +579,51 @@ ngx_http_tenant_has_control(const u_char *p, size_t len)
     }
 
     return 0;
+}
+
+
+/* a jti fit to be part of a key; any other token just cannot be revoked */
+
+ngx_int_t
+ngx_http_tenant_claim_jti(json_t *payload, ngx_str_t *jti)
+{
+    json_t  *v;
+
+    v = json_object_get(payload, "jti");
+
+    if (!json_is_string(v)) {
+        return NGX_DECLINED;
+    }
+
+    jti->data = (u_char *) json_string_value(v);
+    jti->len = json_string_length(v);
+
+    if (jti->len == 0 || jti->len > NGX_HTTP_TENANT_JTI_MAX
+        || ngx_http_tenant_has_control(jti->data, jti->len))
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a time claim (iat) fit to compare with Redis's numbers, or NGX_DECLINED */
+
+ngx_int_t
+ngx_http_tenant_claim_seconds(json_t *payload, const char *name, uint64_t *n)
+{
+    json_t  *v;
+
+    v = json_object_get(payload, name);
+
+    if (!json_is_number(v) || json_number_value(v) < 0
+        || json_number_value(v) > NGX_MAX_INT32_VALUE * 4.0)
+    {
+        return NGX_DECLINED;
+    }
+
+    *n = (uint64_t) json_number_value(v);
+
+    return NGX_OK;
 }

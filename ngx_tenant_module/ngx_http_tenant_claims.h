@@ -76,5 +76,9 @@ ngx_int_t ngx_http_tenant_id_valid(const u_char *p, size_t len);
 ngx_int_t ngx_http_tenant_header_safe(const u_char *p, size_t len);
 ngx_flag_t ngx_http_tenant_has_control(const u_char *p, size_t len);
 
+ngx_int_t ngx_http_tenant_claim_jti(json_t *payload, ngx_str_t *jti);
+ngx_int_t ngx_http_tenant_claim_seconds(json_t *payload, const char *name,
+    uint64_t *n);
+
 
 #endif /* _NGX_HTTP_TENANT_CLAIMS_H_INCLUDED_ */

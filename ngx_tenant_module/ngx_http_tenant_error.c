@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_error.h"
 
 
 typedef struct {

@@ -4,7 +4,8 @@
  */
 
 
-#include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_headers.h"
+#include "ngx_http_tenant_claims.h"
 
 
 #define NGX_HTTP_TENANT_HEADER_PREFIX      "x-tenant-"

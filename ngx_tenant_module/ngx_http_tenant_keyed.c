@@ -7,12 +7,20 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_keyed.h"
+#include "ngx_http_tenant_plan.h"
+#include "ngx_http_tenant_claims.h"
+#include "ngx_http_tenant_redis.h"
+#include "ngx_http_tenant_script.h"
+#include "ngx_http_tenant_wait.h"
 
 
 #define NGX_HTTP_TENANT_KEY_RAW_MAX  128
 #define NGX_HTTP_TENANT_KEY_HEX_MAX  64
 
-#define NGX_HTTP_TENANT_VERDICT_LOCKED  7
+
+#define ngx_http_tenant_keyed_literal(a, s)                                   \
+    ngx_http_tenant_keyed_add(a, (u_char *) s, sizeof(s) - 1)
 
 
 typedef struct {
@@ -22,6 +30,8 @@ typedef struct {
 } ngx_http_tenant_keyed_args_t;
 
 
+static ngx_int_t ngx_http_tenant_keyed_compile(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_http_complex_value_t *cv);
 static ngx_int_t ngx_http_tenant_keyed_send(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 static ngx_int_t ngx_http_tenant_keyed_key(ngx_http_request_t *r,
@@ -33,10 +43,15 @@ static ngx_int_t ngx_http_tenant_zone_applied(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_zone_t *zone);
 static void ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a,
     u_char *data, size_t len);
-static void ngx_http_tenant_keyed_reply(void *data, ngx_http_tenant_redis_reply_t *reply);
+static ngx_http_tenant_redis_op_t *ngx_http_tenant_keyed_eval(
+    ngx_http_request_t *r, ngx_http_tenant_keyed_args_t *a,
+    ngx_flag_t wait);
+static void ngx_http_tenant_keyed_reply(void *data,
+    ngx_http_tenant_redis_reply_t *reply);
 static ngx_int_t ngx_http_tenant_lockout_lock(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *locked);
-static void ngx_http_tenant_lockout_counted(void *data, ngx_http_tenant_redis_reply_t *reply);
+static void ngx_http_tenant_lockout_counted(void *data,
+    ngx_http_tenant_redis_reply_t *reply);
 
 
 /* tenant_limit_zone NAME key=$variable rate=N r/s|r/m|r/h [burst=N] */
@@ -78,7 +93,7 @@ ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones)
             v.data = value[i].data + 4;
             v.len = value[i].len - 4;
 
-            if (ngx_http_tenant_compile(cf, &v, &zone->key) != NGX_OK) {
+            if (ngx_http_tenant_keyed_compile(cf, &v, &zone->key) != NGX_OK) {
                 return NGX_CONF_ERROR;
             }
 
@@ -158,7 +173,7 @@ ngx_http_tenant_lockout_parse(ngx_conf_t *cf,
             v.data = value[i].data + 4;
             v.len = value[i].len - 4;
 
-            if (ngx_http_tenant_compile(cf, &v, &lo->key) != NGX_OK) {
+            if (ngx_http_tenant_keyed_compile(cf, &v, &lo->key) != NGX_OK) {
                 return NGX_CONF_ERROR;
             }
 
@@ -224,6 +239,103 @@ invalid:
 }
 
 
+/* tenant_limit_by names zones declared at the http level: found here */
+
+char *
+ngx_http_tenant_keyed_merge(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
+    ngx_http_tenant_loc_conf_t *prev)
+{
+    ngx_str_t                     *name;
+    ngx_uint_t                     i, j;
+    ngx_http_tenant_zone_t        *zone, **z;
+    ngx_http_tenant_main_conf_t   *tmcf;
+
+    if (conf->lockout == NULL) {
+        conf->lockout = prev->lockout;
+        conf->lockout_where = prev->lockout_where;
+    }
+
+    if (conf->limit_by == NULL) {
+        conf->limit_by = prev->limit_by;
+        conf->zones = prev->zones;
+        conf->limit_by_where = prev->limit_by_where;
+    }
+
+    if (conf->limit_by == NULL && conf->lockout == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
+
+    if (tmcf->redis == NULL) {
+        ngx_http_tenant_where_error(cf,
+                           conf->limit_by ? &conf->limit_by_where
+                                          : &conf->lockout_where,
+                           "\"tenant_limit_by\" and \"tenant_lockout\" "
+                           "need \"tenant_redis\": declare the Redis server "
+                           "at the http level");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->limit_by == NULL || conf->zones) {
+        return NGX_CONF_OK;
+    }
+
+    conf->zones = ngx_array_create(cf->pool, conf->limit_by->nelts,
+                                   sizeof(ngx_http_tenant_zone_t *));
+    if (conf->zones == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    name = conf->limit_by->elts;
+    zone = tmcf->zones.elts;
+
+    for (i = 0; i < conf->limit_by->nelts; i++) {
+        for (j = 0; j < tmcf->zones.nelts; j++) {
+            if (zone[j].name.len == name[i].len
+                && ngx_strncmp(zone[j].name.data, name[i].data,
+                               name[i].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == tmcf->zones.nelts) {
+            ngx_http_tenant_where_error(cf, &conf->limit_by_where,
+                               "zone \"%V\" is not declared with "
+                               "\"tenant_limit_zone\": declare it at the "
+                               "http level", &name[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        z = ngx_array_push(conf->zones);
+        if (z == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *z = &zone[j];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_keyed_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t *cv)
+{
+    ngx_http_compile_complex_value_t  ccv;
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = cv;
+
+    return ngx_http_compile_complex_value(&ccv);
+}
+
+
 /*
  * The keyed checks of a location, one EVALSHA each, in order: the zones
  * of tenant_limit_by, then the lockout.  NGX_OK: all passed; NGX_AGAIN:
@@ -241,7 +353,7 @@ ngx_http_tenant_keyed_run(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     if (ctx->keyed_state == NGX_HTTP_TENANT_LIMIT_DONE) {
         ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_IDLE;
 
-        if (ctx->keyed_verdict == NGX_HTTP_TENANT_LIMIT_RATE) {
+        if (ctx->keyed_verdict == NGX_HTTP_TENANT_VERDICT_RATE) {
             ctx->limit_status = NGX_HTTP_TENANT_LIMIT_REJECTED;
             return NGX_HTTP_TENANT_RATE_LIMITED;
         }
@@ -250,7 +362,7 @@ ngx_http_tenant_keyed_run(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
             return NGX_HTTP_TENANT_LOCKED_OUT;
         }
 
-        if (ctx->keyed_verdict == NGX_HTTP_TENANT_LIMIT_REVOKED) {
+        if (ctx->keyed_verdict == NGX_HTTP_TENANT_VERDICT_REVOKED) {
             return NGX_HTTP_TENANT_TOKEN_REVOKED;
         }
 
@@ -317,10 +429,7 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_str_t                      key, locked;
     ngx_uint_t                     nzones;
     ngx_http_tenant_zone_t        *zone, **zones;
-    ngx_http_tenant_main_conf_t   *tmcf;
     ngx_http_tenant_keyed_args_t   a;
-
-    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     nzones = tlcf->zones ? tlcf->zones->nelts : 0;
     a.n = 0;
@@ -341,9 +450,9 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
             return key.len ? NGX_ERROR : NGX_DECLINED;
         }
 
-        ngx_http_tenant_keyed_add(&a, (u_char *) "1", 1);
+        ngx_http_tenant_keyed_literal(&a, NGX_HTTP_TENANT_SCRIPT_ZONE_KEYS);
         ngx_http_tenant_keyed_add(&a, key.data, key.len);
-        ngx_http_tenant_keyed_add(&a, (u_char *) "Z", 1);
+        ngx_http_tenant_keyed_literal(&a, NGX_HTTP_TENANT_SCRIPT_ZONE);
         ngx_http_tenant_keyed_add(&a, zone->rate.data, zone->rate.len);
         ngx_http_tenant_keyed_add(&a, zone->burst.data, zone->burst.len);
 
@@ -364,22 +473,22 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
             return NGX_ERROR;
         }
 
-        ngx_http_tenant_keyed_add(&a, (u_char *) "2", 1);
+        ngx_http_tenant_keyed_literal(&a,
+                                      NGX_HTTP_TENANT_SCRIPT_LOCKOUT_KEYS);
         ngx_http_tenant_keyed_add(&a, key.data, key.len);
         ngx_http_tenant_keyed_add(&a, locked.data, locked.len);
-        ngx_http_tenant_keyed_add(&a, (u_char *) "K", 1);
+        ngx_http_tenant_keyed_literal(&a, NGX_HTTP_TENANT_SCRIPT_LOCKED);
     }
 
-    ctx->op = ngx_http_tenant_redis_eval(tmcf->redis_client, a.n, a.argv,
-                                         a.argvlen,
-                                         ngx_http_tenant_keyed_reply, r);
+    ctx->op = ngx_http_tenant_keyed_eval(r, &a, 1);
     if (ctx->op == NULL) {
-        ngx_http_tenant_redis_log_failure(r->connection->log,
-                                          "redis is not connected");
         return NGX_BUSY;
     }
 
-    return ngx_http_tenant_wait(r, ctx, &ctx->keyed_state);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tenant keyed: check %ui sent", ctx->keyed_next);
+
+    return ngx_http_tenant_wait_suspend(r, ctx, &ctx->keyed_state);
 }
 
 
@@ -395,6 +504,7 @@ ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 {
     u_char                       *p;
     size_t                        len;
+    uint64_t                      n;
     ngx_str_t                     jti, iat, *home, *prefix;
     ngx_http_tenant_main_conf_t  *tmcf;
 
@@ -403,14 +513,19 @@ ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     prefix = &tmcf->redis->prefix;
     home = &ctx->identity.home;
 
-    if (ngx_http_tenant_jti(ctx->payload, &jti) != NGX_OK) {
+    if (ngx_http_tenant_claim_jti(ctx->payload, &jti) != NGX_OK) {
         ngx_str_null(&jti);
     }
 
-    if (ngx_http_tenant_number_claim(r, ctx->payload, "iat", &iat)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+    ngx_str_null(&iat);
+
+    if (ngx_http_tenant_claim_seconds(ctx->payload, "iat", &n) == NGX_OK) {
+        iat.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (iat.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        iat.len = ngx_sprintf(iat.data, "%uL", n) - iat.data;
     }
 
     len = prefix->len + home->len + 2;
@@ -420,7 +535,7 @@ ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    ngx_http_tenant_keyed_add(a, (u_char *) "2", 1);
+    ngx_http_tenant_keyed_literal(a, NGX_HTTP_TENANT_SCRIPT_REVOKED_KEYS);
 
     ngx_sprintf(p, "%V{%V}", prefix, home);
     ngx_http_tenant_keyed_add(a, p, len);
@@ -429,10 +544,15 @@ ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_keyed_add(a, p + len,
                               len + sizeof(":revoked:") - 1 + jti.len);
 
-    ngx_http_tenant_keyed_add(a, (u_char *) "R", 1);
+    ngx_http_tenant_keyed_literal(a, NGX_HTTP_TENANT_SCRIPT_REVOKED);
     ngx_http_tenant_keyed_add(a, iat.data, iat.len);
-    ngx_http_tenant_keyed_add(a, (u_char *) (jti.len ? "J" : ""),
-                              jti.len ? 1 : 0);
+
+    if (jti.len) {
+        ngx_http_tenant_keyed_literal(a, NGX_HTTP_TENANT_SCRIPT_HAS_JTI);
+
+    } else {
+        ngx_http_tenant_keyed_literal(a, "");
+    }
 
     return NGX_OK;
 }
@@ -579,37 +699,73 @@ ngx_http_tenant_keyed_add(ngx_http_tenant_keyed_args_t *a, u_char *data,
 }
 
 
+/*
+ * The one place the keyed checks send to Redis: a check the request waits
+ * for (the reply comes to ngx_http_tenant_keyed_reply), or a failure
+ * counted for the lockout, whose reply nobody waits for.  NULL: not sent.
+ */
+
+static ngx_http_tenant_redis_op_t *
+ngx_http_tenant_keyed_eval(ngx_http_request_t *r,
+    ngx_http_tenant_keyed_args_t *a, ngx_flag_t wait)
+{
+    ngx_http_tenant_redis_op_t   *op;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
+    op = ngx_http_tenant_redis_eval(tmcf->redis_client, a->n, a->argv,
+                                    a->argvlen,
+                                    wait ? ngx_http_tenant_keyed_reply
+                                         : ngx_http_tenant_lockout_counted,
+                                    wait ? r : NULL);
+    if (op == NULL) {
+        ngx_http_tenant_redis_log_failure(r->connection->log,
+                                          wait ? "redis is not connected"
+                                               : "redis is not connected, a "
+                                                 "failed attempt was not "
+                                                 "counted");
+    }
+
+    return op;
+}
+
+
 static void
 ngx_http_tenant_keyed_reply(void *data, ngx_http_tenant_redis_reply_t *reply)
 {
     ngx_http_request_t *r = data;
 
-    ngx_http_tenant_ctx_t  *ctx;
+    ngx_http_tenant_redis_reply_t  **e;
+    ngx_http_tenant_ctx_t   *ctx;
 
     ctx = ngx_http_tenant_wait_done(r);
 
+    e = reply ? reply->element : NULL;
+
     if (reply == NULL || reply->type != NGX_HTTP_TENANT_REDIS_ARRAY
-        || reply->elements < 1
-        || reply->element[0]->type != NGX_HTTP_TENANT_REDIS_INTEGER)
+        || reply->elements <= NGX_HTTP_TENANT_REPLY_VERDICT
+        || e[NGX_HTTP_TENANT_REPLY_VERDICT]->type != NGX_HTTP_TENANT_REDIS_INTEGER)
     {
         ngx_http_tenant_redis_log_failure(r->connection->log,
                                           "unexpected keyed limit reply");
         ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_FAILED;
 
     } else {
-        ctx->keyed_verdict = reply->element[0]->integer;
+        ctx->keyed_verdict = e[NGX_HTTP_TENANT_REPLY_VERDICT]->integer;
         ctx->retry_after = 0;
 
-        if (reply->elements >= 7
-            && reply->element[6]->type == NGX_HTTP_TENANT_REDIS_INTEGER)
+        if (reply->elements > NGX_HTTP_TENANT_REPLY_KEYED_RETRY
+            && e[NGX_HTTP_TENANT_REPLY_KEYED_RETRY]->type
+               == NGX_HTTP_TENANT_REDIS_INTEGER)
         {
-            ctx->retry_after = reply->element[6]->integer;
+            ctx->retry_after = e[NGX_HTTP_TENANT_REPLY_KEYED_RETRY]->integer;
         }
 
         ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_DONE;
     }
 
-    ngx_http_tenant_wake(r);
+    ngx_http_tenant_wait_resume(r);
 }
 
 
@@ -623,10 +779,7 @@ ngx_http_tenant_lockout_count(ngx_http_request_t *r,
     ngx_http_tenant_lockout_t *lo, ngx_str_t *known)
 {
     ngx_str_t                      key, locked;
-    ngx_http_tenant_main_conf_t   *tmcf;
     ngx_http_tenant_keyed_args_t   a;
-
-    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     if (known && known->len) {
         key = *known;
@@ -643,23 +796,15 @@ ngx_http_tenant_lockout_count(ngx_http_request_t *r,
 
     a.n = 0;
 
-    ngx_http_tenant_keyed_add(&a, (u_char *) "2", 1);
+    ngx_http_tenant_keyed_literal(&a, NGX_HTTP_TENANT_SCRIPT_LOCKOUT_KEYS);
     ngx_http_tenant_keyed_add(&a, key.data, key.len);
     ngx_http_tenant_keyed_add(&a, locked.data, locked.len);
-    ngx_http_tenant_keyed_add(&a, (u_char *) "F", 1);
+    ngx_http_tenant_keyed_literal(&a, NGX_HTTP_TENANT_SCRIPT_FAILED);
     ngx_http_tenant_keyed_add(&a, lo->after.data, lo->after.len);
     ngx_http_tenant_keyed_add(&a, lo->window.data, lo->window.len);
     ngx_http_tenant_keyed_add(&a, lo->duration.data, lo->duration.len);
 
-    if (ngx_http_tenant_redis_eval(tmcf->redis_client, a.n, a.argv,
-                                   a.argvlen, ngx_http_tenant_lockout_counted,
-                                   NULL)
-        == NULL)
-    {
-        ngx_http_tenant_redis_log_failure(r->connection->log,
-                                          "redis is not connected, a "
-                                          "failed attempt was not counted");
-    }
+    (void) ngx_http_tenant_keyed_eval(r, &a, 0);
 }
 
 
@@ -683,7 +828,8 @@ ngx_http_tenant_lockout_lock(ngx_http_request_t *r, ngx_str_t *key,
 
 
 static void
-ngx_http_tenant_lockout_counted(void *data, ngx_http_tenant_redis_reply_t *reply)
+ngx_http_tenant_lockout_counted(void *data,
+    ngx_http_tenant_redis_reply_t *reply)
 {
     /* nothing waits for it; a failure was already logged by the adapter */
 }

@@ -5,21 +5,22 @@
 
 
 #include "ngx_http_tenant_module.h"
-#include "ngx_http_tenant_period.h"
+#include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_plan.h"
+#include "ngx_http_tenant_claims.h"
 #include "ngx_http_tenant_redis.h"
-
-
-#define NGX_HTTP_TENANT_JTI_MAX      128
+#include "ngx_http_tenant_script.h"
+#include "ngx_http_tenant_wait.h"
 
 
 static ngx_int_t ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
-static void ngx_http_tenant_limit_reply(void *data, ngx_http_tenant_redis_reply_t *reply);
+static void ngx_http_tenant_limit_reply(void *data,
+    ngx_http_tenant_redis_reply_t *reply);
 static ngx_int_t ngx_http_tenant_limit_parse(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_redis_reply_t *reply);
 static ngx_int_t ngx_http_tenant_reply_str(ngx_http_request_t *r,
     ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s);
-static void ngx_http_tenant_wait_timeout(ngx_event_t *ev);
 
 
 /*
@@ -40,8 +41,6 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_OK;
     }
 
-    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
-
     ctx->applied_limit |= apply.limit;
 
     if (apply.meter.len) {
@@ -49,6 +48,8 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     }
 
     cmd = ngx_http_tenant_limit_command(r, ctx, tlcf, &apply);
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     ctx->op = cmd ? ngx_http_tenant_redis_send(tmcf->redis_client, cmd,
                                                ngx_http_tenant_limit_reply, r)
@@ -60,49 +61,11 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_OK;
     }
 
-    return ngx_http_tenant_wait(r, ctx, &ctx->limit_state);
-}
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tenant decision: sent, limit:%i meter:\"%V\"",
+                   apply.limit, &apply.meter);
 
-
-/*
- * The request waits for ctx->op: a timer bounds the wait, a cleanup makes
- * sure a request that goes away first leaves no callback behind.
- */
-
-ngx_int_t
-ngx_http_tenant_wait(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_limit_state_e *state)
-{
-    ngx_http_cleanup_t           *cln;
-    ngx_http_tenant_main_conf_t  *tmcf;
-
-    if (!ctx->cleanup_added) {
-        cln = ngx_http_cleanup_add(r, 0);
-        if (cln == NULL) {
-            ngx_http_tenant_redis_cancel(ctx->op);
-            ctx->op = NULL;
-            return NGX_ERROR;
-        }
-
-        cln->handler = ngx_http_tenant_limit_cleanup;
-        cln->data = ctx;
-        ctx->cleanup_added = 1;
-    }
-
-    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
-
-    *state = NGX_HTTP_TENANT_LIMIT_WAITING;
-    ctx->wait_state = state;
-
-    ctx->timer.handler = ngx_http_tenant_wait_timeout;
-    ctx->timer.data = r;
-    ctx->timer.log = r->connection->log;
-
-    ngx_add_timer(&ctx->timer, tmcf->redis->timeout);
-
-    ctx->waiting = 1;
-
-    return NGX_AGAIN;
+    return ngx_http_tenant_wait_suspend(r, ctx, &ctx->limit_state);
 }
 
 
@@ -183,28 +146,28 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
 
     switch (res->verdict) {
 
-    case NGX_HTTP_TENANT_LIMIT_SUSPENDED:
+    case NGX_HTTP_TENANT_VERDICT_SUSPENDED:
         ctx->limit_status = tlcf->limit ? NGX_HTTP_TENANT_LIMIT_REJECTED
                                         : NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_HTTP_TENANT_SUSPENDED;
 
-    case NGX_HTTP_TENANT_LIMIT_PLAN:
+    case NGX_HTTP_TENANT_VERDICT_PLAN:
         ctx->limit_status = NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_HTTP_TENANT_PLAN_REQUIRED;
 
-    case NGX_HTTP_TENANT_LIMIT_REVOKED:
+    case NGX_HTTP_TENANT_VERDICT_REVOKED:
         ctx->limit_status = tlcf->limit ? NGX_HTTP_TENANT_LIMIT_REJECTED
                                         : NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_HTTP_TENANT_TOKEN_REVOKED;
 
-    case NGX_HTTP_TENANT_LIMIT_RATE:
-    case NGX_HTTP_TENANT_LIMIT_QUOTA:
+    case NGX_HTTP_TENANT_VERDICT_RATE:
+    case NGX_HTTP_TENANT_VERDICT_QUOTA:
 
         if (tlcf->limit_dry_run) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "tenant: dry run, would reject tenant \"%V\" "
                           "with \"%s\"", &ctx->identity.tenant_id,
-                          res->verdict == NGX_HTTP_TENANT_LIMIT_RATE
+                          res->verdict == NGX_HTTP_TENANT_VERDICT_RATE
                           ? "rate_limited" : "quota_exceeded");
 
             ctx->limit_status = NGX_HTTP_TENANT_LIMIT_DRY_RUN;
@@ -214,41 +177,15 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
         ctx->limit_status = NGX_HTTP_TENANT_LIMIT_REJECTED;
         ctx->retry_after = res->retry_after;
 
-        return (res->verdict == NGX_HTTP_TENANT_LIMIT_RATE)
+        return (res->verdict == NGX_HTTP_TENANT_VERDICT_RATE)
                ? NGX_HTTP_TENANT_RATE_LIMITED
                : NGX_HTTP_TENANT_QUOTA_EXCEEDED;
 
-    default: /* NGX_HTTP_TENANT_LIMIT_PASS */
+    default: /* NGX_HTTP_TENANT_VERDICT_PASS */
         ctx->limit_status = tlcf->limit ? NGX_HTTP_TENANT_LIMIT_PASSED
                                         : NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_OK;
     }
-}
-
-
-/* a jti fit to be part of a key; any other token just cannot be revoked */
-
-ngx_int_t
-ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti)
-{
-    json_t  *v;
-
-    v = json_object_get(payload, "jti");
-
-    if (!json_is_string(v)) {
-        return NGX_DECLINED;
-    }
-
-    jti->data = (u_char *) json_string_value(v);
-    jti->len = json_string_length(v);
-
-    if (jti->len == 0 || jti->len > NGX_HTTP_TENANT_JTI_MAX
-        || ngx_http_tenant_has_control(jti->data, jti->len))
-    {
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
 }
 
 
@@ -279,7 +216,7 @@ ngx_http_tenant_limit_reply(void *data, ngx_http_tenant_redis_reply_t *reply)
         ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
     }
 
-    ngx_http_tenant_wake(r);
+    ngx_http_tenant_wait_resume(r);
 }
 
 
@@ -288,57 +225,67 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_redis_reply_t *reply)
 {
     size_t                           i, first;
-    ngx_int_t                       *field[7];
+    ngx_int_t                       *field[NGX_HTTP_TENANT_REPLY_NNUMBERS];
+    ngx_http_tenant_redis_reply_t   *verdict;
     ngx_http_tenant_limit_sent_t    *sent;
     ngx_http_tenant_limit_result_t  *res;
 
-    if (reply->type != NGX_HTTP_TENANT_REDIS_ARRAY || reply->elements < 3
-        || reply->element[0]->type != NGX_HTTP_TENANT_REDIS_INTEGER
-        || reply->element[0]->integer < NGX_HTTP_TENANT_LIMIT_PASS
-        || reply->element[0]->integer > NGX_HTTP_TENANT_LIMIT_PLAN)
+    if (reply->type != NGX_HTTP_TENANT_REDIS_ARRAY
+        || reply->elements < NGX_HTTP_TENANT_REPLY_MIN)
     {
         return NGX_ERROR;
     }
 
-    if (reply->element[0]->integer == NGX_HTTP_TENANT_LIMIT_LATE) {
+    verdict = reply->element[NGX_HTTP_TENANT_REPLY_VERDICT];
+
+    if (verdict->type != NGX_HTTP_TENANT_REDIS_INTEGER
+        || verdict->integer < NGX_HTTP_TENANT_VERDICT_PASS
+        || verdict->integer > NGX_HTTP_TENANT_VERDICT_PLAN)
+    {
+        return NGX_ERROR;
+    }
+
+    if (verdict->integer == NGX_HTTP_TENANT_VERDICT_LATE) {
         /* the failure policy answers, as if the reply had not come */
         return NGX_DECLINED;
     }
 
     res = &ctx->limit;
 
-    res->verdict = reply->element[0]->integer;
+    res->verdict = verdict->integer;
     sent = &ctx->limit_sent;
 
-    if (reply->elements == 5) {
+    if (reply->elements == NGX_HTTP_TENANT_REPLY_ACTIVE) {
         /* an active tenant on the plan sent: neither is repeated */
         ngx_str_set(&res->status, "active");
         res->plan = sent->plan;
-        first = 1;
+        first = NGX_HTTP_TENANT_REPLY_ACTIVE_NUMBERS;
 
     } else {
-        if (ngx_http_tenant_reply_str(r, reply->element[1], &res->status)
+        if (ngx_http_tenant_reply_str(r,
+                                reply->element[NGX_HTTP_TENANT_REPLY_STATUS],
+                                &res->status)
             != NGX_OK
-            || ngx_http_tenant_reply_str(r, reply->element[2], &res->plan)
+            || ngx_http_tenant_reply_str(r,
+                                  reply->element[NGX_HTTP_TENANT_REPLY_PLAN],
+                                  &res->plan)
                != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        first = 3;
+        first = NGX_HTTP_TENANT_REPLY_NUMBERS;
     }
 
-    /* in the script's order, after verdict (and status and plan) */
+    field[NGX_HTTP_TENANT_REPLY_RATE_REMAINING] = &res->rate_remaining;
+    field[NGX_HTTP_TENANT_REPLY_RATE_RESET] = &res->rate_reset;
+    field[NGX_HTTP_TENANT_REPLY_RETRY_AFTER] = &res->retry_after;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_USED] = &res->quota_used;
+    field[NGX_HTTP_TENANT_REPLY_RATE_LIMIT] = &res->rate_limit;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_LIMIT] = &res->quota_limit;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_RESET] = &res->quota_reset;
 
-    field[0] = &res->rate_remaining;
-    field[1] = &res->rate_reset;
-    field[2] = &res->retry_after;
-    field[3] = &res->quota_used;
-    field[4] = &res->rate_limit;
-    field[5] = &res->quota_limit;
-    field[6] = &res->quota_reset;
-
-    for (i = 0; i < 7; i++) {
+    for (i = 0; i < NGX_HTTP_TENANT_REPLY_NNUMBERS; i++) {
         *field[i] = -1;
 
         if (first + i < reply->elements
@@ -348,7 +295,9 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         }
     }
 
-    if (reply->elements != 5 && reply->elements != 7) {
+    if (reply->elements != NGX_HTTP_TENANT_REPLY_ACTIVE
+        && reply->elements != NGX_HTTP_TENANT_REPLY_SENT_LIMITS)
+    {
         /* a short answer (nothing counted), or the limits it worked out */
         return NGX_OK;
     }
@@ -388,79 +337,82 @@ ngx_http_tenant_reply_str(ngx_http_request_t *r, ngx_http_tenant_redis_reply_t *
 }
 
 
-/* the reply came: the wait is over, before the reply is read */
+/*
+ * tenant_limit, tenant_meter and their companions; the plans' text that
+ * every decision may need (a tenant's hash can name another plan).
+ */
 
-ngx_http_tenant_ctx_t *
-ngx_http_tenant_wait_done(ngx_http_request_t *r)
+char *
+ngx_http_tenant_limit_merge(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
+    ngx_http_tenant_loc_conf_t *prev)
 {
-    ngx_http_tenant_ctx_t  *ctx;
+    ngx_flag_t                    here;
+    ngx_http_tenant_main_conf_t  *tmcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+    here = (conf->limit == 1 || conf->meter.len);
 
-    ctx->op = NULL;
-    ctx->waiting = 0;
-
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
+    if (conf->limit_where.name == NULL) {
+        conf->limit_where = prev->limit_where;
     }
 
-    return ctx;
-}
+    ngx_conf_merge_value(conf->limit, prev->limit, 0);
+    ngx_conf_merge_value(conf->limit_dry_run, prev->limit_dry_run, 0);
+    ngx_conf_merge_value(conf->limit_headers, prev->limit_headers, 1);
+    ngx_conf_merge_uint_value(conf->redis_failure, prev->redis_failure,
+                              NGX_HTTP_TENANT_FAILURE_ALLOW);
+    ngx_conf_merge_str_value(conf->meter, prev->meter, "");
 
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
 
-static void
-ngx_http_tenant_wait_timeout(ngx_event_t *ev)
-{
-    ngx_http_request_t *r = ev->data;
+    /* every decision may need the plans: a tenant's hash can name one */
 
-    ngx_http_tenant_ctx_t  *ctx;
+    if (prev->limit_plans.data && conf->meter.data == prev->meter.data) {
+        conf->limit_plans = prev->limit_plans;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
-
-    if (ctx->op) {
-        ngx_http_tenant_redis_cancel(ctx->op);
-        ctx->op = NULL;
+    } else if (tmcf->redis
+               && ngx_http_tenant_plan_script_text(cf, &tmcf->plans,
+                                                   &conf->meter,
+                                                   &conf->limit_plans)
+                  != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
-    ngx_http_tenant_redis_log_failure(r->connection->log,
-                                      "redis did not answer in time");
+    /* the tenant's hash field that overrides the meter's limit */
+    if (conf->meter.len) {
+        conf->meter_field.len = sizeof("meter:") - 1 + conf->meter.len;
+        conf->meter_field.data = ngx_pnalloc(cf->pool, conf->meter_field.len);
+        if (conf->meter_field.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
 
-    *ctx->wait_state = NGX_HTTP_TENANT_LIMIT_FAILED;
-    ctx->waiting = 0;
-
-    ngx_http_tenant_wake(r);
-}
-
-
-/* the request goes on from its phase handler, as a subrequest's parent */
-
-void
-ngx_http_tenant_wake(ngx_http_request_t *r)
-{
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-/* a request that goes away first leaves no callback and no timer behind */
-
-void
-ngx_http_tenant_limit_cleanup(void *data)
-{
-    ngx_http_tenant_ctx_t *ctx = data;
-
-    if (ctx->op) {
-        ngx_http_tenant_redis_cancel(ctx->op);
-        ctx->op = NULL;
+        ngx_sprintf(conf->meter_field.data, "meter:%V", &conf->meter);
     }
 
-    if (ctx->timer.timer_set) {
-        ngx_del_timer(&ctx->timer);
+    if (!conf->limit && conf->meter.len == 0) {
+        return NGX_CONF_OK;
     }
+
+    /* a limit nobody can enforce would be a silent hole */
+    if (tmcf->redis == NULL) {
+        ngx_http_tenant_where_error(cf, &conf->limit_where,
+                           "\"tenant_limit\" and \"tenant_meter\" need "
+                           "\"tenant_redis\": declare the Redis server at "
+                           "the http level");
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * without a token there is no tenant to limit: an error where the
+     * limit is written, no effect where it is only inherited (/healthz)
+     */
+    if (!conf->jwt && here) {
+        ngx_http_tenant_where_error(cf, &conf->limit_where,
+                           "\"tenant_limit\" and \"tenant_meter\" need "
+                           "\"tenant_jwt on\" to know the tenant: turn it "
+                           "on where the limit is written");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }

@@ -5,8 +5,12 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_plan.h"
 #include "ngx_http_tenant_period.h"
+#include "ngx_http_tenant_claims.h"
 #include "ngx_http_tenant_redis.h"
+#include "ngx_http_tenant_script.h"
 
 
 /*
@@ -73,8 +77,6 @@ static uint64_t ngx_http_tenant_deadline(ngx_http_tenant_main_conf_t *tmcf);
 static ngx_http_tenant_plan_t *ngx_http_tenant_token_plan(
     ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_main_conf_t *tmcf);
-static ngx_int_t ngx_http_tenant_seconds_claim(json_t *payload,
-    const char *name, uint64_t *n);
 
 
 /* the worker's own: written at the first request that needs them */
@@ -97,13 +99,11 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
     ngx_http_tenant_main_conf_t   *tmcf;
     ngx_http_tenant_limit_sent_t  *sent;
 
-    static ngx_str_t               modes[4] = {
-        ngx_null_string, ngx_string("L"), ngx_string("J"), ngx_string("LJ")
-    };
+    static ngx_str_t               modes[4] = ngx_http_tenant_script_modes;
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
-    if (ngx_http_tenant_jti(ctx->payload, &jti) != NGX_OK) {
+    if (ngx_http_tenant_claim_jti(ctx->payload, &jti) != NGX_OK) {
         ngx_str_null(&jti);
     }
 
@@ -145,12 +145,15 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
         return NULL;
     }
 
-    ngx_http_tenant_redis_arg(cmd, (u_char *) "5", 1);
+    ngx_http_tenant_redis_arg(cmd,
+                              (u_char *) NGX_HTTP_TENANT_SCRIPT_DECISION_KEYS,
+                              sizeof(NGX_HTTP_TENANT_SCRIPT_DECISION_KEYS) - 1);
 
     ngx_http_tenant_limit_keys(cmd, ctx, tmcf, &jti, qp,
                                d.meter ? &d.meter->name : NULL, mp);
 
-    mode = &modes[(apply->limit ? 1 : 0) + (jti.len ? 2 : 0)];
+    mode = &modes[(apply->limit ? NGX_HTTP_TENANT_SCRIPT_MODE_LIMIT : 0)
+                  + (jti.len ? NGX_HTTP_TENANT_SCRIPT_MODE_JTI : 0)];
     ngx_http_tenant_redis_arg(cmd, mode->data, mode->len);
 
     ngx_http_tenant_limit_iat(cmd, ctx->payload);
@@ -422,7 +425,7 @@ ngx_http_tenant_limit_iat(ngx_http_tenant_redis_cmd_t *cmd, json_t *payload)
 {
     uint64_t  iat;
 
-    if (ngx_http_tenant_seconds_claim(payload, "iat", &iat) != NGX_OK) {
+    if (ngx_http_tenant_claim_seconds(payload, "iat", &iat) != NGX_OK) {
         ngx_http_tenant_redis_arg(cmd, NULL, 0);
         return;
     }
@@ -475,48 +478,4 @@ ngx_http_tenant_token_plan(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     return tmcf->default_plan.len
            ? ngx_http_tenant_plan_find(&tmcf->plans, &tmcf->default_plan)
            : NULL;
-}
-
-
-ngx_int_t
-ngx_http_tenant_number_claim(ngx_http_request_t *r, json_t *payload,
-    const char *name, ngx_str_t *text)
-{
-    uint64_t  n;
-
-    ngx_str_null(text);
-
-    if (ngx_http_tenant_seconds_claim(payload, name, &n) != NGX_OK) {
-        return NGX_OK;
-    }
-
-    text->data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    if (text->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    text->len = ngx_http_tenant_decimal(text->data, n) - text->data;
-
-    return NGX_OK;
-}
-
-
-/* a time claim (iat) fit to compare with Redis's numbers, or NGX_DECLINED */
-
-static ngx_int_t
-ngx_http_tenant_seconds_claim(json_t *payload, const char *name, uint64_t *n)
-{
-    json_t  *v;
-
-    v = json_object_get(payload, name);
-
-    if (!json_is_number(v) || json_number_value(v) < 0
-        || json_number_value(v) > NGX_MAX_INT32_VALUE * 4.0)
-    {
-        return NGX_DECLINED;
-    }
-
-    *n = (uint64_t) json_number_value(v);
-
-    return NGX_OK;
 }

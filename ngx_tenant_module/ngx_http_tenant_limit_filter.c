@@ -5,6 +5,9 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_limit_filter.h"
+#include "ngx_http_tenant_ctx.h"
+#include "ngx_http_tenant_keyed.h"
 
 
 static ngx_int_t ngx_http_tenant_limit_header_filter(ngx_http_request_t *r);
@@ -70,7 +73,7 @@ ngx_http_tenant_limit_header_filter(ngx_http_request_t *r)
 
     if (r->headers_out.status == NGX_HTTP_UNAUTHORIZED) {
         /* an error_page may have moved the 401 to another location */
-        found = ctx ? ctx : ngx_http_tenant_find_ctx(r);
+        found = ctx ? ctx : ngx_http_tenant_ctx_find(r);
         lockout = tlcf->lockout ? tlcf->lockout
                                 : (found ? found->lockout : NULL);
 
@@ -176,7 +179,6 @@ static ngx_int_t
 ngx_http_tenant_add_number(ngx_http_request_t *r, ngx_uint_t name,
     ngx_int_t value, u_char **buf)
 {
-    u_char           *p;
     ngx_table_elt_t  *h;
 
     h = ngx_list_push(&r->headers_out.headers);
@@ -195,15 +197,8 @@ ngx_http_tenant_add_number(ngx_http_request_t *r, ngx_uint_t name,
     h->key = ngx_http_tenant_limit_header_names[name];
     h->lowcase_key = NULL;
     h->value.data = *buf;
-    p = h->value.data;
 
-    if (value < 0) {
-        *p++ = '-';
-    }
-
-    *buf = ngx_http_tenant_decimal(p, (value < 0)
-                                      ? (uint64_t) 0 - (uint64_t) value
-                                      : (uint64_t) value);
+    *buf = ngx_sprintf(h->value.data, "%i", value);
 
     h->value.len = *buf - h->value.data;
 

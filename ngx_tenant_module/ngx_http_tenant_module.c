@@ -5,6 +5,21 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_access.h"
+#include "ngx_http_tenant_variables.h"
+#include "ngx_http_tenant_limit_filter.h"
+#include "ngx_http_tenant_headers.h"
+#include "ngx_http_tenant_policy.h"
+#include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_keyed.h"
+#include "ngx_http_tenant_plan.h"
+#include "ngx_http_tenant_script.h"
+#include "ngx_http_tenant_jwt.h"
+#include "ngx_http_tenant_keys.h"
+#include "ngx_http_tenant_cache.h"
+#include "ngx_http_tenant_redis.h"
+#include "ngx_http_tenant_claims.h"
+#include "ngx_http_tenant_where.h"
 
 
 #define NGX_HTTP_TENANT_CACHE_DEFAULT  4096
@@ -49,17 +64,10 @@ static char *ngx_http_tenant_plan(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_meter(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_tenant_merge_limit(ngx_conf_t *cf,
-    ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
-static char *ngx_http_tenant_merge_policy(ngx_conf_t *cf,
-    ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
-static char *ngx_http_tenant_plans_text(ngx_conf_t *cf,
-    ngx_http_tenant_main_conf_t *tmcf, ngx_http_tenant_loc_conf_t *conf);
-static char *ngx_http_tenant_check_roles(ngx_conf_t *cf,
-    ngx_http_tenant_main_conf_t *tmcf, ngx_array_t *names,
-    ngx_http_tenant_where_t *where);
 static char *ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_tenant_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_complex_value_t *cv);
 static char *ngx_http_tenant_select(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_default_plan(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -70,8 +78,6 @@ static char *ngx_http_tenant_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_lockout(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_tenant_merge_keyed(ngx_conf_t *cf,
-    ngx_http_tenant_loc_conf_t *conf, ngx_http_tenant_loc_conf_t *prev);
 static char *ngx_http_tenant_set_where(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
@@ -597,9 +603,9 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_tenant_merge_limit(cf, conf, prev) != NGX_CONF_OK
-        || ngx_http_tenant_merge_policy(cf, conf, prev) != NGX_CONF_OK
-        || ngx_http_tenant_merge_keyed(cf, conf, prev) != NGX_CONF_OK)
+    if (ngx_http_tenant_limit_merge(cf, conf, prev) != NGX_CONF_OK
+        || ngx_http_tenant_policy_merge(cf, conf, prev) != NGX_CONF_OK
+        || ngx_http_tenant_keyed_merge(cf, conf, prev) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -652,333 +658,6 @@ ngx_http_tenant_merge_claims(ngx_conf_t *cf,
             if (c[i] == NULL) {
                 return NGX_CONF_ERROR;
             }
-        }
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_tenant_merge_limit(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
-    ngx_http_tenant_loc_conf_t *prev)
-{
-    ngx_flag_t                    here;
-    ngx_http_tenant_main_conf_t  *tmcf;
-
-    here = (conf->limit == 1 || conf->meter.len);
-
-    if (conf->limit_where.name == NULL) {
-        conf->limit_where = prev->limit_where;
-    }
-
-    ngx_conf_merge_value(conf->limit, prev->limit, 0);
-    ngx_conf_merge_value(conf->limit_dry_run, prev->limit_dry_run, 0);
-    ngx_conf_merge_value(conf->limit_headers, prev->limit_headers, 1);
-    ngx_conf_merge_uint_value(conf->redis_failure, prev->redis_failure,
-                              NGX_HTTP_TENANT_FAILURE_ALLOW);
-    ngx_conf_merge_str_value(conf->meter, prev->meter, "");
-
-    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
-
-    /* every decision may need the plans: a tenant's hash can name one */
-
-    if (prev->limit_plans.data && conf->meter.data == prev->meter.data) {
-        conf->limit_plans = prev->limit_plans;
-
-    } else if (tmcf->redis
-               && ngx_http_tenant_plan_script_text(cf, &tmcf->plans,
-                                                   &conf->meter,
-                                                   &conf->limit_plans)
-                  != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    /* the tenant's hash field that overrides the meter's limit */
-    if (conf->meter.len) {
-        conf->meter_field.len = sizeof("meter:") - 1 + conf->meter.len;
-        conf->meter_field.data = ngx_pnalloc(cf->pool, conf->meter_field.len);
-        if (conf->meter_field.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_sprintf(conf->meter_field.data, "meter:%V", &conf->meter);
-    }
-
-    if (!conf->limit && conf->meter.len == 0) {
-        return NGX_CONF_OK;
-    }
-
-    /* a limit nobody can enforce would be a silent hole */
-    if (tmcf->redis == NULL) {
-        ngx_http_tenant_where_error(cf, &conf->limit_where,
-                           "\"tenant_limit\" and \"tenant_meter\" need "
-                           "\"tenant_redis\": declare the Redis server at "
-                           "the http level");
-        return NGX_CONF_ERROR;
-    }
-
-    /*
-     * without a token there is no tenant to limit: an error where the
-     * limit is written, no effect where it is only inherited (/healthz)
-     */
-    if (!conf->jwt && here) {
-        ngx_http_tenant_where_error(cf, &conf->limit_where,
-                           "\"tenant_limit\" and \"tenant_meter\" need "
-                           "\"tenant_jwt on\" to know the tenant: turn it "
-                           "on where the limit is written");
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_tenant_merge_policy(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
-    ngx_http_tenant_loc_conf_t *prev)
-{
-    ngx_flag_t                    here;
-    ngx_http_core_loc_conf_t     *clcf;
-    ngx_http_tenant_main_conf_t  *tmcf;
-
-    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
-
-    /* a rule written where no token is verified would admit everyone */
-    here = (conf->require_roles || conf->require_permissions
-            || conf->require_plans || conf->match || conf->select
-            || conf->min_role_name.data);
-
-    if (conf->require_roles == NULL) {
-        conf->require_roles = prev->require_roles;
-        conf->roles_where = prev->roles_where;
-    }
-
-    if (conf->require_permissions == NULL) {
-        conf->require_permissions = prev->require_permissions;
-    }
-
-    if (conf->require_plans == NULL) {
-        conf->require_plans = prev->require_plans;
-        conf->require_plans_text = prev->require_plans_text;
-        conf->plans_where = prev->plans_where;
-    }
-
-    if (conf->match == NULL) {
-        conf->match = prev->match;
-    }
-
-    if (conf->select == NULL) {
-        conf->select = prev->select;
-    }
-
-    if (conf->min_role_name.data == NULL) {
-        conf->min_role_where = prev->min_role_where;
-    }
-
-    ngx_conf_merge_str_value(conf->min_role_name, prev->min_role_name, "");
-
-    if (ngx_http_tenant_check_roles(cf, tmcf, conf->require_roles,
-                                    &conf->roles_where)
-        != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->min_role_name.len) {
-        if (tmcf->roles.nelts == 0) {
-            ngx_http_tenant_where_error(cf, &conf->min_role_where,
-                               "\"tenant_min_role\" needs the hierarchy "
-                               "declared with \"tenant_roles\" at the http "
-                               "level");
-            return NGX_CONF_ERROR;
-        }
-
-        conf->min_role = ngx_http_tenant_str_index(&tmcf->roles,
-                                                   &conf->min_role_name);
-
-        if (conf->min_role < 0) {
-            ngx_http_tenant_where_error(cf, &conf->min_role_where,
-                               "role \"%V\" is not declared in "
-                               "\"tenant_roles\": add it there, or name a "
-                               "declared one", &conf->min_role_name);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (conf->require_plans && conf->require_plans_text.data == NULL
-        && ngx_http_tenant_plans_text(cf, tmcf, conf) != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    /*
-     * Where tenant_jwt is off there is no identity to judge: the rules
-     * are not applied there (a server-wide rule over an open /healthz).
-     * A rule written in that very location is surely a mistake.
-     */
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    /* the server level's own core conf has no location name */
-    if (here && !conf->jwt && clcf->name.len) {
-        ngx_http_tenant_where_error(cf, &conf->policy_where,
-                           "\"%V\": tenant policy directives need "
-                           "\"tenant_jwt on\" where they are written",
-                           conf->policy_where.name);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/* the required plans for the Redis script: " a b ", each between spaces */
-
-static char *
-ngx_http_tenant_plans_text(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf,
-    ngx_http_tenant_loc_conf_t *conf)
-{
-    u_char      *p;
-    ngx_str_t   *plan;
-    ngx_uint_t   i;
-
-    plan = conf->require_plans->elts;
-
-    conf->require_plans_text.len = 1;
-
-    for (i = 0; i < conf->require_plans->nelts; i++) {
-        if (tmcf->plans.nelts
-            && ngx_http_tenant_plan_find(&tmcf->plans, &plan[i]) == NULL)
-        {
-            ngx_http_tenant_where_error(cf, &conf->plans_where,
-                               "plan \"%V\" is not declared with "
-                               "\"tenant_plan\": declare it, or name a "
-                               "declared one", &plan[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        conf->require_plans_text.len += plan[i].len + 1;
-    }
-
-    p = ngx_pnalloc(cf->pool, conf->require_plans_text.len);
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    conf->require_plans_text.data = p;
-    *p++ = ' ';
-
-    for (i = 0; i < conf->require_plans->nelts; i++) {
-        p = ngx_cpymem(p, plan[i].data, plan[i].len);
-        *p++ = ' ';
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_tenant_merge_keyed(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
-    ngx_http_tenant_loc_conf_t *prev)
-{
-    ngx_str_t                     *name;
-    ngx_uint_t                     i, j;
-    ngx_http_tenant_zone_t        *zone, **z;
-    ngx_http_tenant_main_conf_t   *tmcf;
-
-    if (conf->lockout == NULL) {
-        conf->lockout = prev->lockout;
-        conf->lockout_where = prev->lockout_where;
-    }
-
-    if (conf->limit_by == NULL) {
-        conf->limit_by = prev->limit_by;
-        conf->zones = prev->zones;
-        conf->limit_by_where = prev->limit_by_where;
-    }
-
-    if (conf->limit_by == NULL && conf->lockout == NULL) {
-        return NGX_CONF_OK;
-    }
-
-    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
-
-    if (tmcf->redis == NULL) {
-        ngx_http_tenant_where_error(cf,
-                           conf->limit_by ? &conf->limit_by_where
-                                          : &conf->lockout_where,
-                           "\"tenant_limit_by\" and \"tenant_lockout\" "
-                           "need \"tenant_redis\": declare the Redis server "
-                           "at the http level");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->limit_by == NULL || conf->zones) {
-        return NGX_CONF_OK;
-    }
-
-    conf->zones = ngx_array_create(cf->pool, conf->limit_by->nelts,
-                                   sizeof(ngx_http_tenant_zone_t *));
-    if (conf->zones == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    name = conf->limit_by->elts;
-    zone = tmcf->zones.elts;
-
-    for (i = 0; i < conf->limit_by->nelts; i++) {
-        for (j = 0; j < tmcf->zones.nelts; j++) {
-            if (zone[j].name.len == name[i].len
-                && ngx_strncmp(zone[j].name.data, name[i].data,
-                               name[i].len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (j == tmcf->zones.nelts) {
-            ngx_http_tenant_where_error(cf, &conf->limit_by_where,
-                               "zone \"%V\" is not declared with "
-                               "\"tenant_limit_zone\": declare it at the "
-                               "http level", &name[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        z = ngx_array_push(conf->zones);
-        if (z == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *z = &zone[j];
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/* once a hierarchy is declared, every role named must be in it */
-
-static char *
-ngx_http_tenant_check_roles(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf,
-    ngx_array_t *names, ngx_http_tenant_where_t *where)
-{
-    ngx_str_t   *name;
-    ngx_uint_t   i;
-
-    if (names == NULL || tmcf->roles.nelts == 0) {
-        return NGX_CONF_OK;
-    }
-
-    name = names->elts;
-
-    for (i = 0; i < names->nelts; i++) {
-        if (ngx_http_tenant_str_index(&tmcf->roles, &name[i]) < 0) {
-            ngx_http_tenant_where_error(cf, where,
-                               "role \"%V\" is not declared in "
-                               "\"tenant_roles\": add it there, or name a "
-                               "declared one", &name[i]);
-            return NGX_CONF_ERROR;
         }
     }
 
@@ -1522,7 +1201,7 @@ ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_tenant_compile(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_complex_value_t *cv)
 {

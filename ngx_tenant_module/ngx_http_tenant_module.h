@@ -14,12 +14,18 @@
 #include <jansson.h>
 
 #include "ngx_http_tenant_keys.h"
-#include "ngx_http_tenant_jwt.h"
 #include "ngx_http_tenant_cache.h"
 #include "ngx_http_tenant_claims.h"
-#include "ngx_http_tenant_limit.h"
 #include "ngx_http_tenant_redis.h"
+#include "ngx_http_tenant_script.h"
 #include "ngx_http_tenant_where.h"
+
+
+/*
+ * The types every file of the module shares: the configurations and the
+ * request's context.  Each concern declares its functions in a header of
+ * its own (ngx_http_tenant_access.h, _policy.h, _limit.h, _keyed.h, ...).
+ */
 
 
 /* why a request was refused; the table in ngx_http_tenant_error.c */
@@ -126,6 +132,40 @@ typedef struct {
 #define NGX_HTTP_TENANT_FAILURE_DENY   1
 
 
+/* $tenant_limit_status */
+typedef enum {
+    NGX_HTTP_TENANT_LIMIT_NONE = 0,
+    NGX_HTTP_TENANT_LIMIT_PASSED,
+    NGX_HTTP_TENANT_LIMIT_REJECTED,
+    NGX_HTTP_TENANT_LIMIT_DRY_RUN,
+    NGX_HTTP_TENANT_LIMIT_UNAVAILABLE
+} ngx_http_tenant_limit_status_e;
+
+
+/* what nginx told the script: the reply does not repeat it */
+typedef struct {
+    ngx_str_t                       plan;
+    ngx_int_t                       rate_limit;
+    ngx_int_t                       quota_limit;
+    time_t                          quota_end;
+} ngx_http_tenant_limit_sent_t;
+
+
+typedef struct {
+    ngx_http_tenant_verdict_e       verdict;
+    ngx_str_t                       status;    /* $tenant_status */
+    ngx_str_t                       plan;      /* effective plan */
+    ngx_int_t                       rate_limit;
+    ngx_int_t                       rate_remaining;
+    ngx_int_t                       rate_reset;
+    ngx_int_t                       retry_after;
+    ngx_int_t                       quota_limit;
+    ngx_int_t                       quota_used;
+    ngx_int_t                       quota_reset;
+} ngx_http_tenant_limit_result_t;
+
+
+/* where a Redis call of the access phase stands */
 typedef enum {
     NGX_HTTP_TENANT_LIMIT_IDLE = 0,
     NGX_HTTP_TENANT_LIMIT_WAITING,
@@ -169,72 +209,6 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_tenant_module;
-
-
-ngx_int_t ngx_http_tenant_compile(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_http_complex_value_t *cv);
-
-ngx_int_t ngx_http_tenant_access_handler(ngx_http_request_t *r);
-ngx_http_tenant_ctx_t *ngx_http_tenant_get_ctx(ngx_http_request_t *r);
-ngx_http_tenant_ctx_t *ngx_http_tenant_find_ctx(ngx_http_request_t *r);
-
-ngx_int_t ngx_http_tenant_headers_strip(ngx_http_request_t *r);
-ngx_int_t ngx_http_tenant_headers_remove(ngx_list_t *headers,
-    ngx_pool_t *pool, ngx_log_t *log);
-ngx_int_t ngx_http_tenant_headers_inject(ngx_http_request_t *r,
-    ngx_http_tenant_identity_t *id);
-ngx_int_t ngx_http_tenant_headers_init(void);
-
-ngx_int_t ngx_http_tenant_add_variables(ngx_conf_t *cf);
-
-ngx_int_t ngx_http_tenant_limit_start(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
-ngx_int_t ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
-ngx_int_t ngx_http_tenant_limit_filter_init(ngx_conf_t *cf);
-
-ngx_int_t ngx_http_tenant_wait(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_limit_state_e *state);
-ngx_http_tenant_ctx_t *ngx_http_tenant_wait_done(ngx_http_request_t *r);
-void ngx_http_tenant_wake(ngx_http_request_t *r);
-void ngx_http_tenant_limit_cleanup(void *data);
-
-/* what one pass of the access phase asks Redis for */
-typedef struct {
-    ngx_flag_t                      limit;
-    ngx_str_t                       meter;
-    ngx_str_t                       meter_field;  /* "meter:NAME" */
-    ngx_str_t                       plans;        /* tenant_require_plan */
-    ngx_str_t                       limit_plans;  /* every plan's limits */
-} ngx_http_tenant_apply_t;
-
-ngx_http_tenant_redis_cmd_t *ngx_http_tenant_limit_command(
-    ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
-void ngx_http_tenant_limit_forget(void);
-ngx_int_t ngx_http_tenant_number_claim(ngx_http_request_t *r,
-    json_t *payload, const char *name, ngx_str_t *text);
-ngx_int_t ngx_http_tenant_jti(json_t *payload, ngx_str_t *jti);
-
-char *ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones);
-char *ngx_http_tenant_lockout_parse(ngx_conf_t *cf,
-    ngx_http_tenant_lockout_t **lockout);
-ngx_int_t ngx_http_tenant_keyed_run(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
-void ngx_http_tenant_lockout_count(ngx_http_request_t *r,
-    ngx_http_tenant_lockout_t *lockout, ngx_str_t *key);
-
-ngx_int_t ngx_http_tenant_policy_check(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf,
-    const char **err);
-ngx_int_t ngx_http_tenant_str_index(ngx_array_t *list, ngx_str_t *name);
-ngx_int_t ngx_http_tenant_policy_plan(ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_loc_conf_t *tlcf, const char **err);
-
-ngx_int_t ngx_http_tenant_reject(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_reason_e reason,
-    const char *detail);
-ngx_str_t *ngx_http_tenant_reason_code(ngx_http_tenant_reason_e reason);
 
 
 #endif /* _NGX_HTTP_TENANT_MODULE_H_INCLUDED_ */

@@ -7,7 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_plan.h"
 #include "ngx_http_tenant_period.h"
 
 

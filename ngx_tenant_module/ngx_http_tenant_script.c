@@ -7,7 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_script.h"
 
 
 /*
@@ -70,7 +70,7 @@
  * goes on with { rate limit, quota limit, quota reset }.  The common
  * case, an active tenant on the plan nginx sent, leaves out status and
  * plan: { verdict, rate remaining, rate reset, retry after, quota used }.
- * Verdicts are in ngx_http_tenant_limit.h.
+ * Verdicts, modes and reply offsets are in ngx_http_tenant_script.h.
  */
 
 static u_char  ngx_http_tenant_script_source[] =

@@ -5,6 +5,10 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_variables.h"
+#include "ngx_http_tenant_ctx.h"
+#include "ngx_http_tenant_claims.h"
+#include "ngx_http_tenant_error.h"
 
 
 static ngx_int_t ngx_http_tenant_identity_variable(ngx_http_request_t *r,
@@ -135,7 +139,7 @@ ngx_http_tenant_variable_ctx(ngx_http_request_t *r)
 
     /* an internal redirect to a location without tenant_jwt cleared it */
     if (ctx == NULL) {
-        ctx = ngx_http_tenant_find_ctx(r->main);
+        ctx = ngx_http_tenant_ctx_find(r->main);
     }
 
     return ctx;
