@@ -99,10 +99,6 @@ static u_char *ngx_http_tenant_redis_log_handler(ngx_log_t *log, u_char *buf,
     size_t len);
 
 
-static time_t      ngx_http_tenant_redis_log_time;
-static ngx_uint_t  ngx_http_tenant_redis_log_skipped;
-
-
 ngx_http_tenant_redis_t *
 ngx_http_tenant_redis_create(ngx_cycle_t *cycle,
     ngx_http_tenant_redis_conf_t *rcf, ngx_str_t *script)
@@ -334,43 +330,6 @@ ngx_http_tenant_redis_cancel(ngx_http_tenant_redis_op_t *op)
     op->cancelled = 1;
     op->handler = NULL;
     op->data = NULL;
-}
-
-
-void
-ngx_http_tenant_redis_log_failure(ngx_log_t *log, const char *fmt, ...)
-{
-    u_char   *p, buf[NGX_MAX_ERROR_STR];
-    time_t    now;
-    va_list   args;
-
-    /* a dead Redis fails every request: one line a second is enough */
-
-    now = ngx_time();
-
-    if (now == ngx_http_tenant_redis_log_time) {
-        ngx_http_tenant_redis_log_skipped++;
-        return;
-    }
-
-    ngx_http_tenant_redis_log_time = now;
-
-    va_start(args, fmt);
-    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
-    va_end(args);
-
-    if (ngx_http_tenant_redis_log_skipped) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "tenant: %*s (%ui more failures not logged)",
-                      (size_t) (p - buf), buf,
-                      ngx_http_tenant_redis_log_skipped);
-
-        ngx_http_tenant_redis_log_skipped = 0;
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_ERR, log, 0, "tenant: %*s", (size_t) (p - buf),
-                  buf);
 }
 
 

@@ -132,6 +132,9 @@ static u_char *ngx_http_tenant_redis_conn_log_handler(ngx_log_t *log,
     u_char *buf, size_t len);
 
 
+static time_t      ngx_http_tenant_redis_log_time;
+static ngx_uint_t  ngx_http_tenant_redis_log_skipped;
+
 /* one read buffer for every link of the worker: reads never nest */
 static u_char  ngx_http_tenant_redis_conn_buf[NGX_HTTP_TENANT_REDIS_READ_SIZE];
 
@@ -1215,4 +1218,43 @@ ngx_http_tenant_redis_resp(u_char *p, ngx_uint_t argc, ngx_str_t *argv)
     }
 
     return p;
+}
+
+
+/* at the bottom: the client, the Sentinel code and the requests log here */
+
+void
+ngx_http_tenant_redis_log_failure(ngx_log_t *log, const char *fmt, ...)
+{
+    u_char   *p, buf[NGX_MAX_ERROR_STR];
+    time_t    now;
+    va_list   args;
+
+    /* a dead Redis fails every request: one line a second is enough */
+
+    now = ngx_time();
+
+    if (now == ngx_http_tenant_redis_log_time) {
+        ngx_http_tenant_redis_log_skipped++;
+        return;
+    }
+
+    ngx_http_tenant_redis_log_time = now;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    if (ngx_http_tenant_redis_log_skipped) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "tenant: %*s (%ui more failures not logged)",
+                      (size_t) (p - buf), buf,
+                      ngx_http_tenant_redis_log_skipped);
+
+        ngx_http_tenant_redis_log_skipped = 0;
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0, "tenant: %*s", (size_t) (p - buf),
+                  buf);
 }
