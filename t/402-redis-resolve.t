@@ -69,10 +69,11 @@ sub follows {
 
 dns_set('redis.test' => '127.0.0.1');
 
-my $N = nginx_start('a', redis => <<"_EOC_");
+my $N = eval { nginx_start('a', redis => <<"_EOC_");
     resolver 127.0.0.1:$DNS valid=1s;
     tenant_redis redis.test:$PORT timeout=100ms;
 _EOC_
+} or do { fail("nginx starts with this configuration: $@"); done_testing(); exit 1 };
 
 subtest 'a. the name is resolved by the resolver: redis.test -> 127.0.0.1 (twin1)' => sub {
     my $t = follows($N, 'twin1', 3);
