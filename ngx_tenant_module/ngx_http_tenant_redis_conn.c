@@ -264,6 +264,9 @@ ngx_http_tenant_redis_conn_open(ngx_http_tenant_redis_conn_t *rc,
         ctx->data = rc;
         ctx->timeout = peer->resolver_timeout;
 
+        /* a worker that is shutting down does not wait for DNS */
+        ctx->cancelable = 1;
+
         rc->resolving = ctx;
 
         ngx_log_debug1(NGX_LOG_DEBUG_EVENT, &rc->log, 0,
@@ -412,6 +415,7 @@ ngx_http_tenant_redis_conn_resolved(ngx_resolver_ctx_t *ctx)
 static ngx_int_t
 ngx_http_tenant_redis_conn_connect(ngx_http_tenant_redis_conn_t *rc)
 {
+    int                nodelay;
     ngx_int_t          rv;
     ngx_connection_t  *c;
 
@@ -448,6 +452,9 @@ ngx_http_tenant_redis_conn_connect(ngx_http_tenant_redis_conn_t *rc)
 
     c->data = rc;
     c->log = &rc->log;
+
+    /* TLS alerts from Redis at error, as nginx logs its upstreams' */
+    c->log_error = NGX_ERROR_ERR;
     c->read->log = &rc->log;
     c->write->log = &rc->log;
     c->read->handler = ngx_http_tenant_redis_conn_read_handler;
@@ -461,6 +468,23 @@ ngx_http_tenant_redis_conn_connect(ngx_http_tenant_redis_conn_t *rc)
     }
 
     rc->log.connection = c->number;
+
+    /*
+     * Pipelined batches must leave at once: with Nagle, a batch written
+     * while the previous one is unacknowledged would wait for Redis's
+     * delayed ACK.
+     */
+    if (rc->sockaddr.sockaddr.sa_family != AF_UNIX) {
+        nodelay = 1;
+
+        if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY,
+                       (const void *) &nodelay, sizeof(int))
+            == -1)
+        {
+            ngx_log_error(NGX_LOG_WARN, &rc->log, ngx_socket_errno,
+                          "setsockopt(TCP_NODELAY) failed");
+        }
+    }
 
     if (rv == NGX_OK) {
         ngx_http_tenant_redis_conn_connected(rc);

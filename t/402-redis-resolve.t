@@ -124,7 +124,9 @@ subtest 'c. twin1 back, the name back to 127.0.0.1, twin2 drops the connection: 
     server_start(name => 'twin1');
     rcmd('twin1', 'HSET', 'tenant:{on-one}', 'status', 'suspended');
     dns_set('redis.test' => '127.0.0.1');
-    sleep 1.1;    # the answer of TTL 1 (valid=1s) nginx holds has expired
+    # the answer nginx holds (valid=1s) has expired: nginx counts whole
+    # seconds, so an answer is kept until the second after valid= runs out
+    sleep 2.1;
     is asked($N), 'twin2', 'with its connection up, the gateway stays on twin2';
     my $killed = rcmd('twin2', 'CLIENT', 'KILL', 'TYPE', 'normal');
     ok $killed >= 1, "twin2 drops the gateway's connection ($killed)";
@@ -135,6 +137,7 @@ subtest 'c. twin1 back, the name back to 127.0.0.1, twin2 drops the connection: 
 
 subtest 'd. a name that does not resolve (NXDOMAIN): failure policy, logged' => sub {
     dns_set('redis.test' => undef);
+    sleep 2.1;    # nginx's answer for the name (valid=1s) has expired
     my $pos = length error_log($N);
     rcmd('twin1', 'CLIENT', 'KILL', 'TYPE', 'normal');
     my $t0 = time;
