@@ -31,18 +31,21 @@
 typedef struct {
     const char  *file;
     const char  *kid;
+    const char  *alg;
 } fuzz_key_file_t;
 
 
 static fuzz_key_file_t  fuzz_key_files[] = {
-    { "hmac.secret", NULL },
-    { "hmac2.secret", "k2" },
-    { "rsa.pub", NULL },
-    { "rsa2.pub", "rsa2" },
-    { "ec256.pub", NULL },
-    { "ec384.pub", "ec384" },
-    { "ec521.pub", NULL },
-    { NULL, NULL }
+    { "hmac.secret", NULL, NULL },
+    { "hmac2.secret", "k2", NULL },
+    { "rsa.pub", NULL, NULL },
+    { "rsa2.pub", "rsa2", NULL },
+    { "rsa.pub", "ps", "PS256" },
+    { "ec256.pub", NULL, NULL },
+    { "ec384.pub", "ec384", NULL },
+    { "ec521.pub", NULL, NULL },
+    { "ed25519.pub", NULL, NULL },
+    { NULL, NULL, NULL }
 };
 
 static const char  *fuzz_hmac_files[] = { "hmac.secret", "hmac2.secret" };
@@ -85,7 +88,7 @@ fuzz_token_setup(void)
 {
     char             *rv;
     size_t            len;
-    ngx_str_t         path, kid, *s;
+    ngx_str_t         path, kid, alg, *s;
     ngx_uint_t        i;
     ngx_pool_t       *pool;
     ngx_conf_t       *cf;
@@ -112,9 +115,17 @@ fuzz_token_setup(void)
             kid.len = ngx_strlen(kid.data);
         }
 
+        ngx_str_null(&alg);
+
+        if (fuzz_key_files[i].alg) {
+            alg.data = (u_char *) fuzz_key_files[i].alg;
+            alg.len = ngx_strlen(alg.data);
+        }
+
         rv = ngx_http_tenant_keys_load_file(cf, fuzz_files_ks, &path,
                                             fuzz_key_files[i].kid ? &kid
-                                                                  : NULL);
+                                                                  : NULL,
+                                            &alg);
         fuzz_assert(rv == NGX_CONF_OK);
     }
 
@@ -340,7 +351,7 @@ fuzz_decoded_check(const uint8_t *data, size_t size,
     fuzz_assert(json_is_object(jwt->header));
     fuzz_assert(json_is_object(jwt->payload));
 
-    /* the algorithm is one of the nine, named exactly, and "crit"-free */
+    /* the algorithm is one of the table's, named exactly, "crit"-free */
     fuzz_assert((ngx_uint_t) jwt->alg < NGX_HTTP_TENANT_NALGS);
     alg = json_object_get(jwt->header, "alg");
     name = ngx_http_tenant_alg_name(jwt->alg);

@@ -39,7 +39,7 @@ FUZZ_NGX_OBJS := $(addprefix $(FUZZ_NGX)/objs/src/, core/ngx_palloc.o \
                  core/ngx_array.o core/ngx_list.o core/ngx_hash.o \
                  core/ngx_string.o os/unix/ngx_alloc.o)
 FUZZ_MOD_OBJS := $(addprefix $(FUZZ_OBJS)/ngx_http_tenant_, b64.o jwt.o \
-                 keys.o jwks.o claims.o headers.o)
+                 keys.o jwks.o claims.o headers.o where.o)
 FUZZ_LIB      := $(FUZZ_OBJS)/libfuzztenant.a
 FUZZ_BINS     := $(addprefix $(FUZZ_BUILD)/, $(FUZZ_TARGETS))
 

@@ -14,31 +14,47 @@
 
 #include "ngx_http_tenant_keys.h"
 #include "ngx_http_tenant_b64.h"
+#include "ngx_http_tenant_where.h"
 
 
 #define NGX_HTTP_TENANT_JWK_MAX  1024
 
 
+/*
+ * What reading one key needs, with no configuration in it: a JWK Set
+ * fetched at run time goes through the same decisions as a file.
+ */
 typedef struct {
-    ngx_conf_t                *cf;
-    ngx_str_t                 *path;
+    ngx_log_t                 *log;
+    ngx_pool_t                *pool;       /* what the keys keep */
+    ngx_pool_t                *temp_pool;  /* decoded members */
+    ngx_str_t                 *source;
     ngx_http_tenant_keyset_t  *ks;
     json_t                    *jwk;
     ngx_uint_t                 index;
+    ngx_str_t                  kid;
 } ngx_http_tenant_jwk_ctx_t;
 
 
+static ngx_int_t ngx_http_tenant_jwks_add(ngx_http_tenant_jwk_ctx_t *jc,
+    json_t *set);
 static ngx_int_t ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc);
+static ngx_int_t ngx_http_tenant_jwk_usable(ngx_http_tenant_jwk_ctx_t *jc,
+    ngx_str_t *kty, ngx_str_t *use, ngx_str_t *alg);
 static ngx_int_t ngx_http_tenant_jwk_oct(ngx_http_tenant_jwk_ctx_t *jc,
     ngx_http_tenant_key_t *key);
 static EVP_PKEY *ngx_http_tenant_jwk_rsa(ngx_http_tenant_jwk_ctx_t *jc);
 static EVP_PKEY *ngx_http_tenant_jwk_ec(ngx_http_tenant_jwk_ctx_t *jc);
+static EVP_PKEY *ngx_http_tenant_jwk_okp(ngx_http_tenant_jwk_ctx_t *jc);
 static EVP_PKEY *ngx_http_tenant_pkey_fromdata(const char *type,
     OSSL_PARAM_BLD *bld);
 static u_char *ngx_http_tenant_jwk_bytes(ngx_http_tenant_jwk_ctx_t *jc,
     const char *name, size_t *len);
 static ngx_int_t ngx_http_tenant_jwk_str(ngx_http_tenant_jwk_ctx_t *jc,
     const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_tenant_jwk_is(ngx_str_t *value, const char *s);
+static void ngx_http_tenant_jwk_skip(ngx_http_tenant_jwk_ctx_t *jc,
+    const char *member, ngx_str_t *value, const char *why);
 static void ngx_http_tenant_jwk_error(ngx_http_tenant_jwk_ctx_t *jc,
     const char *what);
 
@@ -47,9 +63,10 @@ char *
 ngx_http_tenant_jwks_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
     ngx_str_t *path)
 {
-    json_t                     *set, *keys;
+    json_t                     *set;
+    ngx_log_t                   log;
+    ngx_int_t                   rc;
     json_error_t                err;
-    ngx_uint_t                  i, n;
     ngx_http_tenant_jwk_ctx_t   jc;
 
     set = json_load_file((char *) path->data, JSON_REJECT_DUPLICATES, &err);
@@ -69,40 +86,21 @@ ngx_http_tenant_jwks_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
         return NGX_CONF_ERROR;
     }
 
-    keys = json_object_get(set, "keys");
+    ngx_http_tenant_where_log(cf, &log);
 
-    if (!json_is_array(keys) || json_array_size(keys) == 0
-        || json_array_size(keys) > NGX_HTTP_TENANT_JWK_MAX)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "tenant: JWK Set \"%V\" has no \"keys\" array "
-                           "of 1 to %d keys", path, NGX_HTTP_TENANT_JWK_MAX);
-        json_decref(set);
-        return NGX_CONF_ERROR;
-    }
+    ngx_memzero(&jc, sizeof(ngx_http_tenant_jwk_ctx_t));
 
-    jc.cf = cf;
-    jc.path = path;
+    jc.log = &log;
+    jc.pool = cf->pool;
+    jc.temp_pool = cf->temp_pool;
+    jc.source = path;
     jc.ks = ks;
 
-    n = ks->keys.nelts;
-
-    for (i = 0; i < json_array_size(keys); i++) {
-        jc.jwk = json_array_get(keys, i);
-        jc.index = i;
-
-        if (ngx_http_tenant_jwk_load(&jc) != NGX_OK) {
-            json_decref(set);
-            return NGX_CONF_ERROR;
-        }
-    }
+    rc = ngx_http_tenant_jwks_add(&jc, set);
 
     json_decref(set);
 
-    if (ks->keys.nelts == n) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "tenant: JWK Set \"%V\" has no signature key "
-                           "this module can use", path);
+    if (rc != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -112,12 +110,69 @@ ngx_http_tenant_jwks_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
 }
 
 
+/*
+ * A set is refused for a key that is broken, never for one that is only
+ * of no use here: RFC 7517 5 lets a set mix signature and encryption keys,
+ * and identity providers publish types and algorithms we do not verify.
+ */
+
+static ngx_int_t
+ngx_http_tenant_jwks_add(ngx_http_tenant_jwk_ctx_t *jc, json_t *set)
+{
+    json_t      *keys;
+    ngx_int_t    rc;
+    ngx_uint_t   i, n;
+
+    keys = json_object_get(set, "keys");
+
+    if (!json_is_array(keys) || json_array_size(keys) == 0
+        || json_array_size(keys) > NGX_HTTP_TENANT_JWK_MAX)
+    {
+        ngx_log_error(NGX_LOG_EMERG, jc->log, 0,
+                      "tenant: JWK Set \"%V\" has no \"keys\" array "
+                      "of 1 to %d keys", jc->source, NGX_HTTP_TENANT_JWK_MAX);
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (i = 0; i < json_array_size(keys); i++) {
+        jc->jwk = json_array_get(keys, i);
+        jc->index = i;
+
+        rc = ngx_http_tenant_jwk_load(jc);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            n++;
+        }
+    }
+
+    if (n == 0) {
+        ngx_log_error(NGX_LOG_EMERG, jc->log, 0,
+                      "tenant: JWK Set \"%V\" has no signature key "
+                      "this module can use", jc->source);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* NGX_OK: the key was added; NGX_DECLINED: skipped; NGX_ERROR */
+
 static ngx_int_t
 ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc)
 {
-    ngx_str_t               kty, kid, use, alg;
+    ngx_int_t               rc;
+    ngx_str_t               kty, use, alg;
     EVP_PKEY               *pkey;
     ngx_http_tenant_key_t  *key;
+
+    ngx_str_null(&jc->kid);
 
     if (!json_is_object(jc->jwk)
         || ngx_http_tenant_jwk_str(jc, "kty", &kty) != NGX_OK
@@ -127,10 +182,11 @@ ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc)
         return NGX_ERROR;
     }
 
-    if (ngx_http_tenant_jwk_str(jc, "kid", &kid) != NGX_OK
+    if (ngx_http_tenant_jwk_str(jc, "kid", &jc->kid) != NGX_OK
         || ngx_http_tenant_jwk_str(jc, "use", &use) != NGX_OK
         || ngx_http_tenant_jwk_str(jc, "alg", &alg) != NGX_OK)
     {
+        ngx_str_null(&jc->kid);
         ngx_http_tenant_jwk_error(jc, "has a non-string \"kid\", \"use\" "
                                       "or \"alg\"");
         return NGX_ERROR;
@@ -143,51 +199,43 @@ ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc)
         return NGX_ERROR;
     }
 
-    /* encryption keys may share the set; they never verify a signature */
-    if (use.len && !(use.len == 3 && ngx_strncmp(use.data, "sig", 3) == 0)) {
-        return NGX_OK;
+    rc = ngx_http_tenant_jwk_usable(jc, &kty, &use, &alg);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
-    if (!(kty.len == 3 && ngx_strncmp(kty.data, "oct", 3) == 0)
-        && !(kty.len == 3 && ngx_strncmp(kty.data, "RSA", 3) == 0)
-        && !(kty.len == 2 && ngx_strncmp(kty.data, "EC", 2) == 0))
-    {
-        /* RFC 7517 5: a key of a type we do not know is skipped */
-        ngx_conf_log_error(NGX_LOG_WARN, jc->cf, 0,
-                           "tenant: key #%ui in JWK Set \"%V\" has \"kty\" "
-                           "\"%V\" that is not supported, skipped",
-                           jc->index, jc->path, &kty);
-        return NGX_OK;
-    }
-
-    key = ngx_http_tenant_key_add(jc->ks, jc->path, &kid);
+    key = ngx_http_tenant_key_add(jc->ks, jc->source, &jc->kid);
     if (key == NULL) {
         return NGX_ERROR;
     }
 
-    if (kty.len == 3 && ngx_strncmp(kty.data, "oct", 3) == 0) {
+    if (ngx_http_tenant_jwk_is(&kty, "oct")) {
         if (ngx_http_tenant_jwk_oct(jc, key) != NGX_OK) {
             return NGX_ERROR;
         }
 
     } else {
-        if (kty.len == 3 && ngx_strncmp(kty.data, "RSA", 3) == 0) {
+        if (ngx_http_tenant_jwk_is(&kty, "RSA")) {
             pkey = ngx_http_tenant_jwk_rsa(jc);
 
-        } else {
+        } else if (ngx_http_tenant_jwk_is(&kty, "EC")) {
             pkey = ngx_http_tenant_jwk_ec(jc);
+
+        } else {
+            pkey = ngx_http_tenant_jwk_okp(jc);
         }
 
         if (pkey == NULL) {
             return NGX_ERROR;
         }
 
-        if (ngx_http_tenant_key_set_pkey(jc->cf, key, pkey) != NGX_OK) {
+        if (ngx_http_tenant_key_set_pkey(jc->log, key, pkey) != NGX_OK) {
             return NGX_ERROR;
         }
     }
 
-    if (alg.len && ngx_http_tenant_key_restrict(jc->cf, key, &alg) != NGX_OK) {
+    if (alg.len && ngx_http_tenant_key_restrict(jc->log, key, &alg) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -197,6 +245,63 @@ ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc)
 }
 
 
+/*
+ * Whether the key is one this module verifies with, from its use, alg,
+ * kty and crv alone; NGX_DECLINED, logged: it is skipped.  Whether its
+ * other members make a valid key is decided when it is built.
+ */
+
+static ngx_int_t
+ngx_http_tenant_jwk_usable(ngx_http_tenant_jwk_ctx_t *jc, ngx_str_t *kty,
+    ngx_str_t *use, ngx_str_t *alg)
+{
+    ngx_str_t  crv;
+
+    /* encryption keys may share the set; they never verify a signature */
+    if (use->len && !ngx_http_tenant_jwk_is(use, "sig")) {
+        ngx_http_tenant_jwk_skip(jc, "use", use, "");
+        return NGX_DECLINED;
+    }
+
+    /* RSA-OAEP, ECDH-ES, A128KW..., and signature algorithms not known */
+    if (alg->len
+        && ngx_http_tenant_alg_parse(alg->data, alg->len) == NGX_ERROR)
+    {
+        ngx_http_tenant_jwk_skip(jc, "alg", alg, " is not supported");
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_tenant_jwk_is(kty, "oct")
+        || ngx_http_tenant_jwk_is(kty, "RSA"))
+    {
+        return NGX_OK;
+    }
+
+    if (!ngx_http_tenant_jwk_is(kty, "EC")
+        && !ngx_http_tenant_jwk_is(kty, "OKP"))
+    {
+        ngx_http_tenant_jwk_skip(jc, "kty", kty, " is not supported");
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_tenant_jwk_str(jc, "crv", &crv) != NGX_OK) {
+        ngx_http_tenant_jwk_error(jc, "has a non-string \"crv\"");
+        return NGX_ERROR;
+    }
+
+    /* Ed448, X25519 and X448 (key agreement), secp256k1... */
+    if (ngx_http_tenant_jwk_is(kty, "EC")
+        ? !(ngx_http_tenant_jwk_is(&crv, "P-256")
+            || ngx_http_tenant_jwk_is(&crv, "P-384")
+            || ngx_http_tenant_jwk_is(&crv, "P-521"))
+        : !ngx_http_tenant_jwk_is(&crv, "Ed25519"))
+    {
+        ngx_http_tenant_jwk_skip(jc, "crv", &crv, " is not supported");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
 static ngx_int_t
 ngx_http_tenant_jwk_oct(ngx_http_tenant_jwk_ctx_t *jc,
     ngx_http_tenant_key_t *key)
@@ -210,7 +315,7 @@ ngx_http_tenant_jwk_oct(ngx_http_tenant_jwk_ctx_t *jc,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_tenant_key_set_hmac(jc->cf, key, k, len);
+    rc = ngx_http_tenant_key_set_hmac(jc->log, key, k, len);
 
     OPENSSL_cleanse(k, len);
 
@@ -267,23 +372,20 @@ ngx_http_tenant_jwk_ec(ngx_http_tenant_jwk_ctx_t *jc)
     EVP_PKEY        *pkey;
     OSSL_PARAM_BLD  *bld;
 
+    /* ngx_http_tenant_jwk_usable() let only these three through */
+
     if (ngx_http_tenant_jwk_str(jc, "crv", &crv) != NGX_OK) {
-        ngx_http_tenant_jwk_error(jc, "has a non-string \"crv\"");
         return NULL;
     }
 
-    if (crv.len == 5 && ngx_strncmp(crv.data, "P-256", 5) == 0) {
+    if (ngx_http_tenant_jwk_is(&crv, "P-256")) {
         size = 32;
 
-    } else if (crv.len == 5 && ngx_strncmp(crv.data, "P-384", 5) == 0) {
+    } else if (ngx_http_tenant_jwk_is(&crv, "P-384")) {
         size = 48;
 
-    } else if (crv.len == 5 && ngx_strncmp(crv.data, "P-521", 5) == 0) {
-        size = 66;
-
     } else {
-        ngx_http_tenant_jwk_error(jc, "has an unsupported \"crv\"");
-        return NULL;
+        size = 66;
     }
 
     x = ngx_http_tenant_jwk_bytes(jc, "x", &xlen);
@@ -300,7 +402,7 @@ ngx_http_tenant_jwk_ec(ngx_http_tenant_jwk_ctx_t *jc)
 
     /* uncompressed point: 0x04 || x || y; OpenSSL checks it is on curve */
 
-    point = ngx_pnalloc(jc->cf->temp_pool, 1 + 2 * size);
+    point = ngx_pnalloc(jc->temp_pool, 1 + 2 * size);
     if (point == NULL) {
         return NULL;
     }
@@ -325,6 +427,36 @@ ngx_http_tenant_jwk_ec(ngx_http_tenant_jwk_ctx_t *jc)
 
     if (pkey == NULL) {
         ngx_http_tenant_jwk_error(jc, "is not a valid EC public key");
+    }
+
+    return pkey;
+}
+
+
+/* RFC 8037 2: "x" is the public key itself; only Ed25519 gets here */
+
+static EVP_PKEY *
+ngx_http_tenant_jwk_okp(ngx_http_tenant_jwk_ctx_t *jc)
+{
+    u_char    *x;
+    size_t     xlen;
+    EVP_PKEY  *pkey;
+
+    x = ngx_http_tenant_jwk_bytes(jc, "x", &xlen);
+    if (x == NULL) {
+        return NULL;
+    }
+
+    if (xlen != 32) {
+        ngx_http_tenant_jwk_error(jc, "has \"x\" of a wrong size");
+        return NULL;
+    }
+
+    pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, xlen);
+
+    if (pkey == NULL) {
+        ERR_clear_error();
+        ngx_http_tenant_jwk_error(jc, "is not a valid Ed25519 public key");
     }
 
     return pkey;
@@ -369,13 +501,13 @@ ngx_http_tenant_jwk_bytes(ngx_http_tenant_jwk_ctx_t *jc, const char *name,
     if (ngx_http_tenant_jwk_str(jc, name, &value) != NGX_OK
         || value.len == 0)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, jc->cf, 0,
-                           "tenant: key #%ui in JWK Set \"%V\" has no "
-                           "\"%s\"", jc->index, jc->path, name);
+        ngx_log_error(NGX_LOG_EMERG, jc->log, 0,
+                      "tenant: key #%ui in JWK Set \"%V\" has no \"%s\"",
+                      jc->index, jc->source, name);
         return NULL;
     }
 
-    buf = ngx_pnalloc(jc->cf->temp_pool,
+    buf = ngx_pnalloc(jc->temp_pool,
                       ngx_http_tenant_b64_decoded_len(value.len));
     if (buf == NULL) {
         return NULL;
@@ -383,10 +515,9 @@ ngx_http_tenant_jwk_bytes(ngx_http_tenant_jwk_ctx_t *jc, const char *name,
 
     n = ngx_http_tenant_b64url_decode(buf, value.data, value.len);
     if (n <= 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, jc->cf, 0,
-                           "tenant: key #%ui in JWK Set \"%V\" has \"%s\" "
-                           "that is not base64url", jc->index, jc->path,
-                           name);
+        ngx_log_error(NGX_LOG_EMERG, jc->log, 0,
+                      "tenant: key #%ui in JWK Set \"%V\" has \"%s\" "
+                      "that is not base64url", jc->index, jc->source, name);
         return NULL;
     }
 
@@ -416,7 +547,7 @@ ngx_http_tenant_jwk_str(ngx_http_tenant_jwk_ctx_t *jc, const char *name,
     /* the set is freed after loading: copy what the key keeps */
 
     value->len = json_string_length(v);
-    value->data = ngx_pnalloc(jc->cf->pool, value->len + 1);
+    value->data = ngx_pnalloc(jc->pool, value->len + 1);
     if (value->data == NULL) {
         return NGX_ERROR;
     }
@@ -427,10 +558,44 @@ ngx_http_tenant_jwk_str(ngx_http_tenant_jwk_ctx_t *jc, const char *name,
 }
 
 
+/* member values are compared exactly (RFC 7517 4: case-sensitive) */
+
+static ngx_int_t
+ngx_http_tenant_jwk_is(ngx_str_t *value, const char *s)
+{
+    return value->len == ngx_strlen(s)
+           && ngx_strncmp(value->data, s, value->len) == 0;
+}
+
+
+/*
+ * A skipped key is named by its kid, which the operator can look up at the
+ * identity provider; a key without one by its place in the set.  The value
+ * comes from the file, so it is logged with %V, never as a format.
+ */
+
+static void
+ngx_http_tenant_jwk_skip(ngx_http_tenant_jwk_ctx_t *jc, const char *member,
+    ngx_str_t *value, const char *why)
+{
+    if (jc->kid.len) {
+        ngx_log_error(NGX_LOG_WARN, jc->log, 0,
+                      "tenant: JWK Set \"%V\": key \"%V\" skipped: "
+                      "%s \"%V\"%s", jc->source, &jc->kid, member, value, why);
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, jc->log, 0,
+                      "tenant: JWK Set \"%V\": key #%ui skipped: "
+                      "%s \"%V\"%s", jc->source, jc->index, member, value,
+                      why);
+    }
+}
+
+
 static void
 ngx_http_tenant_jwk_error(ngx_http_tenant_jwk_ctx_t *jc, const char *what)
 {
-    ngx_conf_log_error(NGX_LOG_EMERG, jc->cf, 0,
-                       "tenant: key #%ui in JWK Set \"%V\" %s",
-                       jc->index, jc->path, what);
+    ngx_log_error(NGX_LOG_EMERG, jc->log, 0,
+                  "tenant: key #%ui in JWK Set \"%V\" %s",
+                  jc->index, jc->source, what);
 }

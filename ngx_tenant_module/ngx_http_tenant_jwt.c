@@ -32,6 +32,8 @@ static ngx_int_t ngx_http_tenant_jwt_try_key(ngx_http_tenant_key_t *key,
     unsigned int digest_len);
 static ngx_int_t ngx_http_tenant_jwt_hmac(ngx_http_tenant_key_t *key,
     ngx_http_tenant_jwt_t *jwt, const u_char *data);
+static ngx_int_t ngx_http_tenant_jwt_eddsa(ngx_http_tenant_key_t *key,
+    ngx_http_tenant_jwt_t *jwt, const u_char *data);
 static ngx_int_t ngx_http_tenant_jwt_ecdsa_der(ngx_http_tenant_key_t *key,
     ngx_http_tenant_jwt_t *jwt, u_char *der, size_t *der_len);
 static ngx_int_t ngx_http_tenant_jwt_digest(ngx_http_tenant_jwt_t *jwt,
@@ -46,6 +48,7 @@ static ngx_int_t ngx_http_tenant_jwt_str_in(const char *s, size_t len,
 static u_char  ngx_http_tenant_jwt_scratch[NGX_HTTP_TENANT_JWT_MAX];
 
 static EVP_MD_CTX  *ngx_http_tenant_md_ctx;
+static EVP_MD_CTX  *ngx_http_tenant_eddsa_ctx;
 
 
 ngx_http_tenant_jwt_rc_e
@@ -197,6 +200,9 @@ ngx_http_tenant_jwt_exit(void)
 {
     EVP_MD_CTX_free(ngx_http_tenant_md_ctx);
     ngx_http_tenant_md_ctx = NULL;
+
+    EVP_MD_CTX_free(ngx_http_tenant_eddsa_ctx);
+    ngx_http_tenant_eddsa_ctx = NULL;
 }
 
 
@@ -234,7 +240,7 @@ ngx_http_tenant_jwt_verify(ngx_http_tenant_keyset_t *ks,
 
     digest_len = 0;
 
-    if (jwt->alg >= NGX_HTTP_TENANT_RS256
+    if ((NGX_HTTP_TENANT_ALGS_DIGEST & NGX_HTTP_TENANT_ALG_BIT(jwt->alg))
         && ngx_http_tenant_jwt_digest(jwt, data, digest, &digest_len)
            != NGX_OK)
     {
@@ -338,6 +344,10 @@ ngx_http_tenant_jwt_try_key(ngx_http_tenant_key_t *key,
     case NGX_HTTP_TENANT_KEY_HMAC:
         return ngx_http_tenant_jwt_hmac(key, jwt, data);
 
+    case NGX_HTTP_TENANT_KEY_ED25519:
+        return ngx_http_tenant_jwt_eddsa(key, jwt, data);
+
+    /* RS* and PS*: the context knows the padding */
     case NGX_HTTP_TENANT_KEY_RSA:
         rc = EVP_PKEY_verify(key->verify[jwt->alg], jwt->sig, jwt->sig_len,
                              digest, digest_len);
@@ -388,6 +398,43 @@ ngx_http_tenant_jwt_hmac(ngx_http_tenant_key_t *key,
     {
         return NGX_ERROR;
     }
+
+    return NGX_OK;
+}
+
+
+/* RFC 8037 3.1: Ed25519 signs the signing input itself, not a digest */
+
+static ngx_int_t
+ngx_http_tenant_jwt_eddsa(ngx_http_tenant_key_t *key,
+    ngx_http_tenant_jwt_t *jwt, const u_char *data)
+{
+    if (jwt->sig_len != 64) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_tenant_eddsa_ctx == NULL) {
+        ngx_http_tenant_eddsa_ctx = EVP_MD_CTX_new();
+        if (ngx_http_tenant_eddsa_ctx == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* a one-shot verify: the context is set up anew for each key */
+
+    if (EVP_DigestVerifyInit_ex(ngx_http_tenant_eddsa_ctx, NULL, NULL, NULL,
+                                NULL, key->pkey, NULL)
+        != 1
+        || EVP_DigestVerify(ngx_http_tenant_eddsa_ctx, jwt->sig, jwt->sig_len,
+                            data, jwt->signed_len)
+           != 1)
+    {
+        EVP_MD_CTX_reset(ngx_http_tenant_eddsa_ctx);
+        ERR_clear_error();
+        return NGX_ERROR;
+    }
+
+    EVP_MD_CTX_reset(ngx_http_tenant_eddsa_ctx);
 
     return NGX_OK;
 }

@@ -13,9 +13,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include <jwt.h>
 
 #include "ngx_http_tenant_keys.h"
+#include "ngx_http_tenant_where.h"
 
 
 #define NGX_HTTP_TENANT_KEY_FILE_MAX  (1024 * 1024)
@@ -23,20 +23,29 @@
 #define NGX_HTTP_TENANT_HMAC_MIN      32
 
 
+/* JWS names (RFC 7518 3.1, RFC 8037 3.1), in the order of the enum */
+static const char  *ngx_http_tenant_alg_names[NGX_HTTP_TENANT_NALGS] = {
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
+    "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"
+};
+
+/* EdDSA signs the input itself: no digest */
 static const char  *ngx_http_tenant_alg_digests[NGX_HTTP_TENANT_NALGS] = {
     "SHA256", "SHA384", "SHA512",
     "SHA256", "SHA384", "SHA512",
-    "SHA256", "SHA384", "SHA512"
+    "SHA256", "SHA384", "SHA512",
+    "SHA256", "SHA384", "SHA512",
+    NULL
 };
 
 
 static void ngx_http_tenant_keyset_cleanup(void *data);
-static ngx_int_t ngx_http_tenant_key_set_rsa(ngx_conf_t *cf,
+static ngx_int_t ngx_http_tenant_key_set_rsa(ngx_log_t *log,
     ngx_http_tenant_key_t *key);
-static ngx_int_t ngx_http_tenant_key_set_ec(ngx_conf_t *cf,
+static ngx_int_t ngx_http_tenant_key_set_ec(ngx_log_t *log,
     ngx_http_tenant_key_t *key);
-static EVP_PKEY_CTX *ngx_http_tenant_verify_ctx(EVP_PKEY *pkey,
-    ngx_http_tenant_alg_e alg);
+static ngx_int_t ngx_http_tenant_key_verify_ctx(ngx_log_t *log,
+    ngx_http_tenant_key_t *key, ngx_http_tenant_alg_e alg);
 static EVP_PKEY *ngx_http_tenant_pem_public_key(u_char *data, size_t len);
 static u_char *ngx_http_tenant_read_key_file(ngx_conf_t *cf, ngx_str_t *path,
     size_t *len);
@@ -51,61 +60,41 @@ static EVP_MD  *ngx_http_tenant_mds[NGX_HTTP_TENANT_NALGS];
 static EVP_MAC *ngx_http_tenant_hmac;
 
 
+/*
+ * Names are compared byte for byte: JWS names are case-sensitive (RFC 7515
+ * 4.1.1), so "hs256" is no algorithm, and "none" is not in the table.
+ */
+
 ngx_int_t
 ngx_http_tenant_alg_parse(u_char *name, size_t len)
 {
-    u_char     buf[8];
-    jwt_alg_t  alg;
+    ngx_uint_t  a;
 
-    if (len == 0 || len >= sizeof(buf)) {
-        return NGX_ERROR;
+    for (a = 0; a < NGX_HTTP_TENANT_NALGS; a++) {
+        if (len == ngx_strlen(ngx_http_tenant_alg_names[a])
+            && ngx_strncmp(name, ngx_http_tenant_alg_names[a], len) == 0)
+        {
+            return a;
+        }
     }
 
-    ngx_memcpy(buf, name, len);
-    buf[len] = '\0';
-
-    /* libjwt names the algorithms; "none" and the rest are refused below */
-    alg = jwt_str_alg((char *) buf);
-
-    /* libjwt ignores case, JWS does not (RFC 7515 4.1.1): "hs256" is no alg */
-    if (alg == JWT_ALG_INVAL || alg == JWT_ALG_NONE
-        || ngx_strlen(buf) != len
-        || ngx_strcmp(buf, jwt_alg_str(alg)) != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    switch (alg) {
-    case JWT_ALG_HS256: return NGX_HTTP_TENANT_HS256;
-    case JWT_ALG_HS384: return NGX_HTTP_TENANT_HS384;
-    case JWT_ALG_HS512: return NGX_HTTP_TENANT_HS512;
-    case JWT_ALG_RS256: return NGX_HTTP_TENANT_RS256;
-    case JWT_ALG_RS384: return NGX_HTTP_TENANT_RS384;
-    case JWT_ALG_RS512: return NGX_HTTP_TENANT_RS512;
-    case JWT_ALG_ES256: return NGX_HTTP_TENANT_ES256;
-    case JWT_ALG_ES384: return NGX_HTTP_TENANT_ES384;
-    case JWT_ALG_ES512: return NGX_HTTP_TENANT_ES512;
-    default:            return NGX_ERROR;
-    }
+    return NGX_ERROR;
 }
 
 
 const char *
 ngx_http_tenant_alg_name(ngx_http_tenant_alg_e alg)
 {
-    static const char  *names[NGX_HTTP_TENANT_NALGS] = {
-        "HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
-        "ES256", "ES384", "ES512"
-    };
-
-    return names[alg];
+    return ngx_http_tenant_alg_names[alg];
 }
 
 
 const EVP_MD *
 ngx_http_tenant_alg_md(ngx_http_tenant_alg_e alg)
 {
-    if (ngx_http_tenant_mds[alg] == NULL) {
+    if (ngx_http_tenant_mds[alg] == NULL
+        && ngx_http_tenant_alg_digests[alg] != NULL)
+    {
         ngx_http_tenant_mds[alg] = EVP_MD_fetch(NULL,
                                       ngx_http_tenant_alg_digests[alg], NULL);
     }
@@ -217,20 +206,25 @@ ngx_http_tenant_key_add(ngx_http_tenant_keyset_t *ks,
 }
 
 
+/* alg: NULL or empty, or the one algorithm the key is bound to */
+
 char *
 ngx_http_tenant_keys_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
-    ngx_str_t *path, ngx_str_t *kid)
+    ngx_str_t *path, ngx_str_t *kid, ngx_str_t *alg)
 {
     char                   *rv;
     u_char                 *data, *p;
     size_t                  len;
     EVP_PKEY               *pkey;
+    ngx_log_t               log;
     ngx_http_tenant_key_t  *key;
 
     data = ngx_http_tenant_read_key_file(cf, path, &len);
     if (data == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    ngx_http_tenant_where_log(cf, &log);
 
     key = ngx_http_tenant_key_add(ks, path, kid);
     if (key == NULL) {
@@ -248,15 +242,16 @@ ngx_http_tenant_keys_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
 
         if (pkey == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "tenant: \"%V\" holds no RSA or EC public key "
-                               "in PEM (a private key is not accepted)",
-                               path);
+                               "tenant: \"%V\" holds no RSA, EC or Ed25519 "
+                               "public key in PEM (a private key is not "
+                               "accepted)", path);
             rv = NGX_CONF_ERROR;
             goto done;
         }
 
-        if (ngx_http_tenant_key_set_pkey(cf, key, pkey) != NGX_OK) {
+        if (ngx_http_tenant_key_set_pkey(&log, key, pkey) != NGX_OK) {
             rv = NGX_CONF_ERROR;
+            goto done;
         }
 
     } else {
@@ -277,9 +272,17 @@ ngx_http_tenant_keys_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
             goto done;
         }
 
-        if (ngx_http_tenant_key_set_hmac(cf, key, data, len) != NGX_OK) {
+        if (ngx_http_tenant_key_set_hmac(&log, key, data, len) != NGX_OK) {
             rv = NGX_CONF_ERROR;
+            goto done;
         }
+    }
+
+    if (alg != NULL && alg->len
+        && ngx_http_tenant_key_restrict(&log, key, alg) != NGX_OK)
+    {
+        rv = NGX_CONF_ERROR;
+        goto done;
     }
 
     ks->algs |= key->algs;
@@ -435,23 +438,22 @@ ngx_http_tenant_pem_public_key(u_char *data, size_t len)
 
 
 ngx_int_t
-ngx_http_tenant_key_set_hmac(ngx_conf_t *cf, ngx_http_tenant_key_t *key,
+ngx_http_tenant_key_set_hmac(ngx_log_t *log, ngx_http_tenant_key_t *key,
     u_char *secret, size_t len)
 {
     ngx_uint_t   a;
     OSSL_PARAM   params[2];
 
     if (len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "tenant: HMAC secret in \"%V\" is empty",
-                           &key->source);
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "tenant: HMAC secret in \"%V\" is empty", &key->source);
         return NGX_ERROR;
     }
 
     if (len < NGX_HTTP_TENANT_HMAC_MIN) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "tenant: HMAC secret in \"%V\" is shorter than "
-                           "%d bytes", &key->source, NGX_HTTP_TENANT_HMAC_MIN);
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "tenant: HMAC secret in \"%V\" is shorter than "
+                      "%d bytes", &key->source, NGX_HTTP_TENANT_HMAC_MIN);
     }
 
     if (ngx_http_tenant_hmac == NULL) {
@@ -484,8 +486,8 @@ ngx_http_tenant_key_set_hmac(ngx_conf_t *cf, ngx_http_tenant_key_t *key,
 
 failed:
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "tenant: cannot set up HMAC for \"%V\"", &key->source);
+    ngx_log_error(NGX_LOG_EMERG, log, 0,
+                  "tenant: cannot set up HMAC for \"%V\"", &key->source);
     ERR_clear_error();
 
     return NGX_ERROR;
@@ -493,7 +495,7 @@ failed:
 
 
 ngx_int_t
-ngx_http_tenant_key_set_pkey(ngx_conf_t *cf, ngx_http_tenant_key_t *key,
+ngx_http_tenant_key_set_pkey(ngx_log_t *log, ngx_http_tenant_key_t *key,
     EVP_PKEY *pkey)
 {
     key->pkey = pkey;
@@ -501,44 +503,70 @@ ngx_http_tenant_key_set_pkey(ngx_conf_t *cf, ngx_http_tenant_key_t *key,
     switch (EVP_PKEY_get_base_id(pkey)) {
 
     case EVP_PKEY_RSA:
-        return ngx_http_tenant_key_set_rsa(cf, key);
+        return ngx_http_tenant_key_set_rsa(log, key);
 
     case EVP_PKEY_EC:
-        return ngx_http_tenant_key_set_ec(cf, key);
+        return ngx_http_tenant_key_set_ec(log, key);
+
+    case EVP_PKEY_ED25519:
+        /* RFC 8037: EdDSA with Ed25519, the input signed as it is */
+        key->type = NGX_HTTP_TENANT_KEY_ED25519;
+        key->algs = NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_EDDSA);
+        return NGX_OK;
+
+    case EVP_PKEY_ED448:
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "tenant: Ed448 key in \"%V\" is not supported: "
+                      "EdDSA is verified with Ed25519 keys only",
+                      &key->source);
+        return NGX_ERROR;
+
+    case EVP_PKEY_RSA_PSS:
+        /* its parameters may forbid what RFC 7518 3.5 requires */
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "tenant: key in \"%V\" is an RSASSA-PSS key, which is "
+                      "not supported: give the same key as an RSA key "
+                      "(rsaEncryption) bound to a PS algorithm",
+                      &key->source);
+        return NGX_ERROR;
 
     default:
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "tenant: key in \"%V\" is neither RSA nor EC",
-                           &key->source);
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "tenant: key in \"%V\" is neither RSA, EC nor Ed25519",
+                      &key->source);
         return NGX_ERROR;
     }
 }
 
 
+/*
+ * The verify contexts of both padding schemes are set up, the RS* ones
+ * serving by default; binding the key to a PS algorithm
+ * (ngx_http_tenant_key_restrict) switches it over.
+ */
+
 static ngx_int_t
-ngx_http_tenant_key_set_rsa(ngx_conf_t *cf, ngx_http_tenant_key_t *key)
+ngx_http_tenant_key_set_rsa(ngx_log_t *log, ngx_http_tenant_key_t *key)
 {
     ngx_uint_t  a;
 
     if (EVP_PKEY_get_bits(key->pkey) < NGX_HTTP_TENANT_RSA_MIN_BITS) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "tenant: RSA key in \"%V\" has %d bits, "
-                           "at least %d are required",
-                           &key->source, EVP_PKEY_get_bits(key->pkey),
-                           NGX_HTTP_TENANT_RSA_MIN_BITS);
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "tenant: RSA key in \"%V\" has %d bits, "
+                      "at least %d are required",
+                      &key->source, EVP_PKEY_get_bits(key->pkey),
+                      NGX_HTTP_TENANT_RSA_MIN_BITS);
         return NGX_ERROR;
     }
 
     key->type = NGX_HTTP_TENANT_KEY_RSA;
     key->algs = NGX_HTTP_TENANT_ALGS_RSA;
 
-    for (a = NGX_HTTP_TENANT_RS256; a <= NGX_HTTP_TENANT_RS512; a++) {
-        key->verify[a] = ngx_http_tenant_verify_ctx(key->pkey, a);
-        if (key->verify[a] == NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "tenant: cannot set up RSA for \"%V\"",
-                               &key->source);
-            ERR_clear_error();
+    for (a = 0; a < NGX_HTTP_TENANT_NALGS; a++) {
+        if (((NGX_HTTP_TENANT_ALGS_RSA|NGX_HTTP_TENANT_ALGS_PSS)
+             & NGX_HTTP_TENANT_ALG_BIT(a))
+            && ngx_http_tenant_key_verify_ctx(log, key, a) != NGX_OK)
+        {
             return NGX_ERROR;
         }
     }
@@ -548,7 +576,7 @@ ngx_http_tenant_key_set_rsa(ngx_conf_t *cf, ngx_http_tenant_key_t *key)
 
 
 static ngx_int_t
-ngx_http_tenant_key_set_ec(ngx_conf_t *cf, ngx_http_tenant_key_t *key)
+ngx_http_tenant_key_set_ec(ngx_log_t *log, ngx_http_tenant_key_t *key)
 {
     char                   group[64];
     ngx_http_tenant_alg_e  alg;
@@ -588,50 +616,43 @@ ngx_http_tenant_key_set_ec(ngx_conf_t *cf, ngx_http_tenant_key_t *key)
     key->type = NGX_HTTP_TENANT_KEY_EC;
     key->algs = NGX_HTTP_TENANT_ALG_BIT(alg);
 
-    key->verify[alg] = ngx_http_tenant_verify_ctx(key->pkey, alg);
-    if (key->verify[alg] == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "tenant: cannot set up EC for \"%V\"",
-                           &key->source);
-        ERR_clear_error();
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_http_tenant_key_verify_ctx(log, key, alg);
 
 unsupported:
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "tenant: EC key in \"%V\" is not on P-256, P-384 "
-                       "or P-521", &key->source);
+    ngx_log_error(NGX_LOG_EMERG, log, 0,
+                  "tenant: EC key in \"%V\" is not on P-256, P-384 "
+                  "or P-521", &key->source);
     ERR_clear_error();
 
     return NGX_ERROR;
 }
 
 
-static EVP_PKEY_CTX *
-ngx_http_tenant_verify_ctx(EVP_PKEY *pkey, ngx_http_tenant_alg_e alg)
+static ngx_int_t
+ngx_http_tenant_key_verify_ctx(ngx_log_t *log, ngx_http_tenant_key_t *key,
+    ngx_http_tenant_alg_e alg)
 {
     const EVP_MD  *md;
     EVP_PKEY_CTX  *ctx;
 
     md = ngx_http_tenant_alg_md(alg);
-    if (md == NULL) {
-        return NULL;
-    }
 
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-    if (ctx == NULL) {
-        return NULL;
-    }
+    ctx = (md != NULL) ? EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL)
+                       : NULL;
 
-    if (EVP_PKEY_verify_init(ctx) != 1) {
+    if (ctx == NULL || EVP_PKEY_verify_init(ctx) != 1) {
         goto failed;
     }
 
-    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA
+    if ((NGX_HTTP_TENANT_ALGS_RSA & NGX_HTTP_TENANT_ALG_BIT(alg))
         && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1)
+    {
+        goto failed;
+    }
+
+    if ((NGX_HTTP_TENANT_ALGS_PSS & NGX_HTTP_TENANT_ALG_BIT(alg))
+        && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) != 1)
     {
         goto failed;
     }
@@ -640,31 +661,73 @@ ngx_http_tenant_verify_ctx(EVP_PKEY *pkey, ngx_http_tenant_alg_e alg)
         goto failed;
     }
 
-    return ctx;
+    /*
+     * RFC 7518 3.5: MGF1 with the same hash, and a salt as long as the
+     * hash; OpenSSL then refuses a signature with any other salt length
+     */
+
+    if ((NGX_HTTP_TENANT_ALGS_PSS & NGX_HTTP_TENANT_ALG_BIT(alg))
+        && (EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) != 1
+            || EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST)
+               != 1))
+    {
+        goto failed;
+    }
+
+    key->verify[alg] = ctx;
+
+    return NGX_OK;
 
 failed:
 
+    ngx_log_error(NGX_LOG_EMERG, log, 0,
+                  "tenant: cannot set up %s for \"%V\"",
+                  ngx_http_tenant_alg_name(alg), &key->source);
     EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
 
-    return NULL;
+    return NGX_ERROR;
 }
 
 
+/*
+ * Binds a key to the one algorithm named by a JWK's "alg" or a key file's
+ * alg= parameter: the name must be known and fit the key's type.
+ */
+
 ngx_int_t
-ngx_http_tenant_key_restrict(ngx_conf_t *cf, ngx_http_tenant_key_t *key,
+ngx_http_tenant_key_restrict(ngx_log_t *log, ngx_http_tenant_key_t *key,
     ngx_str_t *name)
 {
-    ngx_int_t  alg;
+    ngx_int_t   alg;
+    ngx_uint_t  fits;
 
     alg = ngx_http_tenant_alg_parse(name->data, name->len);
 
-    if (alg == NGX_ERROR
-        || (key->algs & NGX_HTTP_TENANT_ALG_BIT(alg)) == 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "tenant: key \"%V\" in \"%V\" has \"alg\" \"%V\" "
-                           "that does not fit the key",
-                           &key->kid, &key->source, name);
+    if (alg == NGX_ERROR) {
+        fits = 0;
+
+    } else if (key->type == NGX_HTTP_TENANT_KEY_RSA) {
+        fits = (NGX_HTTP_TENANT_ALGS_RSA|NGX_HTTP_TENANT_ALGS_PSS)
+               & NGX_HTTP_TENANT_ALG_BIT(alg);
+
+    } else {
+        fits = key->algs & NGX_HTTP_TENANT_ALG_BIT(alg);
+    }
+
+    if (!fits) {
+        if (key->kid.len) {
+            ngx_log_error(NGX_LOG_EMERG, log, 0,
+                          "tenant: key \"%V\" in \"%V\" has \"alg\" \"%V\" "
+                          "that does not fit the key",
+                          &key->kid, &key->source, name);
+
+        } else {
+            ngx_log_error(NGX_LOG_EMERG, log, 0,
+                          "tenant: key in \"%V\" has \"alg\" \"%V\" "
+                          "that does not fit the key", &key->source, name);
+        }
+
         return NGX_ERROR;
     }
 

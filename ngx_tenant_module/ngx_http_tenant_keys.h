@@ -23,6 +23,10 @@ typedef enum {
     NGX_HTTP_TENANT_ES256,
     NGX_HTTP_TENANT_ES384,
     NGX_HTTP_TENANT_ES512,
+    NGX_HTTP_TENANT_PS256,
+    NGX_HTTP_TENANT_PS384,
+    NGX_HTTP_TENANT_PS512,
+    NGX_HTTP_TENANT_EDDSA,
     NGX_HTTP_TENANT_NALGS
 } ngx_http_tenant_alg_e;
 
@@ -39,18 +43,37 @@ typedef enum {
      |NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_RS384)                          \
      |NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_RS512))
 
+#define NGX_HTTP_TENANT_ALGS_PSS                                              \
+    (NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_PS256)                           \
+     |NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_PS384)                          \
+     |NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_PS512))
+
+#define NGX_HTTP_TENANT_ALGS_EC                                               \
+    (NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_ES256)                           \
+     |NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_ES384)                          \
+     |NGX_HTTP_TENANT_ALG_BIT(NGX_HTTP_TENANT_ES512))
+
+/* the algorithms that sign a digest of the input, not the input itself */
+#define NGX_HTTP_TENANT_ALGS_DIGEST                                           \
+    (NGX_HTTP_TENANT_ALGS_RSA|NGX_HTTP_TENANT_ALGS_PSS                        \
+     |NGX_HTTP_TENANT_ALGS_EC)
+
 
 typedef enum {
     NGX_HTTP_TENANT_KEY_HMAC = 0,
     NGX_HTTP_TENANT_KEY_RSA,
-    NGX_HTTP_TENANT_KEY_EC
+    NGX_HTTP_TENANT_KEY_EC,
+    NGX_HTTP_TENANT_KEY_ED25519
 } ngx_http_tenant_key_type_e;
 
 
 /*
  * A verification key, parsed once at configuration time and bound to the
  * algorithms it may verify: an RSA or EC key can never act as an HMAC
- * secret, whatever the token's "alg" says.
+ * secret, whatever the token's "alg" says.  An RSA key serves RS* unless
+ * bound to one algorithm; PS* only when bound to it (RFC 8725 3.1: one key,
+ * one algorithm), so that no key starts to accept a second padding scheme
+ * because the module learnt one.
  */
 typedef struct {
     ngx_str_t                    kid;     /* empty: any token */
@@ -61,7 +84,10 @@ typedef struct {
     /* HMAC: one keyed context per algorithm, re-initialised per use */
     EVP_MAC_CTX                 *mac[3];
 
-    /* RSA, EC: one verify context per algorithm, digest already bound */
+    /*
+     * RSA, EC: one verify context per algorithm, digest and padding
+     * already bound; Ed25519 verifies the input itself, from pkey alone
+     */
     EVP_PKEY                    *pkey;
     EVP_PKEY_CTX                *verify[NGX_HTTP_TENANT_NALGS];
     size_t                       ec_size; /* bytes of r or s in ES* */
@@ -75,16 +101,24 @@ typedef struct {
 } ngx_http_tenant_keyset_t;
 
 
+/*
+ * The functions that take a log, not a configuration, set up one key from
+ * bytes already read: a JWK Set fetched at run time will use them too.
+ * Their messages name the key's source; at configuration time the log
+ * adds the file and line (ngx_http_tenant_where_log).
+ */
+
 ngx_http_tenant_keyset_t *ngx_http_tenant_keyset_create(ngx_conf_t *cf);
 char *ngx_http_tenant_keys_load_file(ngx_conf_t *cf,
-    ngx_http_tenant_keyset_t *ks, ngx_str_t *path, ngx_str_t *kid);
+    ngx_http_tenant_keyset_t *ks, ngx_str_t *path, ngx_str_t *kid,
+    ngx_str_t *alg);
 ngx_http_tenant_key_t *ngx_http_tenant_key_add(ngx_http_tenant_keyset_t *ks,
     ngx_str_t *source, ngx_str_t *kid);
-ngx_int_t ngx_http_tenant_key_set_hmac(ngx_conf_t *cf,
+ngx_int_t ngx_http_tenant_key_set_hmac(ngx_log_t *log,
     ngx_http_tenant_key_t *key, u_char *secret, size_t len);
-ngx_int_t ngx_http_tenant_key_set_pkey(ngx_conf_t *cf,
+ngx_int_t ngx_http_tenant_key_set_pkey(ngx_log_t *log,
     ngx_http_tenant_key_t *key, EVP_PKEY *pkey);
-ngx_int_t ngx_http_tenant_key_restrict(ngx_conf_t *cf,
+ngx_int_t ngx_http_tenant_key_restrict(ngx_log_t *log,
     ngx_http_tenant_key_t *key, ngx_str_t *alg);
 
 char *ngx_http_tenant_jwks_load_file(ngx_conf_t *cf,

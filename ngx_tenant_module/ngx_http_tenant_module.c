@@ -146,7 +146,7 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
       NULL },
 
     { ngx_string("tenant_jwt_key_file"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_http_tenant_jwt_key_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -820,29 +820,44 @@ ngx_http_tenant_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* tenant_jwt_key_file path [kid=ID] */
+/* tenant_jwt_key_file path [kid=ID] [alg=ALG] */
 
 static char *
 ngx_http_tenant_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tenant_loc_conf_t *tlcf = conf;
 
-    ngx_str_t                 *value, kid;
+    ngx_str_t                 *value, kid, alg;
+    ngx_uint_t                 i;
     ngx_http_tenant_keyset_t  *ks;
 
     value = cf->args->elts;
 
     ngx_str_null(&kid);
+    ngx_str_null(&alg);
 
-    if (cf->args->nelts == 3) {
-        if (ngx_strncmp(value[2].data, "kid=", 4) != 0 || value[2].len == 4) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
-            return NGX_CONF_ERROR;
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (kid.len == 0 && value[i].len > 4
+            && ngx_strncmp(value[i].data, "kid=", 4) == 0)
+        {
+            kid.data = value[i].data + 4;
+            kid.len = value[i].len - 4;
+            continue;
         }
 
-        kid.data = value[2].data + 4;
-        kid.len = value[2].len - 4;
+        /* whether the name fits the key is known once the key is read */
+        if (alg.len == 0 && value[i].len > 4
+            && ngx_strncmp(value[i].data, "alg=", 4) == 0)
+        {
+            alg.data = value[i].data + 4;
+            alg.len = value[i].len - 4;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
     }
 
     if (ngx_conf_full_name(cf->cycle, &value[1], 1) != NGX_OK) {
@@ -854,7 +869,7 @@ ngx_http_tenant_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_tenant_keys_load_file(cf, ks, &value[1], &kid);
+    return ngx_http_tenant_keys_load_file(cf, ks, &value[1], &kid, &alg);
 }
 
 

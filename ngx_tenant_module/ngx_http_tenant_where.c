@@ -10,6 +10,10 @@
 #include "ngx_http_tenant_where.h"
 
 
+static u_char *ngx_http_tenant_where_log_handler(ngx_log_t *log, u_char *buf,
+    size_t len);
+
+
 void
 ngx_http_tenant_where_set(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_tenant_where_t *where)
@@ -41,4 +45,28 @@ ngx_http_tenant_where_error(ngx_conf_t *cf, ngx_http_tenant_where_t *where,
 
     ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%*s in %s:%ui",
                   p - errstr, errstr, where->file, where->line);
+}
+
+
+void
+ngx_http_tenant_where_log(ngx_conf_t *cf, ngx_log_t *log)
+{
+    *log = *cf->log;
+
+    log->handler = ngx_http_tenant_where_log_handler;
+    log->data = cf;
+}
+
+
+static u_char *
+ngx_http_tenant_where_log_handler(ngx_log_t *log, u_char *buf, size_t len)
+{
+    ngx_conf_t  *cf = log->data;
+
+    if (cf->conf_file == NULL || cf->conf_file->file.name.len == 0) {
+        return buf;
+    }
+
+    return ngx_snprintf(buf, len, " in %V:%ui",
+                        &cf->conf_file->file.name, cf->conf_file->line);
 }

@@ -33,5 +33,13 @@ void ngx_http_tenant_where_set(ngx_conf_t *cf, ngx_command_t *cmd,
 void ngx_http_tenant_where_error(ngx_conf_t *cf,
     ngx_http_tenant_where_t *where, const char *fmt, ...);
 
+/*
+ * Fills log with a copy of cf->log that ends each message with the file
+ * and line being read, as ngx_conf_log_error does: code that takes a log,
+ * so that it can run outside the configuration too, still names the line
+ * when it runs inside.  log lives no longer than the directive's handler.
+ */
+void ngx_http_tenant_where_log(ngx_conf_t *cf, ngx_log_t *log);
+
 
 #endif /* _NGX_HTTP_TENANT_WHERE_H_INCLUDED_ */

@@ -5,6 +5,7 @@ use TenantTest;
 # t/data/jwks.json: rsa-1 (rsa.key), rsa-2 (rsa2.key, "alg": "RS256",
 # "use": "sig"), ec-1 (ec256.key), hs-1 (oct, the bytes of hmac2.secret),
 # enc-1 (rsa.key, "use": "enc").  t/data/jwks-nokid.json: rsa2 without kid.
+# t/data/jwks-okp.json: ed-1 (ed25519.key, OKP), rsa-1.
 
 no_shuffle();
 run_tests();
@@ -421,24 +422,24 @@ my $rsa = TenantTest::jwt(alg => "RS256", key => "rsa.key", kid => "rsa-1");
 
 
 
-=== TEST 21: a key of an unknown type (OKP) in the set is skipped, the others still verify
+=== TEST 21: an Ed25519 key (OKP) in the set verifies EdDSA, the RSA key beside it RS256
 --- config
     location /t {
-        tenant_jwt on;
+        tenant_jwt on token=$arg_t;
         tenant_jwt_jwks_file $TEST_NGINX_DATA_DIR/jwks-okp.json;
         proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
     }
     location /echo {
         echo "upstream: id=[$http_x_tenant_id]";
     }
---- request
-GET /t
---- more_headers eval
-TenantTest::bearer(alg => "RS256", key => "rsa.key", kid => "rsa-1")
---- error_code: 200
---- response_body
-upstream: id=[acme]
---- error_log
-that is not supported, skipped
+--- request eval
+my $ed = TenantTest::jwt(alg => "EdDSA", kid => "ed-1");
+my $rsa = TenantTest::jwt(alg => "RS256", key => "rsa.key", kid => "rsa-1");
+["GET /t?t=$ed", "GET /t?t=$rsa"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+["upstream: id=[acme]\n", "upstream: id=[acme]\n"]
 --- no_error_log
 [error]
+[warn]

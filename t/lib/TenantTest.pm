@@ -1,7 +1,8 @@
 package TenantTest;
 
 # Token minting for the test suite: real signatures from Crypt::JWT
-# (Debian's libcrypt-jwt-perl) with the fixture keys in t/data.
+# (Debian's libcrypt-jwt-perl: PSS with a salt as long as the hash, EdDSA
+# with Ed25519) with the fixture keys in t/data.
 # Works the same under the real Test::Nginx and the compat runner.
 
 use strict;
@@ -27,6 +28,8 @@ my %default_key = (
     ES256 => 'ec256.key',
     ES384 => 'ec384.key',
     ES512 => 'ec521.key',
+    PS => 'rsa.key',
+    EdDSA => 'ed25519.key',
 );
 
 my $json = JSON::PP->new->canonical(1);
