@@ -29,7 +29,7 @@ my %T = (
     vs_lua  => 3.0,                         # ours (g) >= 3x the Lua gateway with JWT (k)
 );
 my @JWT_CONFIGS = qw(b c d);
-my @RT_CONFIGS = qw(g h);         # exactly one Redis round trip per request
+my @RT_CONFIGS = qw(g h o t);     # exactly one Redis round trip per request
 
 # the commands the module's Lua script runs inside Redis (redis.call in
 # ngx_http_tenant_script.c); Redis 7 counts them in commandstats too, but

@@ -14,6 +14,13 @@
 # DIR/samples.tsv (sample.pl).  Prints the figures and a PASS or FAIL line
 # per check, then "PASS: policy P" or "FAIL: policy P (...)"; exits 1 on a
 # FAIL.  The settings come from the environment (see bench/faults).
+#
+# MODE=sentinel (the run "sentinel" of bench/faults): the faults are
+# failovers ("fault", "back" the promotion, "resume NAME PID" each
+# worker's first EVALSHA on the new master, from lib/faults/failover.pl);
+# recovery is checked on those resume times, the quota on lost
+# increments (reported, not a failure: replication is asynchronous) and
+# doubled ones.
 
 use strict;
 use warnings;
@@ -23,6 +30,9 @@ use List::Util qw(max min sum0);
 my $dir = shift // die "usage: analyze.pl DIR\n";
 
 my $POLICY   = $ENV{POLICY} // die "analyze.pl: POLICY unset\n";
+my $MODE     = $ENV{MODE} // 'plain';
+my $NAME     = $ENV{RUN_NAME} // $POLICY;
+my $SENTINEL = $MODE eq 'sentinel';
 my $TIMEOUT  = $ENV{REDIS_TIMEOUT_MS} // 50;
 my $RECOVERY = $ENV{RECOVERY_MS} // 1000;
 my $SLACK    = $ENV{LATENCY_SLACK_MS} // 100;
@@ -53,6 +63,7 @@ sub ms { sprintf '%.0f', $_[0] * 1000 }
 # ------------------------------------------------------------- timeline
 
 my (@phases, %t_fault, %t_back, %t_ping, @reloads, $t_start, $t_stop);
+my (%t_resume, %retries, %t_settled);
 open my $ev, '<', "$dir/events.tsv" or die "analyze.pl: events.tsv: $!\n";
 while (<$ev>) {
     chomp;
@@ -63,6 +74,12 @@ while (<$ev>) {
         $t_fault{$1} = $t;
     } elsif ($what =~ /^back (\S+)/) {
         $t_back{$1} = $t;
+    } elsif ($what =~ /^resume (\S+) (\d+)/) {
+        $t_resume{$1}{$2} = $t;
+    } elsif ($what =~ /^retries (\S+) (\d+)/) {
+        $retries{$1} = $2;
+    } elsif ($what =~ /^settled (\S+)/) {
+        $t_settled{$1} = $t;
     } elsif ($what =~ /^ping (\S+)/) {
         $t_ping{$1} = $t;
     } elsif ($what =~ /^reload/) {
@@ -100,18 +117,26 @@ sub in_fault {
 # the faults in which Redis dies (SIGKILL, SHUTDOWN): a request whose
 # script ran just before may never get its reply, whatever the module does
 sub is_death { $_[0] =~ /^(kill|refuse)/ }
+sub is_failover { $_[0] =~ /^failover/ }
 
-print "policy $POLICY: tenant_redis timeout=${TIMEOUT}ms, redis "
+print "run $NAME ($MODE): tenant_redis_failure $POLICY, tenant_redis timeout=${TIMEOUT}ms, redis "
     . ($ENV{REDIS_VERSION} // '?') . "\n";
 print "timeline (s from the start of the load):\n";
 for my $p (@phases) {
     my $n = $p->{name};
     my $line = sprintf "  %-12s %6.2f .. %6.2f", $n, $p->{start} - $t_start,
                        $p->{end} - $t_start;
-    $line .= sprintf "  fault at %6.2f, Redis back at %6.2f (out %d ms)",
-                     $t_fault{$n} - $t_start, $t_back{$n} - $t_start,
-                     ms($t_back{$n} - $t_fault{$n})
-        if exists $t_fault{$n};
+    if (exists $t_fault{$n} && is_failover($n)) {
+        $line .= sprintf "  SENTINEL FAILOVER at %6.2f (%d refused first), promoted"
+                         . " at %6.2f (+%d ms), settled at %6.2f",
+                         $t_fault{$n} - $t_start, $retries{$n} // 0,
+                         $t_back{$n} - $t_start, ms($t_back{$n} - $t_fault{$n}),
+                         ($t_settled{$n} // $p->{end}) - $t_start;
+    } elsif (exists $t_fault{$n}) {
+        $line .= sprintf "  fault at %6.2f, Redis back at %6.2f (out %d ms)",
+                         $t_fault{$n} - $t_start, $t_back{$n} - $t_start,
+                         ms($t_back{$n} - $t_fault{$n});
+    }
     $line .= sprintf ", a PING queued meanwhile answered at %+d ms", ms($t_ping{$n} - $t_back{$n})
         if exists $t_ping{$n};
     $line .= '  reloads at ' . join(', ', map { sprintf '%.2f', $_ - $t_start } @reloads)
@@ -309,7 +334,8 @@ sub consistent {
         my $c = grep { $_->{lim} eq 'UNAVAILABLE' && $_->{end} >= $t_fault{$n}
                        && $_->{end} < $p->{end} } @log;
         push @seen, "$n $c";
-        push @none, $n unless $c;
+        # a failover need not leave the gateway without Redis
+        push @none, $n unless $c || is_failover($n);
     }
     my $rate  = grep { $_->{org} eq 'rated' && $_->{why} eq 'rate_limited' } @log;
     my $quota = grep { $_->{org} eq 'small' && $_->{why} eq 'quota_exceeded' } @log;
@@ -387,6 +413,9 @@ sub consistent {
             next unless $r->{lim} eq 'PASSED' || $r->{lim} eq 'REJECTED';
             $first{$r->{pid}} //= $r->{end};
         }
+        # after a failover, a decision counts once it is the new master's:
+        # the old one may still answer for a while after the promotion
+        %first = %{ $t_resume{$n} // {} } if is_failover($n);
         my @w;
         my $worst = 0;
         for my $pid (sort keys %seen) {
@@ -417,17 +446,26 @@ sub consistent {
         }
         push @lines, sprintf "%-12s workers: %s; probe: %s", $n, join(', ', @w),
                              join(', ', @pl);
+        printf "RESUME: %s promoted %d ms after SENTINEL FAILOVER; decisions on the new"
+               . " master %s ms after the promotion (worker by worker: %s)\n", $n,
+               ms($tb - $tf), %first ? ms(max(map { $first{$_} } keys %first) - $tb) : 'never',
+               join(', ', @w)
+            if is_failover($n);
     }
     # and none outside the faults
+    # (the pre-flight's tries while a worker's first link comes up aside)
     my @outside = grep { $_->{lim} eq 'UNAVAILABLE' && !in_fault($_->{start})
-                         && !in_fault($_->{end}) } @log;
+                         && !in_fault($_->{end}) && $_->{uri} !~ m{^/preflight/} } @log;
     push @bad, sprintf "%d requests answered without Redis outside the faults"
                . " (first at %.3f s, %s, worker %s)", scalar @outside,
                $outside[0]{end} - $t_start, phase_of($outside[0]{end}), $outside[0]{pid}
         if @outside;
     verdict(!@bad, 'recovery', "first Redis decision per worker within $RECOVERY ms"
-            . " of Redis's return, none without Redis after that or outside the faults");
-    info("recovery (ms after Redis's return):");
+            . ($SENTINEL ? " of the promotion, on the new master" : " of Redis's return")
+            . ", none without Redis after that or outside the faults");
+    info($SENTINEL ? "resume (ms after the promotion; workers: the first EVALSHA on the new"
+                     . " master, from its CLIENT LIST; probe: its first decision, either master):"
+                   : "recovery (ms after Redis's return):");
     info("  $_") for @lines;
     info("  ! $_") for @bad;
 }
@@ -468,8 +506,26 @@ sub consistent {
                  small => $per_thread, exact => 1, lat => 3);
 
     my (@hard, @strict, @lines);
+    my ($lost, $admitted) = (0, 0);
     for my $t (@TENANTS) {
         my ($p, $u, $cnt, $pc) = ($P{$t} // 0, $U{$t} // 0, $c{$t} // 0, $Pc{$t} // 0);
+        $admitted += $p;
+        if ($SENTINEL) {
+            # the counters are the new master's: what the old one counted
+            # and had not yet sent to the replica when it was promoted (or
+            # counted after that, before the worker left it) is gone
+            my $l = $p - $cnt > 0 ? $p - $cnt : 0;
+            $lost += $l;
+            push @lines, sprintf "%-6s counter (master at the end) %7d  admitted (log) %7d"
+                         . "  client %7d  without Redis %6d  lost to the failovers %5d",
+                         $t, $cnt, $p, $pc, $u, $l;
+            push @hard, "$t: counter $cnt > admitted $p + answered without Redis $u: doubled"
+                if $cnt > $p + $u;
+            push @hard, "$t: client saw $pc admitted, the log $p" if $pc > $p;
+            push @hard, "$t: log has $p admitted, clients saw $pc (+ in flight)"
+                if $p > $pc + $WRK_CONN + 4;
+            next;
+        }
         push @lines, sprintf "%-6s counter %7d  admitted (log) %7d  client %7d"
                      . "  without Redis %6d  counter-admitted %+4d  (in flight at"
                      . " Redis's deaths: <= %d)", $t, $cnt, $p, $pc, $u, $cnt - $p,
@@ -534,7 +590,7 @@ sub consistent {
             push @{ $late{$ph} }, $r;
         }
     };
-    for my $r (@{ $lanes{exact} // [] }) {
+    for my $r ($SENTINEL ? () : @{ $lanes{exact} // [] }) {
         if ($r->{status} == 200 && $r->{lim} eq 'PASSED') {
             my $u = $r->{used};
             if ($u !~ /^\d+$/) {
@@ -551,7 +607,7 @@ sub consistent {
             $nfail++;
         }
     }
-    $close_block->(($c{exact} // 0) - $prev, 'the end');
+    $close_block->(($c{exact} // 0) - $prev, 'the end') unless $SENTINEL;
 
     # late replies may count only within the deadline the module gives the
     # script: the timeout plus its slack, from when the request was sent
@@ -588,11 +644,19 @@ sub consistent {
     push @strict, "exact: $nlate late replies counted for requests answered without Redis"
         if $nlate;
 
-    verdict(!@hard, 'quota', 'no increment lost or doubled (admitted <= counter'
-            . ' <= admitted + answered without Redis, every tenant; the probe\'s tenant'
-            . ' request by request), late replies only within the deadline');
-    verdict(!@strict, 'quota=', 'counter == admitted, but for requests in flight when'
-            . ' Redis died: no late reply counted');
+    if ($SENTINEL) {
+        verdict(!@hard, 'quota', 'no increment doubled (counter <= admitted + answered'
+                . ' without Redis, every tenant), the small quota never exceeded');
+        printf "LOST: %d admitted requests of %d (%.4f %%) have no increment on the master"
+               . " at the end (asynchronous replication: the failovers lost them)\n",
+               $lost, $admitted, $admitted ? 100 * $lost / $admitted : 0;
+    } else {
+        verdict(!@hard, 'quota', 'no increment lost or doubled (admitted <= counter'
+                . ' <= admitted + answered without Redis, every tenant; the probe\'s tenant'
+                . ' request by request), late replies only within the deadline');
+        verdict(!@strict, 'quota=', 'counter == admitted, but for requests in flight when'
+                . ' Redis died: no late reply counted');
+    }
     info($_) for @lines;
     info("small: quota $QUOTA, counter $sc, " . ($exhausted ? "exhausted ($exhausted x 429 quota_exceeded)"
                                                        : 'not exhausted'));

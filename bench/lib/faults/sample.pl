@@ -1,7 +1,10 @@
 #!/usr/bin/perl
 # One sample of the gateway's workers for bench/faults.
 #
-#   sample.pl LABEL MASTER_PID GATEWAY_PORT UPSTREAM_PORT REDIS_PORT
+#   sample.pl LABEL MASTER_PID GATEWAY_PORT UPSTREAM_PORT REDIS_PORT[,PORT...]
+#
+# (with Sentinel, the master's and the replica's ports: either may be the
+# master; the connections to the Sentinels count as "other")
 #
 # prints a line per child of MASTER_PID:
 #
@@ -23,6 +26,7 @@ use Time::HiRes qw(time);
 my ($label, $master, $gw, $up, $redis) = @ARGV;
 die "usage: sample.pl LABEL MASTER_PID GATEWAY_PORT UPSTREAM_PORT REDIS_PORT\n"
     unless defined $redis;
+my %redis = map { $_ => 1 } split /,/, $redis;
 
 # socket inode -> kind, from the TCP tables
 sub tcp_kinds {
@@ -36,7 +40,7 @@ sub tcp_kinds {
             my ($rport) = $f[2] =~ /:([0-9A-F]+)$/;
             ($lport, $rport) = (hex $lport, hex $rport);
             $kind{$f[9]} = $f[3] eq '0A'     ? 'listen'
-                         : $rport == $redis  ? 'redis'
+                         : $redis{$rport}    ? 'redis'
                          : $rport == $up     ? 'upstream'
                          : $lport == $gw     ? 'client'
                          :                     'other';
