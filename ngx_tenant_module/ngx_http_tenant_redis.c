@@ -136,7 +136,8 @@ ngx_http_tenant_redis_create(ngx_cycle_t *cycle,
 
     redis->peer.host = rcf->host;
     redis->peer.port = rcf->port;
-    redis->peer.resolver = rcf->resolver;
+    /* the Sentinels give addresses: nothing to resolve */
+    redis->peer.resolver = rcf->master.len ? NULL : rcf->resolver;
     redis->peer.resolver_timeout = rcf->resolver_timeout;
     redis->peer.username = rcf->username;
     redis->peer.password = rcf->password;
@@ -339,6 +340,14 @@ static void
 ngx_http_tenant_redis_connect(ngx_http_tenant_redis_t *redis)
 {
     if (redis->sentinel) {
+        /*
+         * The link is opened without an address, so that requests queue
+         * on it (with the script's loading ahead of them) while the
+         * Sentinels are asked, as they would behind a connect.
+         */
+        redis->peer.sockaddr = NULL;
+        ngx_http_tenant_redis_open(redis);
+
         redis->asking = 1;
         ngx_http_tenant_redis_sentinel_ask(redis->sentinel);
         return;
@@ -364,6 +373,8 @@ ngx_http_tenant_redis_master_found(void *data, struct sockaddr *sockaddr,
     if (sockaddr == NULL) {
         /* none of the Sentinels knew: they have said why */
         redis->asking = 0;
+        ngx_http_tenant_redis_conn_close(redis->master, 1);
+
         reason = (u_char *) "no Sentinel gave the master's address";
         ngx_http_tenant_redis_retry_later(redis, reason);
         return;
@@ -380,7 +391,17 @@ ngx_http_tenant_redis_master_found(void *data, struct sockaddr *sockaddr,
 
     if (redis->asking) {
         redis->asking = 0;
-        ngx_http_tenant_redis_open(redis);
+
+        if (ngx_http_tenant_redis_conn_connect_to(redis->master, sockaddr,
+                                                  socklen)
+            != NGX_OK)
+        {
+            /* the link closed meanwhile, or the connect failed at once */
+            ngx_http_tenant_redis_conn_close(redis->master, 1);
+            ngx_http_tenant_redis_retry_later(redis,
+                              ngx_http_tenant_redis_conn_error(redis->master));
+        }
+
         return;
     }
 

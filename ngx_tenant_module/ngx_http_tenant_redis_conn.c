@@ -38,6 +38,7 @@
 
 typedef enum {
     NGX_HTTP_TENANT_REDIS_IDLE = 0,
+    NGX_HTTP_TENANT_REDIS_WAITING,        /* for an address: Sentinel */
     NGX_HTTP_TENANT_REDIS_RESOLVING,
     NGX_HTTP_TENANT_REDIS_CONNECTING,
     NGX_HTTP_TENANT_REDIS_HANDSHAKING,
@@ -236,6 +237,12 @@ ngx_http_tenant_redis_conn_open(ngx_http_tenant_redis_conn_t *rc,
         return NGX_ERROR;
     }
 
+    if (peer->sockaddr == NULL && peer->resolver == NULL) {
+        /* the owner learns the address later: commands queue meanwhile */
+        rc->state = NGX_HTTP_TENANT_REDIS_WAITING;
+        return NGX_OK;
+    }
+
     rc->opening = 1;
 
     ngx_add_timer(&rc->connect_timer, NGX_HTTP_TENANT_REDIS_CONNECT_TIMEOUT);
@@ -289,6 +296,37 @@ ngx_http_tenant_redis_conn_open(ngx_http_tenant_redis_conn_t *rc,
     }
 
     return rv == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}
+
+
+/* the address of a link opened without one; NGX_ERROR as for _open() */
+
+ngx_int_t
+ngx_http_tenant_redis_conn_connect_to(ngx_http_tenant_redis_conn_t *rc,
+    struct sockaddr *sockaddr, socklen_t socklen)
+{
+    ngx_int_t  rv;
+
+    if (rc->state != NGX_HTTP_TENANT_REDIS_WAITING) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&rc->sockaddr, sockaddr, socklen);
+    rc->socklen = socklen;
+
+    rc->opening = 1;
+
+    ngx_add_timer(&rc->connect_timer, NGX_HTTP_TENANT_REDIS_CONNECT_TIMEOUT);
+
+    rv = ngx_http_tenant_redis_conn_connect(rc);
+
+    rc->opening = 0;
+
+    if (rc->state == NGX_HTTP_TENANT_REDIS_IDLE) {
+        return NGX_ERROR;
+    }
+
+    return rv;
 }
 
 

@@ -76,6 +76,15 @@ ngx_int_t ngx_http_tenant_redis_conn_open(ngx_http_tenant_redis_conn_t *rc,
     ngx_http_tenant_redis_peer_t *peer);
 
 /*
+ * A peer with neither an address nor a resolver opens a link that waits
+ * for its address (from the Sentinels), commands queued; this gives it,
+ * and the connect starts.
+ */
+ngx_int_t ngx_http_tenant_redis_conn_connect_to(
+    ngx_http_tenant_redis_conn_t *rc, struct sockaddr *sockaddr,
+    socklen_t socklen);
+
+/*
  * Closes the link: every command still waiting gets a NULL reply, then
  * the down handler is called, unless quiet.
  */
