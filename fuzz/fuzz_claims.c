@@ -10,7 +10,10 @@
  * (t=tenant u=user r=role p=plan P=permissions o=orgs, and s= the
  * organization tenant_select picks), then a JSON object parsed as a token
  * payload is.  Each result of the module's code is held against a plain
- * re-statement of the rule it follows.
+ * re-statement of the rule it follows.  The roles "viewer editor admin"
+ * are declared, as tenant_roles would, so a role may be an array.  A name
+ * in brackets (["a.b"].c) is checked by writing its parts in brackets
+ * again: the same parts, and the same claim found.
  */
 
 
@@ -37,6 +40,9 @@ static ngx_int_t fuzz_value(json_t *v, u_char *buf, ngx_str_t *text);
 static ngx_flag_t fuzz_safe(ngx_str_t *text);
 static ngx_int_t fuzz_join(json_t *v, u_char *buf, ngx_str_t *joined);
 static ngx_flag_t fuzz_name_ok(ngx_str_t *name);
+static ngx_flag_t fuzz_role_ok(json_t *v, u_char *buf, ngx_str_t *text);
+static void fuzz_brackets_check(ngx_str_t *name, json_t *payload,
+    ngx_pool_t *pool);
 static void fuzz_extract_check(json_t *payload, fuzz_claim_t *c,
     ngx_pool_t *pool);
 static void fuzz_select_check(json_t *payload, fuzz_claim_t *c,
@@ -49,6 +55,14 @@ static ngx_str_t  fuzz_defaults[FUZZ_NAMES] = {
 };
 
 static const char  fuzz_keys[] = "turpPo";
+
+static ngx_str_t    fuzz_role_names[] = {
+    ngx_string("viewer"), ngx_string("editor"), ngx_string("admin")
+};
+
+static ngx_array_t  fuzz_roles = {
+    fuzz_role_names, 3, sizeof(ngx_str_t), 3, NULL
+};
 
 
 int
@@ -114,6 +128,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pool = fuzz_pool();
 
     for (i = 0; i < FUZZ_NAMES; i++) {
+        if (names[i].len && names[i].len < 256
+            && ngx_strnstr(names[i].data, "[\"", names[i].len))
+        {
+            fuzz_brackets_check(&names[i], payload, pool);
+        }
+
         if (!fuzz_name_ok(&names[i])) {
             names[i] = fuzz_defaults[i];
         }
@@ -174,7 +194,8 @@ fuzz_name_ok(ngx_str_t *name)
     size_t  i;
 
     if (name->len == 0 || name->len > 255
-        || name->data[0] == '.' || name->data[name->len - 1] == '.')
+        || name->data[0] == '.' || name->data[name->len - 1] == '.'
+        || ngx_strnstr(name->data, "[\"", name->len) != NULL)
     {
         return 0;
     }
@@ -505,6 +526,120 @@ fuzz_field_ok(json_t *v, u_char *buf, ngx_str_t *text)
 }
 
 
+/* an array: its highest declared role, strings only, 256 at most */
+
+static ngx_flag_t
+fuzz_role_ok(json_t *v, u_char *buf, ngx_str_t *text)
+{
+    size_t      i;
+    json_t     *e;
+    ngx_int_t   best;
+    ngx_uint_t  r;
+
+    if (!json_is_array(v)) {
+        return fuzz_field_ok(v, buf, text);
+    }
+
+    if (json_array_size(v) > 256) {
+        return 0;
+    }
+
+    best = -1;
+
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e)) {
+            return 0;
+        }
+
+        for (r = 0; r < 3; r++) {
+            if (json_string_length(e) == fuzz_role_names[r].len
+                && ngx_memcmp(json_string_value(e), fuzz_role_names[r].data,
+                              fuzz_role_names[r].len) == 0
+                && (ngx_int_t) r > best)
+            {
+                best = r;
+            }
+        }
+    }
+
+    if (best < 0) {
+        text->len = 0;
+
+    } else {
+        *text = fuzz_role_names[best];
+    }
+
+    return 1;
+}
+
+
+/*
+ * A name with brackets: refused, or compiled to exact parts that, each
+ * written in brackets again, compile to the same parts and find the same
+ * claim, by a walk restated here.
+ */
+
+static void
+fuzz_brackets_check(ngx_str_t *name, json_t *payload, ngx_pool_t *pool)
+{
+    u_char                   *p, *s, buf[2048];
+    json_t                   *v;
+    ngx_str_t                 again;
+    ngx_uint_t                i;
+    ngx_http_tenant_claim_t  *claim, *claim2;
+
+    if (ngx_http_tenant_claim_valid(name) != NULL) {
+        return;
+    }
+
+    claim = ngx_http_tenant_claim_compile(pool, name);
+    fuzz_assert(claim != NULL && claim->exact && claim->nparts > 0);
+
+    p = buf;
+
+    for (i = 0; i < claim->nparts; i++) {
+        fuzz_assert(claim->parts[i][0] != '\0');
+
+        *p++ = '[';
+        *p++ = '"';
+
+        for (s = (u_char *) claim->parts[i]; *s; s++) {
+            if (*s == '"' || *s == '\\') {
+                *p++ = '\\';
+            }
+
+            *p++ = *s;
+        }
+
+        *p++ = '"';
+        *p++ = ']';
+    }
+
+    again.data = buf;
+    again.len = p - buf;
+
+    if (again.len > 255) {
+        return;
+    }
+
+    fuzz_assert(ngx_http_tenant_claim_valid(&again) == NULL);
+
+    claim2 = ngx_http_tenant_claim_compile(pool, &again);
+    fuzz_assert(claim2 != NULL && claim2->nparts == claim->nparts);
+
+    v = payload;
+
+    for (i = 0; i < claim->nparts; i++) {
+        fuzz_assert(ngx_strcmp(claim->parts[i], claim2->parts[i]) == 0);
+
+        v = json_is_object(v) ? json_object_get(v, claim->parts[i]) : NULL;
+    }
+
+    fuzz_assert(ngx_http_tenant_claim_find(payload, claim) == v);
+    fuzz_assert(ngx_http_tenant_claim_find(payload, claim2) == v);
+}
+
+
 static void
 fuzz_extract_check(json_t *payload, fuzz_claim_t *c, ngx_pool_t *pool)
 {
@@ -525,7 +660,8 @@ fuzz_extract_check(json_t *payload, fuzz_claim_t *c, ngx_pool_t *pool)
     names.orgs = c[5].claim;
 
     err = NULL;
-    rc = ngx_http_tenant_identity_extract(payload, &names, pool, &id, &err);
+    rc = ngx_http_tenant_identity_extract(payload, &names, &fuzz_roles,
+                                          pool, &id, &err);
 
     /* the rule, restated: tenant, then user/role/plan, then permissions */
     trc = fuzz_tenant(c[0].value, ibuf[0], &tenant);
@@ -542,7 +678,10 @@ fuzz_extract_check(json_t *payload, fuzz_claim_t *c, ngx_pool_t *pool)
         expect = NGX_HTTP_TENANT_IDENTITY_OK;
 
         for (i = 0; i < 3; i++) {
-            if (!fuzz_field_ok(c[i + 1].value, ibuf[i + 1], &field[i])) {
+            if (!(i == 1 ? fuzz_role_ok : fuzz_field_ok)(c[i + 1].value,
+                                                         ibuf[i + 1],
+                                                         &field[i]))
+            {
                 expect = NGX_HTTP_TENANT_IDENTITY_BAD_CLAIMS;
             }
         }
@@ -593,8 +732,8 @@ fuzz_select_check(json_t *payload, fuzz_claim_t *c, ngx_str_t *org,
     names.orgs = c[5].claim;
 
     err = NULL;
-    rc = ngx_http_tenant_identity_select(payload, &names, org, pool, &id,
-                                         &err);
+    rc = ngx_http_tenant_identity_select(payload, &names, &fuzz_roles, org,
+                                         pool, &id, &err);
 
     if (!fuzz_tenant_id_ok(org->data, org->len)) {
         fuzz_assert(rc == NGX_HTTP_TENANT_IDENTITY_BAD_TENANT);
@@ -631,7 +770,7 @@ fuzz_select_check(json_t *payload, fuzz_claim_t *c, ngx_str_t *org,
 
     /* a bare ID carries no role, plan or permissions of its own */
     if (ok && json_is_object(member)) {
-        ok = fuzz_field_ok(json_object_get(member, "role"), ibuf[1], &role)
+        ok = fuzz_role_ok(json_object_get(member, "role"), ibuf[1], &role)
              && fuzz_field_ok(json_object_get(member, "plan"), ibuf[1] + 16,
                               &plan);
 

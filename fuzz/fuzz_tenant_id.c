@@ -75,7 +75,8 @@ fuzz_extract(json_t *payload, ngx_http_tenant_claim_names_t *names,
     ngx_http_tenant_identity_rc_e   rc;
 
     err = NULL;
-    rc = ngx_http_tenant_identity_extract(payload, names, pool, &id, &err);
+    rc = ngx_http_tenant_identity_extract(payload, names, NULL, pool, &id,
+                                          &err);
 
     if (!valid) {
         fuzz_assert(rc == NGX_HTTP_TENANT_IDENTITY_BAD_TENANT);
@@ -157,8 +158,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     org.len = size;
     err = NULL;
 
-    rc = ngx_http_tenant_identity_select(payload, &fuzz_names, &org, pool,
-                                         &ident, &err);
+    rc = ngx_http_tenant_identity_select(payload, &fuzz_names, NULL, &org,
+                                         pool, &ident, &err);
 
     if (!valid) {
         fuzz_assert(rc == NGX_HTTP_TENANT_IDENTITY_BAD_TENANT);

@@ -243,8 +243,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pool = fuzz_pool();
     err = NULL;
 
-    irc = ngx_http_tenant_identity_extract(jwt.payload, &fuzz_names, pool,
-                                           &id, &err);
+    irc = ngx_http_tenant_identity_extract(jwt.payload, &fuzz_names, NULL,
+                                           pool, &id, &err);
     if (fuzz_verbose) {
         fprintf(stderr, "token: identity: %s (%.*s)\n",
                 irc == NGX_HTTP_TENANT_IDENTITY_OK ? "ok" : err,

@@ -10,6 +10,7 @@
 #include "ngx_http_tenant_jwt.h"
 #include "ngx_http_tenant_cache.h"
 #include "ngx_http_tenant_claims.h"
+#include "ngx_http_tenant_typ.h"
 #include "ngx_http_tenant_policy.h"
 #include "ngx_http_tenant_keyed.h"
 #include "ngx_http_tenant_limit.h"
@@ -295,10 +296,26 @@ ngx_http_tenant_verify(ngx_http_request_t *r,
     ngx_http_tenant_jwt_rules_t    rules;
     ngx_str_t                      org;
     ngx_http_tenant_cached_t      *cached;
+    ngx_http_tenant_main_conf_t   *tmcf;
     ngx_http_tenant_identity_rc_e  irc;
 
     if (ngx_http_tenant_verify_signature(tlcf, ctx, token, &cached, err)
         != NGX_OK)
+    {
+        return NGX_HTTP_TENANT_INVALID_TOKEN;
+    }
+
+    /* per location, so after the cache, which is shared by locations */
+    if (tlcf->types
+        && ngx_http_tenant_typ_check(ctx->header, tlcf->types, err) != NGX_OK)
+    {
+        return NGX_HTTP_TENANT_INVALID_TOKEN;
+    }
+
+    if (tlcf->required
+        && ngx_http_tenant_claims_require(ctx->payload, tlcf->required,
+                                          r->pool, err)
+           != NGX_OK)
     {
         return NGX_HTTP_TENANT_INVALID_TOKEN;
     }
@@ -329,10 +346,12 @@ ngx_http_tenant_verify(ngx_http_request_t *r,
         return NGX_HTTP_TENANT_INVALID_CLAIMS;
     }
 
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
     if (org.len) {
         irc = ngx_http_tenant_identity_select(ctx->payload, &tlcf->claims,
-                                              &org, r->pool, &ctx->identity,
-                                              err);
+                                              &tmcf->roles, &org, r->pool,
+                                              &ctx->identity, err);
 
     } else {
         irc = ngx_http_tenant_identity(r, tlcf, ctx, cached, err);
@@ -365,6 +384,7 @@ ngx_http_tenant_identity(ngx_http_request_t *r,
     ngx_http_tenant_cached_t *cached, const char **err)
 {
     u_char                         *memo;
+    ngx_http_tenant_main_conf_t    *tmcf;
     ngx_http_tenant_identity_rc_e   irc;
 
     if (cached
@@ -375,8 +395,11 @@ ngx_http_tenant_identity(ngx_http_request_t *r,
         return NGX_HTTP_TENANT_IDENTITY_OK;
     }
 
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
     irc = ngx_http_tenant_identity_extract(ctx->payload, &tlcf->claims,
-                                           r->pool, &ctx->identity, err);
+                                           &tmcf->roles, r->pool,
+                                           &ctx->identity, err);
 
     if (irc == NGX_HTTP_TENANT_IDENTITY_OK && cached) {
         memo = ngx_http_tenant_memo_create(&tlcf->claims, &ctx->identity,

@@ -14,8 +14,15 @@
 #define NGX_HTTP_TENANT_JTI_MAX         128
 
 
+static ngx_flag_t ngx_http_tenant_claim_bracketed(ngx_str_t *name);
+static const char *ngx_http_tenant_claim_split(ngx_str_t *name, u_char *buf,
+    ngx_http_tenant_claim_t *claim);
 static ngx_int_t ngx_http_tenant_identity_value(json_t *payload,
     ngx_http_tenant_claim_t *claim, ngx_pool_t *pool, ngx_str_t *value);
+static ngx_int_t ngx_http_tenant_identity_text(json_t *v, ngx_pool_t *pool,
+    ngx_str_t *value);
+static ngx_int_t ngx_http_tenant_identity_role(json_t *v, ngx_array_t *roles,
+    ngx_pool_t *pool, ngx_http_tenant_identity_t *id);
 static ngx_int_t ngx_http_tenant_identity_tenant(json_t *payload,
     ngx_http_tenant_claim_t *claim, ngx_pool_t *pool, ngx_str_t *value);
 static ngx_int_t ngx_http_tenant_permissions_join(json_t *value,
@@ -24,11 +31,44 @@ static ngx_int_t ngx_http_tenant_permission_add(const u_char *p, size_t len,
     ngx_str_t *joined);
 
 
+/*
+ * NULL if the configuration may name a claim so, else why not.  A name
+ * that holds ["...] is a path in brackets: Auth0's claims are named by
+ * URLs, whose dots and slashes a dotted path would split.
+ */
+
+const char *
+ngx_http_tenant_claim_valid(ngx_str_t *name)
+{
+    if (name->len == 0 || name->len > NGX_HTTP_TENANT_CLAIM_NAME_MAX - 1) {
+        return "a name has 1 to 255 characters";
+    }
+
+    if (ngx_strlchr(name->data, name->data + name->len, '\0') != NULL) {
+        return "a name holds no NUL";
+    }
+
+    if (ngx_http_tenant_claim_bracketed(name)) {
+        return ngx_http_tenant_claim_split(name, NULL, NULL);
+    }
+
+    if (name->data[0] == '.' || name->data[name->len - 1] == '.'
+        || ngx_strnstr(name->data, "..", name->len) != NULL)
+    {
+        return "a dotted name neither starts nor ends with a dot nor holds "
+               "two in a row";
+    }
+
+    return NULL;
+}
+
+
 ngx_http_tenant_claim_t *
 ngx_http_tenant_claim_compile(ngx_pool_t *pool, ngx_str_t *name)
 {
     u_char                   *p, *start, *end;
     ngx_uint_t                n;
+    ngx_flag_t                bracketed;
     ngx_http_tenant_claim_t  *claim;
 
     claim = ngx_pcalloc(pool, sizeof(ngx_http_tenant_claim_t));
@@ -46,9 +86,11 @@ ngx_http_tenant_claim_compile(ngx_pool_t *pool, ngx_str_t *name)
     claim->name.data[name->len] = '\0';
 
     end = name->data + name->len;
+    bracketed = ngx_http_tenant_claim_bracketed(name);
 
+    /* at most one part more than separators */
     for (n = 1, p = name->data; p < end; p++) {
-        n += (*p == '.');
+        n += (*p == '.' || (bracketed && *p == '['));
     }
 
     if (n == 1) {
@@ -60,12 +102,25 @@ ngx_http_tenant_claim_compile(ngx_pool_t *pool, ngx_str_t *name)
         return NULL;
     }
 
-    /* split a private copy: "org.id" -> "org", "id" */
+    /* the parts are written to a private copy, each ended by a NUL */
 
     start = ngx_pnalloc(pool, name->len + 1);
     if (start == NULL) {
         return NULL;
     }
+
+    if (bracketed) {
+        claim->exact = 1;
+
+        /* checked by ngx_http_tenant_claim_valid() */
+        if (ngx_http_tenant_claim_split(name, start, claim) != NULL) {
+            return NULL;
+        }
+
+        return claim;
+    }
+
+    /* "org.id" -> "org", "id" */
 
     ngx_memcpy(start, claim->name.data, name->len + 1);
 
@@ -83,9 +138,117 @@ ngx_http_tenant_claim_compile(ngx_pool_t *pool, ngx_str_t *name)
 }
 
 
+static ngx_flag_t
+ngx_http_tenant_claim_bracketed(ngx_str_t *name)
+{
+    return ngx_strnstr(name->data, "[\"", name->len) != NULL;
+}
+
+
 /*
- * The whole name first, so that names that contain dots, like
- * "https://example.com/org", still work; then the dotted path.
+ * A path in brackets: segments, each a plain name (no "." "[" "]" or
+ * '"') or a quoted one in brackets, ["..."], where \" and \\ are the only
+ * escapes.  A plain segment after another is preceded by a dot; a quoted
+ * one may be.  With buf NULL the name is only checked.
+ */
+
+static const char *
+ngx_http_tenant_claim_split(ngx_str_t *name, u_char *buf,
+    ngx_http_tenant_claim_t *claim)
+{
+    u_char  *p, *end;
+    size_t   seg, n;
+
+    p = name->data;
+    end = p + name->len;
+    n = 0;                      /* where the next byte goes in buf */
+
+    for ( ;; ) {
+        seg = n;
+
+        if (p < end && *p == '[') {
+            if (++p == end || *p != '"') {
+                return "a \"[\" is followed by a quoted name";
+            }
+
+            for (p++; p < end && *p != '"'; p++) {
+                if (*p == '\\') {
+                    if (++p == end || (*p != '"' && *p != '\\')) {
+                        return "the only escapes in a quoted name are \\\" "
+                               "and \\\\";
+                    }
+                }
+
+                if (*p < 0x20 || *p == 0x7f) {
+                    return "a quoted name holds no control character";
+                }
+
+                if (buf) {
+                    buf[n] = *p;
+                }
+
+                n++;
+            }
+
+            if (p == end) {
+                return "a quoted name is not closed";
+            }
+
+            if (n == seg) {
+                return "a quoted name is not empty";
+            }
+
+            if (++p == end || *p != ']') {
+                return "a quoted name is followed by \"]\"";
+            }
+
+            p++;
+
+        } else {
+            for ( /* void */ ; p < end && *p != '.' && *p != '['; p++) {
+                if (*p == ']' || *p == '"') {
+                    return "a name outside quotes holds no \"]\" or '\"'";
+                }
+
+                if (buf) {
+                    buf[n] = *p;
+                }
+
+                n++;
+            }
+
+            if (n == seg) {
+                return "a path has no empty name";
+            }
+        }
+
+        if (buf) {
+            buf[n] = '\0';
+            claim->parts[claim->nparts++] = (char *) buf + seg;
+        }
+
+        n++;
+
+        if (p == end) {
+            return NULL;
+        }
+
+        if (*p == '.') {
+            if (++p == end) {
+                return "a path does not end with a dot";
+            }
+
+        } else if (*p != '[') {
+            return "a quoted name is followed by \".\", \"[\" or the end";
+        }
+    }
+}
+
+
+/*
+ * A plain name, whole first, so that names that contain dots, like
+ * "https://example.com/org", still work; then the dotted path.  A name
+ * in brackets is its path only.
  */
 
 json_t *
@@ -94,10 +257,12 @@ ngx_http_tenant_claim_find(json_t *object, ngx_http_tenant_claim_t *claim)
     json_t      *v;
     ngx_uint_t   i;
 
-    v = json_object_get(object, (char *) claim->name.data);
+    if (!claim->exact) {
+        v = json_object_get(object, (char *) claim->name.data);
 
-    if (v != NULL || claim->nparts == 0) {
-        return v;
+        if (v != NULL || claim->nparts == 0) {
+            return v;
+        }
     }
 
     v = object;
@@ -111,6 +276,48 @@ ngx_http_tenant_claim_find(json_t *object, ngx_http_tenant_claim_t *claim)
     }
 
     return v;
+}
+
+
+/*
+ * tenant_jwt_require_claims: each claim present, with any value but JSON
+ * null, which the identity reads as absent too.  The refusal names the
+ * claim as configured: the configuration is no secret, the token is.
+ */
+
+ngx_int_t
+ngx_http_tenant_claims_require(json_t *payload, ngx_array_t *claims,
+    ngx_pool_t *pool, const char **err)
+{
+    u_char                    *p;
+    json_t                    *v;
+    ngx_uint_t                 i;
+    ngx_http_tenant_claim_t  **claim;
+
+    claim = claims->elts;
+
+    for (i = 0; i < claims->nelts; i++) {
+        v = ngx_http_tenant_claim_find(payload, claim[i]);
+
+        if (v != NULL && !json_is_null(v)) {
+            continue;
+        }
+
+        p = ngx_pnalloc(pool, sizeof("token has no required claim \"\"")
+                              + claim[i]->name.len);
+        if (p == NULL) {
+            *err = "token has no required claim";
+            return NGX_ERROR;
+        }
+
+        *ngx_sprintf(p, "token has no required claim \"%V\"",
+                     &claim[i]->name) = '\0';
+        *err = (const char *) p;
+
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -180,13 +387,15 @@ ngx_http_tenant_claim_text(json_t *value, ngx_pool_t *pool, ngx_str_t *text)
 }
 
 
+/* roles: tenant_roles, lowest first, or NULL where none is declared */
+
 ngx_http_tenant_identity_rc_e
 ngx_http_tenant_identity_extract(json_t *payload,
-    ngx_http_tenant_claim_names_t *names, ngx_pool_t *pool,
-    ngx_http_tenant_identity_t *id, const char **err)
+    ngx_http_tenant_claim_names_t *names, ngx_array_t *roles,
+    ngx_pool_t *pool, ngx_http_tenant_identity_t *id, const char **err)
 {
-    ngx_int_t  rc;
-    json_t    *perms;
+    json_t     *perms, *role;
+    ngx_int_t   rc;
 
     rc = ngx_http_tenant_identity_tenant(payload, names->tenant, pool,
                                          &id->tenant_id);
@@ -202,14 +411,27 @@ ngx_http_tenant_identity_extract(json_t *payload,
 
     if (ngx_http_tenant_identity_value(payload, names->user, pool, &id->user)
         != NGX_OK
-        || ngx_http_tenant_identity_value(payload, names->role, pool,
-                                          &id->role)
-           != NGX_OK
         || ngx_http_tenant_identity_value(payload, names->plan, pool,
                                           &id->plan)
            != NGX_OK)
     {
         *err = "user, role or plan claim is not a safe header value";
+        return NGX_HTTP_TENANT_IDENTITY_BAD_CLAIMS;
+    }
+
+    role = ngx_http_tenant_claim_find(payload, names->role);
+
+    rc = ngx_http_tenant_identity_role(role, roles, pool, id);
+
+    if (rc == NGX_DECLINED) {
+        *err = "role claim is an array, and no tenant_roles are declared";
+        return NGX_HTTP_TENANT_IDENTITY_BAD_CLAIMS;
+    }
+
+    if (rc != NGX_OK) {
+        *err = json_is_array(role)
+               ? "role array holds a non-string or more than 256 elements"
+               : "user, role or plan claim is not a safe header value";
         return NGX_HTTP_TENANT_IDENTITY_BAD_CLAIMS;
     }
 
@@ -239,12 +461,12 @@ ngx_http_tenant_identity_extract(json_t *payload,
 
 ngx_http_tenant_identity_rc_e
 ngx_http_tenant_identity_select(json_t *payload,
-    ngx_http_tenant_claim_names_t *names, ngx_str_t *org, ngx_pool_t *pool,
-    ngx_http_tenant_identity_t *id, const char **err)
+    ngx_http_tenant_claim_names_t *names, ngx_array_t *roles,
+    ngx_str_t *org, ngx_pool_t *pool, ngx_http_tenant_identity_t *id,
+    const char **err)
 {
-    json_t                    *orgs, *member, *mid;
-    size_t                     i;
-    ngx_http_tenant_claim_t    claim;
+    json_t  *orgs, *member, *mid;
+    size_t   i;
 
     if (ngx_http_tenant_id_valid(org->data, org->len) != NGX_OK) {
         *err = "selected organization is not a valid tenant ID";
@@ -287,8 +509,6 @@ ngx_http_tenant_identity_select(json_t *payload,
         ngx_str_null(&id->home);
     }
 
-    ngx_memzero(&claim, sizeof(ngx_http_tenant_claim_t));
-
     if (ngx_http_tenant_identity_value(payload, names->user, pool, &id->user)
         != NGX_OK)
     {
@@ -299,18 +519,13 @@ ngx_http_tenant_identity_select(json_t *payload,
         return NGX_HTTP_TENANT_IDENTITY_OK;
     }
 
-    ngx_str_set(&claim.name, "role");
-
-    if (ngx_http_tenant_identity_value(member, &claim, pool, &id->role)
-        != NGX_OK)
-    {
-        goto invalid;
-    }
-
-    ngx_str_set(&claim.name, "plan");
-
-    if (ngx_http_tenant_identity_value(member, &claim, pool, &id->plan)
-        != NGX_OK)
+    /* a membership's role may be an array too, read as the token's is */
+    if (ngx_http_tenant_identity_role(json_object_get(member, "role"), roles,
+                                      pool, id)
+        != NGX_OK
+        || ngx_http_tenant_identity_text(json_object_get(member, "plan"),
+                                         pool, &id->plan)
+           != NGX_OK)
     {
         goto invalid;
     }
@@ -368,13 +583,19 @@ static ngx_int_t
 ngx_http_tenant_identity_value(json_t *payload,
     ngx_http_tenant_claim_t *claim, ngx_pool_t *pool, ngx_str_t *value)
 {
+    return ngx_http_tenant_identity_text(
+                               ngx_http_tenant_claim_find(payload, claim),
+                               pool, value);
+}
+
+
+static ngx_int_t
+ngx_http_tenant_identity_text(json_t *v, ngx_pool_t *pool, ngx_str_t *value)
+{
     u_char      *p;
-    json_t      *v;
     json_int_t   n;
 
     ngx_str_null(value);
-
-    v = ngx_http_tenant_claim_find(payload, claim);
 
     if (v == NULL || json_is_null(v)) {
         return NGX_OK;
@@ -407,6 +628,79 @@ ngx_http_tenant_identity_value(json_t *payload,
     }
 
     return ngx_http_tenant_header_safe(value->data, value->len);
+}
+
+
+/*
+ * A role is a string or an integer, as the user is; or, with tenant_roles
+ * declared, an array of names, as Keycloak, Cognito, Okta and Entra ID
+ * send them.  The role of an array is the highest declared role in it,
+ * and every declared one is noted in id->held for tenant_require_role.
+ * Names not declared grant nothing, so they are skipped; an element that
+ * is not a string means the claim is not what it was taken for, and is
+ * refused.  An array without a declared role is no role.
+ *
+ * NGX_DECLINED: an array where no roles are declared; NGX_ERROR: unsafe.
+ */
+
+static ngx_int_t
+ngx_http_tenant_identity_role(json_t *v, ngx_array_t *roles,
+    ngx_pool_t *pool, ngx_http_tenant_identity_t *id)
+{
+    size_t       i, len;
+    json_t      *e;
+    ngx_int_t    best;
+    ngx_str_t   *role;
+    ngx_uint_t   r;
+    const char  *s;
+
+    ngx_str_null(&id->held);
+
+    if (!json_is_array(v)) {
+        return ngx_http_tenant_identity_text(v, pool, &id->role);
+    }
+
+    ngx_str_null(&id->role);
+
+    if (roles == NULL || roles->nelts == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (json_array_size(v) > NGX_HTTP_TENANT_ROLES_MAX) {
+        return NGX_ERROR;
+    }
+
+    id->held.len = roles->nelts;
+    id->held.data = ngx_pcalloc(pool, roles->nelts);
+    if (id->held.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    role = roles->elts;
+    best = -1;
+
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e)) {
+            return NGX_ERROR;
+        }
+
+        s = json_string_value(e);
+        len = json_string_length(e);
+
+        for (r = 0; r < roles->nelts; r++) {
+            if (role[r].len == len && ngx_memcmp(role[r].data, s, len) == 0) {
+                id->held.data[r] = 1;
+                best = ngx_max(best, (ngx_int_t) r);
+                break;
+            }
+        }
+    }
+
+    if (best >= 0) {
+        id->role = role[best];
+    }
+
+    return NGX_OK;
 }
 
 

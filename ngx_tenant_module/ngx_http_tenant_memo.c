@@ -15,9 +15,10 @@
  * The identity of a cached token, kept beside it: extracting it again
  * (claim lookups, tenant ID validation, the permissions join) was most
  * of what a repeated token still cost.  The identity is a function of
- * the claims and of the claim names only, so it is recalled when the
- * names are the same ones; a location that reads other claims extracts
- * its own, and its identity replaces the one kept.
+ * the claims, of the claim names and of tenant_roles (one per cache: a
+ * reload starts empty caches), so it is recalled when the names are the
+ * same ones; a location that reads other claims extracts its own, and
+ * its identity replaces the one kept.
  *
  * One allocation: the claim names it was extracted with, the lengths,
  * then the strings.  A request never points into it: the cache may drop
@@ -25,7 +26,7 @@
  * the request's pool.
  */
 
-#define NGX_HTTP_TENANT_MEMO_FIELDS  5
+#define NGX_HTTP_TENANT_MEMO_FIELDS  6
 
 
 typedef struct {
@@ -138,4 +139,5 @@ ngx_http_tenant_memo_fields(ngx_http_tenant_identity_t *id,
     fields[2] = &id->role;
     fields[3] = &id->plan;
     fields[4] = &id->permissions;
+    fields[5] = &id->held;
 }

@@ -19,6 +19,7 @@
 #include "ngx_http_tenant_cache.h"
 #include "ngx_http_tenant_redis.h"
 #include "ngx_http_tenant_claims.h"
+#include "ngx_http_tenant_typ.h"
 #include "ngx_http_tenant_where.h"
 
 
@@ -52,6 +53,10 @@ static char *ngx_http_tenant_str_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tenant_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tenant_jwt_require_claims(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_tenant_claim(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_redis(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -178,6 +183,20 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
       ngx_http_tenant_str_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tenant_loc_conf_t, audiences),
+      NULL },
+
+    { ngx_string("tenant_jwt_type"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_jwt_type,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, types),
+      NULL },
+
+    { ngx_string("tenant_jwt_require_claims"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_jwt_require_claims,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, required),
       NULL },
 
     { ngx_string("tenant_jwt_leeway"),
@@ -547,6 +566,8 @@ ngx_http_tenant_create_loc_conf(ngx_conf_t *cf)
 
     tlcf->jwt = NGX_CONF_UNSET;
     tlcf->algorithms = NGX_CONF_UNSET_UINT;
+    tlcf->types = NGX_CONF_UNSET_PTR;
+    tlcf->required = NGX_CONF_UNSET_PTR;
     tlcf->leeway = NGX_CONF_UNSET;
     tlcf->headers = NGX_CONF_UNSET;
     tlcf->limit = NGX_CONF_UNSET;
@@ -591,6 +612,9 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->audiences == NULL) {
         conf->audiences = prev->audiences;
     }
+
+    ngx_conf_merge_ptr_value(conf->types, prev->types, NULL);
+    ngx_conf_merge_ptr_value(conf->required, prev->required, NULL);
 
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 60);
 
@@ -1031,7 +1055,125 @@ ngx_http_tenant_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* tenant_*_claim name: a claim name, maybe a dotted path */
+/* tenant_jwt_type off | type ...: the media types "typ" may name */
+
+static char *
+ngx_http_tenant_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_int_t     rc;
+    ngx_str_t    *value, *type;
+    ngx_uint_t    i;
+    ngx_array_t **types;
+
+    types = (ngx_array_t **) (p + cmd->offset);
+
+    if (*types != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        *types = NULL;
+        return NGX_CONF_OK;
+    }
+
+    *types = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                              sizeof(ngx_str_t));
+    if (*types == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        type = ngx_array_push(*types);
+        if (type == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_http_tenant_typ_compile(cf->pool, &value[i], type);
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": a media type, "
+                               "such as \"at+jwt\" or "
+                               "\"application/at+jwt\", is expected",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * tenant_jwt_require_claims off | name ...: a claim named "off" is
+ * written ["off"]
+ */
+
+static char *
+ngx_http_tenant_jwt_require_claims(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    const char                *err;
+    ngx_array_t              **required;
+    ngx_http_tenant_claim_t  **claim;
+
+    required = (ngx_array_t **) (p + cmd->offset);
+
+    if (*required != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        *required = NULL;
+        return NGX_CONF_OK;
+    }
+
+    *required = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                 sizeof(ngx_http_tenant_claim_t *));
+    if (*required == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        err = ngx_http_tenant_claim_valid(&value[i]);
+
+        if (err != NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid claim name \"%V\": %s",
+                               &value[i], err);
+            return NGX_CONF_ERROR;
+        }
+
+        claim = ngx_array_push(*required);
+        if (claim == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *claim = ngx_http_tenant_claim_compile(cf->pool, &value[i]);
+        if (*claim == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* tenant_*_claim name: a claim name, a dotted path or a path in brackets */
 
 static char *
 ngx_http_tenant_claim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1039,6 +1181,7 @@ ngx_http_tenant_claim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char  *p = conf;
 
     ngx_str_t                 *value;
+    const char                *err;
     ngx_http_tenant_claim_t  **claim;
 
     claim = (ngx_http_tenant_claim_t **) (p + cmd->offset);
@@ -1049,12 +1192,11 @@ ngx_http_tenant_claim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (value[1].len == 0 || value[1].len > 255
-        || value[1].data[0] == '.' || value[1].data[value[1].len - 1] == '.'
-        || ngx_strstr(value[1].data, "..") != NULL)
-    {
+    err = ngx_http_tenant_claim_valid(&value[1]);
+
+    if (err != NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid claim name \"%V\"", &value[1]);
+                           "invalid claim name \"%V\": %s", &value[1], err);
         return NGX_CONF_ERROR;
     }
 

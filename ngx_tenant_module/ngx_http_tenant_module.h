@@ -91,6 +91,8 @@ typedef struct {
     ngx_uint_t                      algorithms;   /* ALG_BIT set */
     ngx_array_t                    *issuers;
     ngx_array_t                    *audiences;
+    ngx_array_t                    *types;        /* ngx_str_t, or NULL */
+    ngx_array_t                    *required;     /* claim_t *, or NULL */
     time_t                          leeway;
     ngx_http_tenant_claim_names_t   claims;
     ngx_flag_t                      headers;

@@ -10,6 +10,8 @@
 #include "ngx_http_tenant_where.h"
 
 
+static ngx_flag_t ngx_http_tenant_has_role(ngx_http_request_t *r,
+    ngx_http_tenant_identity_t *id, ngx_array_t *required);
 static ngx_flag_t ngx_http_tenant_has_permission(ngx_str_t *joined,
     ngx_str_t *permission);
 static char *ngx_http_tenant_policy_plans_text(ngx_conf_t *cf,
@@ -38,7 +40,7 @@ ngx_http_tenant_policy_check(ngx_http_request_t *r,
     id = &ctx->identity;
 
     if (tlcf->require_roles
-        && ngx_http_tenant_str_index(tlcf->require_roles, &id->role) < 0)
+        && !ngx_http_tenant_has_role(r, id, tlcf->require_roles))
     {
         *err = "role is not one of those required";
         return NGX_HTTP_TENANT_INSUFFICIENT_ROLE;
@@ -121,6 +123,38 @@ ngx_http_tenant_str_index(ngx_array_t *list, ngx_str_t *name)
     }
 
     return -1;
+}
+
+
+/*
+ * A role from an array admits if any declared role it holds is required,
+ * not only the highest: an admin who is also "billing" may see billing.
+ */
+
+static ngx_flag_t
+ngx_http_tenant_has_role(ngx_http_request_t *r,
+    ngx_http_tenant_identity_t *id, ngx_array_t *required)
+{
+    ngx_str_t                    *role;
+    ngx_uint_t                    i;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    if (id->held.len == 0) {
+        return ngx_http_tenant_str_index(required, &id->role) >= 0;
+    }
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+    role = tmcf->roles.elts;
+
+    for (i = 0; i < id->held.len && i < tmcf->roles.nelts; i++) {
+        if (id->held.data[i]
+            && ngx_http_tenant_str_index(required, &role[i]) >= 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
