@@ -416,7 +416,7 @@ ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
     *cachedp = NULL;
 
     if (tmcf->cache) {
-        cached = ngx_http_tenant_cache_get(tmcf->cache, tlcf->keyset,
+        cached = ngx_http_tenant_cache_get(tmcf->cache, tlcf->keyset, 0,
                                            token->data, token->len,
                                            ngx_time());
     }
@@ -458,7 +458,7 @@ ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
         value.alg = jwt.alg;
         value.memo = NULL;
 
-        *cachedp = ngx_http_tenant_cache_put(tmcf->cache, tlcf->keyset,
+        *cachedp = ngx_http_tenant_cache_put(tmcf->cache, tlcf->keyset, 0,
                                       token->data, token->len, &value,
                                       ngx_http_tenant_jwt_expires(jwt.payload));
     }
