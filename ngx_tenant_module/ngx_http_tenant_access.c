@@ -17,6 +17,7 @@
 #include "ngx_http_tenant_plan.h"
 #include "ngx_http_tenant_headers.h"
 #include "ngx_http_tenant_error.h"
+#include "ngx_http_tenant_jwks_url.h"
 
 
 static ngx_int_t ngx_http_tenant_find_token(ngx_http_request_t *r,
@@ -165,6 +166,24 @@ ngx_http_tenant_access_tenant(ngx_http_request_t *r,
 
     reason = ngx_http_tenant_verify(r, tlcf, ctx, &token, &err);
 
+    /* no key for the token: a fetch of the keys' URLs may bring one */
+    if (reason == NGX_HTTP_TENANT_KEYS_UNAVAILABLE) {
+        rc = ngx_http_tenant_jwks_wait(r, ctx, tlcf->jwks);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* all the URLs have keys, none for this token: it is not ours */
+        if (!ngx_http_tenant_jwks_missing(tlcf->jwks)) {
+            reason = NGX_HTTP_TENANT_INVALID_TOKEN;
+        }
+    }
+
     if (reason != NGX_HTTP_TENANT_ADMITTED) {
         return ngx_http_tenant_reject(r, ctx, reason, err);
     }
@@ -299,9 +318,13 @@ ngx_http_tenant_verify(ngx_http_request_t *r,
     ngx_http_tenant_main_conf_t   *tmcf;
     ngx_http_tenant_identity_rc_e  irc;
 
-    if (ngx_http_tenant_verify_signature(tlcf, ctx, token, &cached, err)
-        != NGX_OK)
+    switch (ngx_http_tenant_verify_signature(tlcf, ctx, token, &cached, err))
     {
+    case NGX_OK:
+        break;
+    case NGX_DECLINED:
+        return NGX_HTTP_TENANT_KEYS_UNAVAILABLE;
+    default:
         return NGX_HTTP_TENANT_INVALID_TOKEN;
     }
 
@@ -417,6 +440,7 @@ ngx_http_tenant_identity(ngx_http_request_t *r,
  * The signature, through the per-worker cache of verified tokens.  On
  * success ctx holds one reference to the header and the payload, and
  * *cached points to the token's cache entry, if it has one.
+ * NGX_DECLINED: no key for the token, and the keys' URLs may bring one.
  */
 
 static ngx_int_t
@@ -424,7 +448,9 @@ ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
     ngx_http_tenant_ctx_t *ctx, ngx_str_t *token,
     ngx_http_tenant_cached_t **cachedp, const char **err)
 {
-    ngx_uint_t                    allowed;
+    ngx_int_t                     rc;
+    ngx_uint_t                    allowed, gen, fetched_algs;
+    ngx_flag_t                    missing;
     ngx_http_tenant_jwt_t         jwt;
     ngx_http_tenant_cached_t     *cached, value;
     ngx_http_tenant_main_conf_t  *tmcf;
@@ -432,14 +458,22 @@ ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
     tmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_tenant_module);
 
+    gen = 0;
+    fetched_algs = 0;
+    missing = 0;
+
+    if (tlcf->jwks) {
+        gen = ngx_http_tenant_jwks_sync(tlcf->jwks, &fetched_algs, &missing);
+    }
+
     allowed = (tlcf->algorithms != NGX_CONF_UNSET_UINT)
-              ? tlcf->algorithms : tlcf->keyset->algs;
+              ? tlcf->algorithms : tlcf->keyset->algs | fetched_algs;
 
     cached = NULL;
     *cachedp = NULL;
 
     if (tmcf->cache) {
-        cached = ngx_http_tenant_cache_get(tmcf->cache, tlcf->keyset,
+        cached = ngx_http_tenant_cache_get(tmcf->cache, tlcf->keyset, gen,
                                            token->data, token->len,
                                            ngx_time());
     }
@@ -457,6 +491,8 @@ ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
         return NGX_OK;
     }
 
+    rc = NGX_ERROR;
+
     if (ngx_http_tenant_jwt_decode(token->data, token->len, &jwt, err)
         != NGX_HTTP_TENANT_JWT_OK)
     {
@@ -466,12 +502,33 @@ ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
     /* the allow-list is checked before any key is touched */
     if ((allowed & NGX_HTTP_TENANT_ALG_BIT(jwt.alg)) == 0) {
         *err = "token \"alg\" is not allowed here";
+
+        /* the algorithms of keys not loaded yet are not known */
+        if (missing && tlcf->algorithms == NGX_CONF_UNSET_UINT) {
+            *err = "no keys loaded from the keys' URLs";
+            rc = NGX_DECLINED;
+        }
+
         goto failed;
     }
 
     if (ngx_http_tenant_jwt_verify(tlcf->keyset, &jwt, token->data, err)
-        != NGX_HTTP_TENANT_JWT_OK)
+        != NGX_HTTP_TENANT_JWT_OK
+        && (tlcf->jwks == NULL
+            || ngx_http_tenant_jwks_verify(tlcf->jwks, &jwt, token->data, err)
+               != NGX_HTTP_TENANT_JWT_OK))
     {
+        if (tlcf->jwks
+            && (missing
+                || (jwt.kid.len
+                    && !ngx_http_tenant_jwks_has_kid(tlcf->keyset, tlcf->jwks,
+                                                     &jwt.kid))))
+        {
+            *err = missing ? "no keys loaded from the keys' URLs"
+                           : "token \"kid\" matches no key";
+            rc = NGX_DECLINED;
+        }
+
         goto failed;
     }
 
@@ -481,7 +538,7 @@ ngx_http_tenant_verify_signature(ngx_http_tenant_loc_conf_t *tlcf,
         value.alg = jwt.alg;
         value.memo = NULL;
 
-        *cachedp = ngx_http_tenant_cache_put(tmcf->cache, tlcf->keyset,
+        *cachedp = ngx_http_tenant_cache_put(tmcf->cache, tlcf->keyset, gen,
                                       token->data, token->len, &value,
                                       ngx_http_tenant_jwt_expires(jwt.payload));
     }
@@ -495,5 +552,5 @@ failed:
 
     ngx_http_tenant_jwt_release(&jwt);
 
-    return NGX_ERROR;
+    return rc;
 }

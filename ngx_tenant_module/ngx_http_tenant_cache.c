@@ -21,6 +21,7 @@ struct ngx_http_tenant_cache_entry_s {
     ngx_queue_t                     lru;
     uint32_t                        hash;
     void                           *owner;
+    ngx_uint_t                      gen;     /* of the owner's keys */
     time_t                          expires;
     ngx_http_tenant_cached_t        value;
     size_t                          len;
@@ -116,7 +117,7 @@ ngx_http_tenant_cache_hash(const u_char *token, size_t len)
 
 ngx_http_tenant_cached_t *
 ngx_http_tenant_cache_get(ngx_http_tenant_cache_t *cache, void *owner,
-    const u_char *token, size_t len, time_t now)
+    ngx_uint_t gen, const u_char *token, size_t len, time_t now)
 {
     uint32_t                         hash;
     ngx_http_tenant_cache_entry_t  **link, *e;
@@ -130,7 +131,8 @@ ngx_http_tenant_cache_get(ngx_http_tenant_cache_t *cache, void *owner,
 
     e = *link;
 
-    if (now >= e->expires) {
+    /* keys fetched from a URL changed: the key that verified it may be gone */
+    if (now >= e->expires || e->gen != gen) {
         ngx_http_tenant_cache_remove(cache, link);
         return NULL;
     }
@@ -146,8 +148,8 @@ ngx_http_tenant_cache_get(ngx_http_tenant_cache_t *cache, void *owner,
 
 ngx_http_tenant_cached_t *
 ngx_http_tenant_cache_put(ngx_http_tenant_cache_t *cache, void *owner,
-    const u_char *token, size_t len, ngx_http_tenant_cached_t *value,
-    time_t expires)
+    ngx_uint_t gen, const u_char *token, size_t len,
+    ngx_http_tenant_cached_t *value, time_t expires)
 {
     uint32_t                         hash;
     ngx_queue_t                     *q;
@@ -155,8 +157,14 @@ ngx_http_tenant_cache_put(ngx_http_tenant_cache_t *cache, void *owner,
 
     hash = ngx_http_tenant_cache_hash(token, len);
 
-    if (ngx_http_tenant_cache_find(cache, hash, owner, token, len)) {
-        return NULL;
+    link = ngx_http_tenant_cache_find(cache, hash, owner, token, len);
+
+    if (link) {
+        if ((*link)->gen == gen) {
+            return NULL;
+        }
+
+        ngx_http_tenant_cache_remove(cache, link);
     }
 
     if (cache->count >= cache->size) {
@@ -178,6 +186,7 @@ ngx_http_tenant_cache_put(ngx_http_tenant_cache_t *cache, void *owner,
 
     e->hash = hash;
     e->owner = owner;
+    e->gen = gen;
     /* even a long-lived token is verified again now and then */
     e->expires = ngx_time() + NGX_HTTP_TENANT_CACHE_MAX_TTL;
 

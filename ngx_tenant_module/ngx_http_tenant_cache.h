@@ -19,7 +19,8 @@
  * A per-worker cache of verified tokens.  It saves the base64 decoding,
  * the JSON parsing and the signature check of a token seen before; the
  * time, issuer and audience checks still run on every request.  An entry
- * is bound to the key set that verified it and dies at the token's "exp".
+ * is bound to the key set that verified it and to the generation of its
+ * keys fetched from URLs, and dies at the token's "exp".
  */
 
 typedef struct ngx_http_tenant_cache_s  ngx_http_tenant_cache_t;
@@ -36,11 +37,12 @@ ngx_http_tenant_cache_t *ngx_http_tenant_cache_create(ngx_uint_t size,
     ngx_log_t *log);
 void ngx_http_tenant_cache_destroy(ngx_http_tenant_cache_t *cache);
 ngx_http_tenant_cached_t *ngx_http_tenant_cache_get(
-    ngx_http_tenant_cache_t *cache, void *owner, const u_char *token,
-    size_t len, time_t now);
+    ngx_http_tenant_cache_t *cache, void *owner, ngx_uint_t gen,
+    const u_char *token, size_t len, time_t now);
 ngx_http_tenant_cached_t *ngx_http_tenant_cache_put(
-    ngx_http_tenant_cache_t *cache, void *owner, const u_char *token,
-    size_t len, ngx_http_tenant_cached_t *value, time_t expires);
+    ngx_http_tenant_cache_t *cache, void *owner, ngx_uint_t gen,
+    const u_char *token, size_t len, ngx_http_tenant_cached_t *value,
+    time_t expires);
 void ngx_http_tenant_cache_memo(ngx_http_tenant_cached_t *cached,
     u_char *memo);
 ngx_uint_t ngx_http_tenant_cache_count(ngx_http_tenant_cache_t *cache);

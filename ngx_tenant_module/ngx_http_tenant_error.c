@@ -111,6 +111,12 @@ static ngx_http_tenant_error_t  ngx_http_tenant_errors[] = {
     { ngx_string("locked_out"), NGX_HTTP_TOO_MANY_REQUESTS,
       ngx_http_tenant_json("locked_out",
                            "too many failed attempts, try again later"),
+      ngx_null_string },
+
+    { ngx_string("keys_unavailable"), NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_http_tenant_json("keys_unavailable",
+                           "the keys that verify tokens cannot be loaded "
+                           "right now"),
       ngx_null_string }
 };
 

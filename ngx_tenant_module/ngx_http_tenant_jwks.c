@@ -36,6 +36,8 @@ typedef struct {
 } ngx_http_tenant_jwk_ctx_t;
 
 
+static char *ngx_http_tenant_jwks_load_set(ngx_conf_t *cf,
+    ngx_http_tenant_keyset_t *ks, ngx_str_t *source, json_t *set);
 static ngx_int_t ngx_http_tenant_jwks_add(ngx_http_tenant_jwk_ctx_t *jc,
     json_t *set);
 static ngx_int_t ngx_http_tenant_jwk_load(ngx_http_tenant_jwk_ctx_t *jc);
@@ -63,11 +65,8 @@ char *
 ngx_http_tenant_jwks_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
     ngx_str_t *path)
 {
-    json_t                     *set;
-    ngx_log_t                   log;
-    ngx_int_t                   rc;
-    json_error_t                err;
-    ngx_http_tenant_jwk_ctx_t   jc;
+    json_t        *set;
+    json_error_t   err;
 
     set = json_load_file((char *) path->data, JSON_REJECT_DUPLICATES, &err);
     if (set == NULL) {
@@ -86,6 +85,44 @@ ngx_http_tenant_jwks_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
         return NGX_CONF_ERROR;
     }
 
+    return ngx_http_tenant_jwks_load_set(cf, ks, path, set);
+}
+
+
+/*
+ * A JWK Set fetched from a URL: the same parser as for a file, run in a
+ * worker with a configuration made for it (see ngx_http_tenant_jwks_url.c)
+ */
+
+char *
+ngx_http_tenant_jwks_load_buf(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
+    ngx_str_t *source, u_char *data, size_t len)
+{
+    json_t        *set;
+    json_error_t   err;
+
+    set = json_loadb((char *) data, len, JSON_REJECT_DUPLICATES, &err);
+    if (set == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tenant: JWK Set from \"%V\" is not JSON: %s "
+                           "(line %d)", source, err.text, err.line);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_tenant_jwks_load_set(cf, ks, source, set);
+}
+
+
+/* takes the reference to set */
+
+static char *
+ngx_http_tenant_jwks_load_set(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
+    ngx_str_t *source, json_t *set)
+{
+    ngx_log_t                   log;
+    ngx_int_t                   rc;
+    ngx_http_tenant_jwk_ctx_t   jc;
+
     ngx_http_tenant_where_log(cf, &log);
 
     ngx_memzero(&jc, sizeof(ngx_http_tenant_jwk_ctx_t));
@@ -93,7 +130,7 @@ ngx_http_tenant_jwks_load_file(ngx_conf_t *cf, ngx_http_tenant_keyset_t *ks,
     jc.log = &log;
     jc.pool = cf->pool;
     jc.temp_pool = cf->temp_pool;
-    jc.source = path;
+    jc.source = source;
     jc.ks = ks;
 
     rc = ngx_http_tenant_jwks_add(&jc, set);

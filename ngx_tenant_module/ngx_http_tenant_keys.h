@@ -123,6 +123,9 @@ ngx_int_t ngx_http_tenant_key_restrict(ngx_log_t *log,
 
 char *ngx_http_tenant_jwks_load_file(ngx_conf_t *cf,
     ngx_http_tenant_keyset_t *ks, ngx_str_t *path);
+char *ngx_http_tenant_jwks_load_buf(ngx_conf_t *cf,
+    ngx_http_tenant_keyset_t *ks, ngx_str_t *source, u_char *data,
+    size_t len);
 
 ngx_int_t ngx_http_tenant_alg_parse(u_char *name, size_t len);
 void ngx_http_tenant_keys_exit(void);

@@ -21,6 +21,7 @@
 #include "ngx_http_tenant_claims.h"
 #include "ngx_http_tenant_typ.h"
 #include "ngx_http_tenant_where.h"
+#include "ngx_http_tenant_jwks_url.h"
 
 
 #define NGX_HTTP_TENANT_CACHE_DEFAULT  4096
@@ -161,6 +162,34 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_tenant_jwt_jwks_file,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_jwt_jwks_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_jwks_url,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_jwt_discovery"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_jwks_url,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_jwt_ssl_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_jwks_ssl_verify,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_jwt_ssl_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_tenant_jwks_ssl_trusted,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -525,7 +554,9 @@ ngx_http_tenant_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(tmcf->cache_size, NGX_HTTP_TENANT_CACHE_DEFAULT);
 
-    if (ngx_http_tenant_init_redis(cf, tmcf) != NGX_CONF_OK) {
+    if (ngx_http_tenant_init_redis(cf, tmcf) != NGX_CONF_OK
+        || ngx_http_tenant_jwks_init_main(cf, tmcf) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -595,8 +626,8 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->jwt, prev->jwt, 0);
 
     /* a level with its own keys replaces the parent's, never extends them */
-    if (conf->keyset == NULL) {
-        conf->keyset = prev->keyset;
+    if (ngx_http_tenant_jwks_merge(cf, conf, prev) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     /* unset stays unset: the default follows this level's own keys */
@@ -638,13 +669,16 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_http_tenant_where_error(cf, &conf->jwt_where,
                            "\"tenant_jwt\" is on but no key is configured "
                            "for it: add \"tenant_jwt_key_file\" or "
-                           "\"tenant_jwt_jwks_file\" at its level, or in "
+                           "\"tenant_jwt_jwks_file\" (or a key URL: "
+                           "\"tenant_jwt_jwks_url\", \"tenant_jwt_discovery\") "
+                           "at its level, or in "
                            "each location it reaches");
         return NGX_CONF_ERROR;
     }
 
     /* an allow-list no key can serve would refuse every token, silently */
     if (conf->jwt && conf->algorithms != NGX_CONF_UNSET_UINT
+        && conf->jwks == NULL
         && (conf->algorithms & conf->keyset->algs) == 0)
     {
         ngx_http_tenant_where_error(cf, &conf->algorithms_where,
@@ -741,6 +775,10 @@ ngx_http_tenant_init_process(ngx_cycle_t *cycle)
         }
     }
 
+    if (ngx_http_tenant_jwks_init_process(cycle, tmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (tmcf->redis) {
         tmcf->redis_client = ngx_http_tenant_redis_create(cycle, tmcf->redis,
                                                       &ngx_http_tenant_script);
@@ -768,6 +806,10 @@ ngx_http_tenant_exit_process(ngx_cycle_t *cycle)
     if (tmcf && tmcf->cache) {
         ngx_http_tenant_cache_destroy(tmcf->cache);
         tmcf->cache = NULL;
+    }
+
+    if (tmcf) {
+        ngx_http_tenant_jwks_exit_process(tmcf);
     }
 
     ngx_http_tenant_limit_forget();

@@ -48,6 +48,7 @@ typedef enum {
     NGX_HTTP_TENANT_TENANT_MISMATCH,
     NGX_HTTP_TENANT_NOT_A_MEMBER,
     NGX_HTTP_TENANT_LOCKED_OUT,
+    NGX_HTTP_TENANT_KEYS_UNAVAILABLE,
     NGX_HTTP_TENANT_NREASONS
 } ngx_http_tenant_reason_e;
 
@@ -70,6 +71,10 @@ typedef struct {
 } ngx_http_tenant_lockout_t;
 
 
+/* tenant_jwt_jwks_url, tenant_jwt_discovery: ngx_http_tenant_jwks_url.c */
+typedef struct ngx_http_tenant_jwks_conf_s  ngx_http_tenant_jwks_conf_t;
+
+
 typedef struct {
     ngx_uint_t                      cache_size;   /* 0: off */
     ngx_http_tenant_cache_t        *cache;        /* per worker */
@@ -81,6 +86,7 @@ typedef struct {
     ngx_http_tenant_where_t         default_plan_where;
     ngx_array_t                     roles;        /* lowest first */
     ngx_array_t                     zones;        /* ngx_http_tenant_zone_t */
+    ngx_http_tenant_jwks_conf_t    *jwks_conf;    /* NULL: no key URL */
 } ngx_http_tenant_main_conf_t;
 
 
@@ -88,6 +94,7 @@ typedef struct {
     ngx_flag_t                      jwt;
     ngx_http_complex_value_t       *token;        /* token=$var */
     ngx_http_tenant_keyset_t       *keyset;
+    ngx_array_t                    *jwks;         /* key URLs, or NULL */
     ngx_uint_t                      algorithms;   /* ALG_BIT set */
     ngx_array_t                    *issuers;
     ngx_array_t                    *audiences;
@@ -207,6 +214,7 @@ typedef struct {
     unsigned                        keyed_done:1;  /* in this pass */
     unsigned                        pass_verified:1;
     unsigned                        decision_started:1;
+    unsigned                        jwks_waited:1; /* for a key fetch */
 } ngx_http_tenant_ctx_t;
 
 
