@@ -22,7 +22,26 @@ use TenantTest ();
 my $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $ECHO = '/usr/lib/nginx/modules/ngx_http_echo_module.so';
 my $MODULE = TenantTest::key_path('../../build/ngx_http_tenant_module.so');
-my $BASE = $ENV{TEST_NGINX_PORT} || 1984;
+# The servers of a file take ports at fixed offsets (up to +60) from a
+# base: a block of free ports, never one near TEST_NGINX_PORT, where a
+# port of the machine's may be taken (2024 is, on some).
+my $BASE = free_block(64);
+
+sub free_block {
+    my ($n) = @_;
+    for (1 .. 200) {
+        my $base = 20000 + int(rand(20000));
+        my @held;
+        for my $p ($base .. $base + $n - 1) {
+            my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                          LocalPort => $p, ReuseAddr => 1)
+                or last;
+            push @held, $s;
+        }
+        return $base if @held == $n;
+    }
+    die "no block of $n free ports";
+}
 
 my $json = JSON::PP->new->canonical(1);
 
