@@ -496,9 +496,9 @@ ngx_http_tenant_redis_loaded(void *data, ngx_http_tenant_redis_reply_t *reply)
         }
 
         /* each EVAL will fail the same way and say so */
-        ngx_http_tenant_redis_log_failure(&redis->log,
-                                   "redis SCRIPT LOAD failed: \"%*s\"",
-                                   (size_t) reply->len, reply->str);
+        ngx_http_tenant_redis_log_link(&redis->log,
+                                       "redis SCRIPT LOAD failed: \"%*s\"",
+                                       (size_t) reply->len, reply->str);
 
     } else if (reply->type != NGX_HTTP_TENANT_REDIS_STRING
                || reply->len != sizeof(redis->sha1)
@@ -563,11 +563,11 @@ ngx_http_tenant_redis_retry_later(ngx_http_tenant_redis_t *redis,
     redis->healthy = 0;
     redis->failed = 1;
 
-    ngx_http_tenant_redis_log_failure(&redis->log,
-                                      "redis %s, retrying in %Mms",
-                                      reason[0] ? (char *) reason
-                                                : "connection lost",
-                                      delay);
+    ngx_http_tenant_redis_log_link(&redis->log,
+                                   "redis %s, retrying in %Mms",
+                                   reason[0] ? (char *) reason
+                                             : "connection lost",
+                                   delay);
 
     ngx_add_timer(&redis->reconnect, delay);
 }
@@ -701,10 +701,10 @@ ngx_http_tenant_redis_op_done(void *data, ngx_http_tenant_redis_reply_t *reply)
             ngx_http_tenant_redis_leave(redis, reply);
 
         } else {
-            ngx_http_tenant_redis_log_failure(&redis->log,
-                                              "redis error: \"%*s\"",
-                                              (size_t) reply->len,
-                                              reply->str);
+            ngx_http_tenant_redis_log_link(&redis->log,
+                                           "redis error: \"%*s\"",
+                                           (size_t) reply->len,
+                                           reply->str);
         }
 
         reply = NULL;
@@ -761,10 +761,10 @@ ngx_http_tenant_redis_leave(ngx_http_tenant_redis_t *redis,
         return;
     }
 
-    ngx_http_tenant_redis_log_failure(&redis->log,
-                                      "redis is not a writable master: "
-                                      "\"%*s\", leaving it",
-                                      (size_t) reply->len, reply->str);
+    ngx_http_tenant_redis_log_link(&redis->log,
+                                   "redis is not a writable master: "
+                                   "\"%*s\", leaving it",
+                                   (size_t) reply->len, reply->str);
 
     redis->healthy = 0;
     redis->failed = 1;

@@ -86,7 +86,7 @@ struct ngx_http_tenant_redis_conn_s {
     socklen_t                             socklen;
     ngx_str_t                             address;
     u_char                                address_text[NGX_SOCKADDR_STRLEN];
-    u_char                                error[NGX_HTTP_TENANT_REDIS_ERROR_LEN];
+    u_char                         error[NGX_HTTP_TENANT_REDIS_ERROR_LEN];
 
     unsigned                              opening:1;
 };
@@ -132,9 +132,6 @@ static void ngx_http_tenant_redis_conn_stall_timeout(ngx_event_t *ev);
 static u_char *ngx_http_tenant_redis_conn_log_handler(ngx_log_t *log,
     u_char *buf, size_t len);
 
-
-static time_t      ngx_http_tenant_redis_log_time;
-static ngx_uint_t  ngx_http_tenant_redis_log_skipped;
 
 /* one read buffer for every link of the worker: reads never nest */
 static u_char  ngx_http_tenant_redis_conn_buf[NGX_HTTP_TENANT_REDIS_READ_SIZE];
@@ -1283,40 +1280,74 @@ ngx_http_tenant_redis_resp(u_char *p, ngx_uint_t argc, ngx_str_t *argv)
 }
 
 
-/* at the bottom: the client, the Sentinel code and the requests log here */
+/*
+ * At the bottom: the client, the Sentinel code and the requests log here.
+ * A dead Redis fails every request, one line a second is enough; the
+ * link's own failures (connect, TLS, AUTH, Sentinel) are counted apart,
+ * so that the line that says why is never crowded out by the requests'.
+ */
 
-void
-ngx_http_tenant_redis_log_failure(ngx_log_t *log, const char *fmt, ...)
+typedef struct {
+    time_t       time;
+    ngx_uint_t   skipped;
+} ngx_http_tenant_redis_limiter_t;
+
+
+static ngx_http_tenant_redis_limiter_t  ngx_http_tenant_redis_requests_log;
+static ngx_http_tenant_redis_limiter_t  ngx_http_tenant_redis_link_log;
+
+
+static void
+ngx_http_tenant_redis_vlog(ngx_http_tenant_redis_limiter_t *limiter,
+    ngx_log_t *log, const char *fmt, va_list args)
 {
-    u_char   *p, buf[NGX_MAX_ERROR_STR];
-    time_t    now;
-    va_list   args;
-
-    /* a dead Redis fails every request: one line a second is enough */
+    u_char  *p, buf[NGX_MAX_ERROR_STR];
+    time_t   now;
 
     now = ngx_time();
 
-    if (now == ngx_http_tenant_redis_log_time) {
-        ngx_http_tenant_redis_log_skipped++;
+    if (now == limiter->time) {
+        limiter->skipped++;
         return;
     }
 
-    ngx_http_tenant_redis_log_time = now;
+    limiter->time = now;
 
-    va_start(args, fmt);
     p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
-    va_end(args);
 
-    if (ngx_http_tenant_redis_log_skipped) {
+    if (limiter->skipped) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "tenant: %*s (%ui more failures not logged)",
-                      (size_t) (p - buf), buf,
-                      ngx_http_tenant_redis_log_skipped);
+                      (size_t) (p - buf), buf, limiter->skipped);
 
-        ngx_http_tenant_redis_log_skipped = 0;
+        limiter->skipped = 0;
         return;
     }
 
     ngx_log_error(NGX_LOG_ERR, log, 0, "tenant: %*s", (size_t) (p - buf),
                   buf);
+}
+
+
+void
+ngx_http_tenant_redis_log_failure(ngx_log_t *log, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    ngx_http_tenant_redis_vlog(&ngx_http_tenant_redis_requests_log, log, fmt,
+                               args);
+    va_end(args);
+}
+
+
+void
+ngx_http_tenant_redis_log_link(ngx_log_t *log, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    ngx_http_tenant_redis_vlog(&ngx_http_tenant_redis_link_log, log, fmt,
+                               args);
+    va_end(args);
 }

@@ -110,6 +110,9 @@ u_char *ngx_http_tenant_redis_conn_error(ngx_http_tenant_redis_conn_t *rc);
 ngx_str_t *ngx_http_tenant_redis_conn_address(
     ngx_http_tenant_redis_conn_t *rc);
 
+/* as ngx_http_tenant_redis_log_failure(), for the link's own failures */
+void ngx_http_tenant_redis_log_link(ngx_log_t *log, const char *fmt, ...);
+
 /* a command from an argument vector, written into buf in RESP */
 u_char *ngx_http_tenant_redis_resp(u_char *p, ngx_uint_t argc,
     ngx_str_t *argv);

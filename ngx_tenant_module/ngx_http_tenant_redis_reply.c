@@ -36,8 +36,8 @@ static void *ngx_http_tenant_reply_integer(const redisReadTask *task,
     long long value);
 static void *ngx_http_tenant_reply_nil(const redisReadTask *task);
 static void ngx_http_tenant_reply_free(void *reply);
-static ngx_http_tenant_redis_reply_t *ngx_http_tenant_reply_object(const redisReadTask *task,
-    int type);
+static ngx_http_tenant_redis_reply_t *ngx_http_tenant_reply_object(
+    const redisReadTask *task, int type);
 static void *ngx_http_tenant_reply_alloc(size_t size);
 static ngx_int_t ngx_http_tenant_reply_owned(void *p);
 
@@ -89,6 +89,7 @@ ngx_http_tenant_reply_string(const redisReadTask *task, char *str,
 static void *
 ngx_http_tenant_reply_array(const redisReadTask *task, int elements)
 {
+    size_t                          size;
     ngx_http_tenant_redis_reply_t  *r;
 
     r = ngx_http_tenant_reply_object(task, NGX_HTTP_TENANT_REDIS_ARRAY);
@@ -97,13 +98,14 @@ ngx_http_tenant_reply_array(const redisReadTask *task, int elements)
     }
 
     if (elements > 0) {
-        r->element = ngx_http_tenant_reply_alloc(elements
-                                                 * sizeof(ngx_http_tenant_redis_reply_t *));
+        size = elements * sizeof(ngx_http_tenant_redis_reply_t *);
+
+        r->element = ngx_http_tenant_reply_alloc(size);
         if (r->element == NULL) {
             return NULL;
         }
 
-        ngx_memzero(r->element, elements * sizeof(ngx_http_tenant_redis_reply_t *));
+        ngx_memzero(r->element, size);
     }
 
     r->elements = elements;

@@ -285,8 +285,8 @@ ngx_http_tenant_sentinel_give_up(ngx_http_tenant_redis_sentinel_t *s,
     p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
     va_end(args);
 
-    ngx_http_tenant_redis_log_failure(s->log, "redis %*s",
-                                      (size_t) (p - buf), buf);
+    ngx_http_tenant_redis_log_link(s->log, "redis %*s",
+                                   (size_t) (p - buf), buf);
 
     s->ask_peer = (s->ask_peer + 1) % s->npeers;
 
