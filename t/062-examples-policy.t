@@ -28,7 +28,7 @@ use File::Basename qw(dirname);
 # requests left in Redis (ASSERT_KEYS pattern key ...).  Only the previous
 # block's: a --- redis section runs right after those requests, but a key
 # of the per-member zone lasts 1.1 s after a request, and the real
-# Test::Nginx takes a second or two to restart nginx for the next block.
+# Test::Nginx can take a second or two to restart nginx for the next block.
 
 our $EXAMPLES = abs_path(dirname(__FILE__) . '/../conf.d');
 our $GW = $Test::Nginx::Util::ServerPort + 1;

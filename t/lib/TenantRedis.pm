@@ -5,11 +5,12 @@ package TenantRedis;
 # Works under the real Test::Nginx and the compat runner alike: blocks set
 # Redis state with a "--- redis" section (one command a line), run by a
 # block preprocessor, before the runner stops the previous block's nginx
-# and starts this block's: that takes the real Test::Nginx a second or
-# two, the compat runner a tenth.  State that must still hold when the
-# request comes (a CLIENT PAUSE, a TTL counting down) is set from the
-# block's "--- init" section instead, which both runners run once nginx
-# is up, just before the first request:
+# and starts this block's: that can take the real Test::Nginx a second or
+# two (it waits until the old master is reaped), the compat runner a
+# tenth.  State that must still hold when the request comes (a CLIENT
+# PAUSE, a TTL counting down) is set from the block's "--- init" section
+# instead, which both runners run once nginx is up, just before the first
+# request:
 #
 #   --- init
 #   TenantRedis::redis_run("CLIENT PAUSE 800 ALL")
