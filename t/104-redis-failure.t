@@ -9,9 +9,11 @@ use TenantRedis;
 # "tenant: ", and $tenant_limit_status is UNAVAILABLE.
 #
 # Redis state comes from the "--- redis" section, run just before the
-# block (and so before the block's nginx starts).  X-Request-Time carries
-# $request_time, so a block can check that nobody waited more than the
-# timeout plus 100ms (0.200 s) even when Redis never answers.
+# block (and so before the block's nginx starts); a pause, which must
+# still hold when the requests come, from "--- init", run once the
+# block's nginx is up, just before its first request.  X-Request-Time
+# carries $request_time, so a block can check that nobody waited more
+# than the timeout plus 100ms (0.200 s) even when Redis never answers.
 #
 # Under valgrind (TEST_NGINX_USE_VALGRIND) nginx takes seconds to start and
 # each request is many times slower: the timeout= of 100ms becomes 500ms
@@ -273,8 +275,8 @@ TenantTest::bearer()
 === TEST 9: Redis accepts but never answers (CLIENT PAUSE), allow: 200 within the timeout
 --- http_config eval: $::Http
 --- config eval: $::Gateway
---- redis eval
-"CLIENT PAUSE $::Pause ALL"
+--- init
+TenantRedis::redis_run("CLIENT PAUSE $::Pause ALL")
 --- timeout: 2
 --- request eval
 ["GET /t", "GET /t", "GET /t"]
@@ -292,8 +294,10 @@ TenantTest::bearer()
 === TEST 10: Redis accepts but never answers (CLIENT PAUSE), deny: 503 within the timeout, logged
 --- http_config eval: $::Http
 --- config eval: $::Gateway
---- redis eval
-"CLIENT UNPAUSE\nCLIENT PAUSE $::Pause ALL"
+--- redis
+CLIENT UNPAUSE
+--- init
+TenantRedis::redis_run("CLIENT PAUSE $::Pause ALL")
 --- timeout: 2
 --- request
 GET /deny
@@ -314,8 +318,10 @@ $::Unavailable
 === TEST 11: Redis paused: the plain location still answers at once
 --- http_config eval: $::Http
 --- config eval: $::Gateway
---- redis eval
-"CLIENT UNPAUSE\nCLIENT PAUSE $::Pause ALL"
+--- redis
+CLIENT UNPAUSE
+--- init
+TenantRedis::redis_run("CLIENT PAUSE $::Pause ALL")
 --- timeout: 2
 --- request eval
 ["GET /plain", "GET /deny", "GET /plain"]

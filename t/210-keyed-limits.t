@@ -104,13 +104,17 @@ our $Role = qq{{"error":"insufficient_role","message":"your role does not allow 
 # a loopback port nothing listens on: Redis is down
 our $DEAD = TenantRedis::free_port();
 
-# Under valgrind (TEST_NGINX_USE_VALGRIND) nginx takes seconds to start and
-# each request is many times slower: CLIENT PAUSE holds Redis for 20 s
-# instead of 0.8 s, so that it is still paused when the block's request
-# comes (a pause holds every client: the next block's PING waits for its
-# end); "at once" is under 1 s instead of 0.2 s, still far from waiting
-# for the paused Redis; and a Retry-After that counts down from when the
-# block started may have lost up to a minute instead of a second.
+# State a request must find (a paused Redis, a TAT that counts down) is
+# set by the block's --- init, once its nginx is up, not by its --- redis,
+# which runs before the runner restarts nginx (see t/lib/TenantRedis.pm).
+# Under valgrind (TEST_NGINX_USE_VALGRIND) nginx takes seconds to start,
+# and may still be starting when --- init runs, and each request is many
+# times slower: CLIENT PAUSE holds Redis for 20 s instead of 0.8 s, so that
+# it is still paused when the block's request comes (a pause holds every
+# client: the next block's PING waits for its end); "at once" is under 1 s
+# instead of 0.2 s, still far from waiting for the paused Redis; and a
+# Retry-After that counts down from the block's --- init may have lost up
+# to a minute instead of a second.
 our $Valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 our $Pause = $Valgrind ? 20000 : 800;
 our $Fast = $Valgrind ? '0\.\d\d\d' : '0\.(?:0\d\d|1\d\d)';
@@ -236,12 +240,13 @@ X-Key: alpha
 
 
 === TEST 2: (the previous test's state, and its TTL of at most the burst's intervals plus 1 s) a state an operator set in Redis is honoured: a TAT 10 minutes ahead refuses at once, logged at info
---- redis eval
-"ASSERT_KEYS * tenant:zone:by_hdr:{alpha}
+--- redis
+ASSERT_KEYS * tenant:zone:by_hdr:{alpha}
 ASSERT_PTTL tenant:zone:by_hdr:{alpha} 170000..181000
 FLUSHALL
-SET tenant:zone:by_hdr:{full} " . ((time + 600) * 1000000) . " PX 600000
-"
+--- init
+TenantRedis::redis_run("SET tenant:zone:by_hdr:{full} "
+                       . ((time + 600) * 1000000) . " PX 600000")
 --- request
 GET /hdr
 --- more_headers
@@ -654,9 +659,10 @@ $main::Unavailable
 === TEST 24: Redis stalled (CLIENT PAUSE) past timeout=100ms, deny: 503 within the timeout, "did not answer in time" logged
 --- http_config eval: $::Stalled
 --- config eval: $::DownConfig
---- redis eval
-"FLUSHALL
-CLIENT PAUSE $main::Pause ALL"
+--- redis
+FLUSHALL
+--- init
+TenantRedis::redis_run("CLIENT PAUSE $main::Pause ALL")
 --- request
 GET /deny
 --- more_headers
@@ -678,9 +684,10 @@ tenant: redis did not answer in time
 === TEST 25: Redis stalled, allow: 200 within the timeout, UNAVAILABLE
 --- http_config eval: $::Stalled
 --- config eval: $::DownConfig
---- redis eval
-"PING
-CLIENT PAUSE $main::Pause ALL"
+--- redis
+PING
+--- init
+TenantRedis::redis_run("CLIENT PAUSE $main::Pause ALL")
 --- request
 GET /allow
 --- more_headers

@@ -4,7 +4,6 @@ use TenantTest;
 use TenantRedis;
 
 use IO::Socket::INET;
-use POSIX ();
 
 no_shuffle();
 
@@ -94,21 +93,23 @@ our $Wrong = "wrong password\n";
 # a loopback port nothing listens on: Redis is down
 our $DEAD = TenantRedis::free_port();
 
+# State a request must find (a lock that counts down, a paused Redis) is
+# set by the block's --- init, once its nginx is up, not by its --- redis,
+# which runs before the runner restarts nginx (see t/lib/TenantRedis.pm).
 # Under valgrind (TEST_NGINX_USE_VALGRIND) nginx takes seconds to start and
 # each request is many times slower: a 401 that waits for nothing goes out
-# in under 2 s instead of 0.2 s; a lock set in Redis before the block's
-# nginx starts may have lost up to 20 s of its Retry-After instead of none.
-# And TEST 13 pauses Redis once nginx listens (PAUSE_WHEN_UP), not before
-# it starts, and for 2.5 s instead of 1 s, where its 401 must go out in
-# under 1.5 s instead of 0.5 s: a pause that begins seconds before the
-# request would be over when it comes, and one longer than nginx's 3 s
+# in under 2 s instead of 0.2 s; a lock set by --- init, which may run
+# while nginx is still starting, may have lost up to 20 s of its
+# Retry-After instead of none.  And TEST 13 pauses Redis once nginx
+# listens (pause_when_up), for 2.5 s instead of 1 s, where its 401 must go
+# out in under 1.5 s instead of 0.5 s: a pause that begins seconds before
+# the request would be over when it comes, and one longer than nginx's 3 s
 # for a stalled Redis connection would have nginx drop the connection,
 # and the failure it was to count with it.
 our $Valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 our $Fast = $Valgrind ? '[01]\.\d\d\d' : '0\.(?:0\d\d|1\d\d)';
 our $Quick = $Valgrind ? '(?:0\.\d\d\d|1\.[0-4]\d\d)' : '0\.[0-4]\d\d';
 our $Pause = $Valgrind ? 2500 : 1000;
-our $PauseCmd = $Valgrind ? "PAUSE_WHEN_UP $Pause" : "CLIENT PAUSE $Pause ALL";
 our $Late = $Valgrind ? 20 : 0;
 
 # Retry-After $n, or up to $Late seconds less
@@ -136,30 +137,17 @@ sub redis_assert {
     }
 }
 
-# PAUSE_WHEN_UP ms: CLIENT PAUSE ms ALL as soon as the block's nginx
-# listens, from a process of its own (a grandchild, that nobody has to
-# reap) over a connection of its own.  Under valgrind only: there the
-# previous block's nginx is stopped before this runs.
+# pause_when_up(ms), from a block's --- init: CLIENT PAUSE ms ALL once the
+# block's nginx listens; at once, but under valgrind nginx may still be
+# starting when --- init runs.
 sub pause_when_up {
     my ($ms) = @_;
-    my $pid = fork // die "fork: $!\n";
-    if ($pid == 0) {
-        my $gpid = fork // POSIX::_exit(1);
-        POSIX::_exit(0) if $gpid;
-        for (1 .. 12000) {
-            last if IO::Socket::INET->new(
-                PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}");
-            select undef, undef, undef, 0.005;
-        }
-        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$TenantRedis::PORT");
-        if ($s) {
-            print {$s} "*4\r\n\$6\r\nCLIENT\r\n\$5\r\nPAUSE\r\n\$" . length($ms)
-                       . "\r\n$ms\r\n\$3\r\nALL\r\n";
-            my $reply = <$s>;
-        }
-        POSIX::_exit(0);
+    for (1 .. 12000) {
+        last if IO::Socket::INET->new(
+            PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}");
+        select undef, undef, undef, 0.005;
     }
-    waitpid $pid, 0;
+    TenantRedis::redis('CLIENT', 'PAUSE', $ms, 'ALL');
 }
 
 add_block_preprocessor(sub {
@@ -172,8 +160,6 @@ add_block_preprocessor(sub {
             eval {
                 if ($line =~ /^\s*ASSERT_/) {
                     redis_assert($name, $line);
-                } elsif ($line =~ /^\s*PAUSE_WHEN_UP\s+(\d+)\s*$/) {
-                    pause_when_up($1);
                 } else {
                     TenantRedis::redis_block({ redis => [$line] });
                 }
@@ -235,7 +221,8 @@ ASSERT_KEYS * tenant:lockout:{a}
 ASSERT_GET tenant:lockout:{a} 1
 ASSERT_PTTL tenant:lockout:{a} 55000..60000
 FLUSHALL
-SET tenant:lockout:{m}:locked 1 PX 30000
+--- init
+TenantRedis::redis_run("SET tenant:lockout:{m}:locked 1 PX 30000")
 --- request
 GET /login?user=m&pw=ok
 --- error_code: 429
@@ -433,9 +420,10 @@ $main::Unavailable
 
 
 === TEST 13: counting never delays a 401: with Redis stalled (CLIENT PAUSE), a 401 whose key is known only from the response goes out at once
---- redis eval
-"FLUSHALL
-$main::PauseCmd"
+--- redis
+FLUSHALL
+--- init
+main::pause_when_up($main::Pause)
 --- config
     location /acct {
         tenant_lockout key=$upstream_http_x_account after=1 window=60s duration=60s;

@@ -4,7 +4,16 @@ package TenantRedis;
 # when a test file loads this module and shut down when that file ends.
 # Works under the real Test::Nginx and the compat runner alike: blocks set
 # Redis state with a "--- redis" section (one command a line), run by a
-# block preprocessor just before the block's requests.
+# block preprocessor, before the runner stops the previous block's nginx
+# and starts this block's: that can take the real Test::Nginx a second or
+# two (it waits until the old master is reaped), the compat runner a
+# tenth.  State that must still hold when the request comes (a CLIENT
+# PAUSE, a TTL counting down) is set from the block's "--- init" section
+# instead, which both runners run once nginx is up, just before the first
+# request:
+#
+#   --- init
+#   TenantRedis::redis_run("CLIENT PAUSE 800 ALL")
 
 use strict;
 use warnings;
@@ -14,7 +23,8 @@ use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT = qw(redis redis_start redis_stop redis_port redis_block);
+our @EXPORT = qw(redis redis_start redis_stop redis_port redis_block
+                 redis_run);
 
 our $PORT;
 our $DIR = tempdir('tenant-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -100,7 +110,12 @@ sub redis_block {
     my ($block) = @_;
     my $cmds = $block->{redis} ? $block->{redis}[0] : undef;
     $cmds = $block->redis if !defined $cmds && $block->can('redis');
-    return unless defined $cmds;
+    redis_run($cmds) if defined $cmds;
+}
+
+# redis_run($text): the commands of a "--- redis" section, now.
+sub redis_run {
+    my ($cmds) = @_;
     for my $line (split /\n/, $cmds) {
         next unless $line =~ /\S/;
         my @w = $line =~ /"([^"]*)"|(\S+)/g;

@@ -872,7 +872,7 @@ sub skip_spec {
 my @Unsupported = qw(http2 http3 pipelined_requests stap stap_out stap_out_like
     stap_out_unlike tcp_listen udp_listen shutdown_error_log no_shutdown_error_log
     curl raw_request_middle_delay response_body_filters server_addr_for_client
-    reload_fails skip_nginx2 skip_openssl skip_slave skip_eval todo todo_nginx init
+    reload_fails skip_nginx2 skip_openssl skip_slave skip_eval todo todo_nginx
     request_eval response_body_eval error_log_file http09 shutdown charset
     error_code_like raw_response_headers_like raw_response_headers_unlike);
 
@@ -903,6 +903,15 @@ sub run_test ($) {
         $PrevConfig = $config;
         return run_must_die($block, $must_die) if defined $must_die;
         start_nginx($name);
+    }
+
+    # --- init: Perl code run once, after the block's nginx is started and
+    # before its first request, as the real one does: state a request must
+    # find (a paused Redis, a lock set now) is set up here, not by a block
+    # preprocessor, which runs before nginx is stopped and started again.
+    if (my $init = $block->init) {
+        eval $init;
+        bail_out("$name - init failed: $@") if $@;
     }
 
     $ErrLogFilePos = 0;
