@@ -35,8 +35,10 @@ my $idp = TenantIdp->new(port => $BASE + 40);
 # the local URL that stands for https://HOST
 sub origin { $idp->url("/$_[0]") }
 
+# example($file, $host, $edit): the example as shipped, its placeholders
+# replaced; $edit, if given, changes it further (in $_) for a variant
 sub example {
-    my ($file, $host) = @_;
+    my ($file, $host, $edit) = @_;
 
     open my $fh, '<', "$EXAMPLES/$file" or die "$EXAMPLES/$file: $!\n";
     my $conf = do { local $/; <$fh> };
@@ -52,15 +54,16 @@ sub example {
     $conf =~ s{\blisten\s+8080\s*;}{listen 127.0.0.1:$GW;}g
         or die "$file: no \"listen 8080;\"\n";
     $conf =~ s{/var/log/nginx/[\w.-]+}{logs/access.log}g;
+    if ($edit) { local $_ = $conf; $edit->(); $conf = $_ }
 
     return $conf;
 }
 
 sub gateway {
-    my ($file, $host) = @_;
+    my ($file, $host, $edit) = @_;
     my $gw = TenantIdp::Gateway->new(
         port => $ECHO,
-        http => example($file, $host),
+        http => example($file, $host, $edit),
         server => 'location / { echo $echo_client_request_headers; }');
     die "$file does not start:\n" . $gw->stderr unless $gw->started;
     TenantIdp::wait_port($GW);
@@ -121,7 +124,7 @@ our %why = (
 
 
 subtest 'Auth0: namespaced org and roles, permissions, an array aud, ' .
-        'the issuer with its "/"' => sub {
+        'the issuer with its "/", by JWK Set URL and by discovery' => sub {
     my $host = 'acme.eu.auth0.com';
     my $iss = origin($host) . '/';
     $idp->publish("/$host/.well-known/jwks.json", $idp->encode_json({ keys => [
@@ -170,6 +173,24 @@ subtest 'Auth0: namespaced org and roles, permissions, an array aud, ' .
     my $admin = $tok->('https://acme.example.com/roles' => ['viewer', 'admin']);
     is((ask('/api/admin/users', $admin))[0], 200, 'an admin on an admin path');
     unlike $gw->error_log, qr/\[(?:error|crit|alert|emerg)\]/, 'no error';
+
+    # the variant the recipe gives: discovery of the issuer, "/" and all
+    undef $gw;
+    $idp->publish("/$host/.well-known/openid-configuration",
+                  $idp->discovery($iss, "${iss}.well-known/jwks.json"));
+    $gw = gateway('auth0.conf', $host, sub {
+        s{tenant_jwt_jwks_url\s+\S+}{tenant_jwt_discovery $iss} or die;
+        s{^\s*tenant_jwt_issuer\s.*\n}{}m or die;
+    });
+    admitted('/api/orders', $tok->(), {
+        'X-Tenant-ID' => 'acme', 'X-Tenant-User' => 'auth0|64f1c2a9e4b0d1',
+        'X-Tenant-Role' => 'editor',
+        'X-Tenant-Permissions' => 'orders:read,orders:write' },
+        'tenant_jwt_discovery https://TENANT/');
+    refused($gw, '/api/orders', $tok->(iss => origin($host)), 'iss',
+            'discovery: the issuer without its trailing "/"');
+    is $idp->fetches("/$host/.well-known/openid-configuration"), 1,
+       'discovery: the document at ISSUER.well-known/openid-configuration';
 };
 
 
