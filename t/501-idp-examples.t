@@ -412,9 +412,14 @@ subtest 'Entra ID: discovery, the customer tenants\' v2.0 issuers, tid, ' .
         'X-Tenant-Role' => 'Orders.Editor',
         'X-Tenant-Permissions' => 'Orders.Read' },
         'a token of customer tenant A');
+    # a daemon of tenant B: its service principal is "oid" and "sub",
+    # application permissions are in "roles", and there is no "scp"
+    my $sp = '5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e';
     admitted('/api/orders',
-             $tok->($b, scp => undef, roles => ['Orders.Reader']),
-             { 'X-Tenant-ID' => $b, 'X-Tenant-User' => $oid,
+             $tok->($b, oid => $sp, sub => $sp, scp => undef, name => undef,
+                    preferred_username => undef, idtyp => 'app',
+                    roles => ['Orders.Reader']),
+             { 'X-Tenant-ID' => $b, 'X-Tenant-User' => $sp,
                'X-Tenant-Role' => 'Orders.Reader' },
              'an app-only token of customer tenant B (roles, no scp)');
     refused($gw, '/api/orders', $tok->($other), 'iss',
