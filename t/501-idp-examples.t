@@ -120,6 +120,8 @@ our %why = (
     min_role => [403, 'insufficient_role', qr/role is below the minimum role/],
     permission => [403, 'insufficient_permission',
                    qr/a required permission is missing/],
+    perm_list => [403, 'invalid_claims',
+                  qr/permissions claim is not a list of safe names/],
 );
 
 
@@ -241,6 +243,12 @@ subtest 'Cognito: access tokens (client_id, no aud), cognito:groups, ' .
             $access->(scope => 'aws.cognito.signin.user.admin'),
             'permission',
             'an access token without the API\'s scope');
+    # X-Tenant-Permissions holds at most 256 bytes: seven scopes of a
+    # resource server named by a URL are more
+    my @seven = map { "https://api.acme.example.com/orders.$_" }
+                qw(read write delete export import approve publish);
+    refused($gw, '/api/orders', $access->(scope => "@seven"), 'perm_list',
+            'seven resource server scopes, 299 bytes joined');
     refused($gw, '/api/orders',
             $access->(iss => origin($host) . '/eu-west-1_Other'),
             'iss', 'another pool');
