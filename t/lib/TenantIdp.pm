@@ -167,6 +167,18 @@ sub jwks {
     return $json->encode({ keys => \@keys });
 }
 
+# jwk('rsa.key', kid => 'k1', ...): one public JWK of that RSA key, with
+# the members an IdP adds (kid, use, alg, x5t, ...), for sets shaped as a
+# given IdP publishes them: encode_json({ keys => [ $idp->jwk(...) ] })
+sub jwk {
+    my ($self, $file, %members) = @_;
+    my $jwk = Crypt::PK::RSA->new(TenantTest::key_path($file))
+              ->export_key_jwk('public', 1);
+    return { %$jwk, %members };
+}
+
+sub encode_json { $json->encode($_[1]) }
+
 sub discovery {
     my ($self, $issuer, $jwks_uri) = @_;
     return $json->encode({ issuer => $issuer, jwks_uri => $jwks_uri });

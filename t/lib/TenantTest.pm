@@ -15,7 +15,7 @@ use MIME::Base64 qw(encode_base64url);
 use JSON::PP ();
 
 use Exporter 'import';
-our @EXPORT = qw(jwt bearer raw_jwt b64u json_text key_path hmac_secret
+our @EXPORT = qw(jwt idp_jwt bearer raw_jwt b64u json_text key_path hmac_secret
                  auth_header now);
 
 our $DATA = abs_path(dirname(__FILE__) . '/../data');
@@ -78,6 +78,21 @@ sub jwt {
 
     return encode_jwt(payload => $json->encode($claims), alg => $alg,
                       key => $key, extra_headers => \%extra);
+}
+
+# idp_jwt(header => {...}, claims => {...}, alg => 'RS256', key => 'rsa.key'):
+# a token with exactly these claims (undef ones left out), none added, and
+# these header members besides "alg": as a given identity provider issues
+# them
+sub idp_jwt {
+    my %o = @_;
+    my $alg = $o{alg} || 'RS256';
+    my $key = \ do { local $/; open my $fh, '<', key_path($o{key} || 'rsa.key')
+                                 or die $!; <$fh> };
+    my %claims = %{ $o{claims} };
+    defined $claims{$_} or delete $claims{$_} for keys %claims;
+    return encode_jwt(payload => $json->encode(\%claims), alg => $alg,
+                      key => $key, extra_headers => $o{header} || {});
 }
 
 sub b64u { encode_base64url($_[0]) }
