@@ -25,7 +25,7 @@ use HTTP::Tiny;
 use TenantTest;
 use TenantIdp;
 
-my $BASE = $ENV{TEST_NGINX_PORT} || 1984;
+my $BASE = TenantIdp::base();    # a block of free ports
 my $EXAMPLES = abs_path(dirname(__FILE__) . '/../conf.d');
 my $ECHO = $BASE + 42;    # the upstream, in the gateway's nginx
 my $GW = $BASE + 43;      # the example's "listen 8080"

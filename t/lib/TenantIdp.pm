@@ -27,6 +27,9 @@ my $MODULE = TenantTest::key_path('../../build/ngx_http_tenant_module.so');
 # port of the machine's may be taken (2024 is, on some).
 my $BASE = free_block(64);
 
+# the block's first port: a test file takes its own ports from it too
+sub base { $BASE }
+
 sub free_block {
     my ($n) = @_;
     for (1 .. 200) {
