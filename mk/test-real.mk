@@ -19,6 +19,11 @@ REAL_PKGS       := libtest-longstring-perl liblist-moreutils-perl \
 ECHO_MODULE     ?= $(MODULES_DIR)/ngx_http_echo_module.so
 TESTS           ?=
 
+# The real one starts nginx afresh for every block and waits for the old
+# one to go, about a minute a file: files run REAL_JOBS at a time, each
+# on a port and in a servroot of its own (TEST_NGINX_RANDOMIZE).
+REAL_JOBS       ?= 3
+
 .PHONY: test-real
 
 # where the real one is missing or does not load, say so before prove does
@@ -36,5 +41,7 @@ test-real: deps $(MODULE)
 	              "Test::Nginx::Socket" >&2; exit 1; }
 	TEST_NGINX_BINARY=$(NGINX) \
 	TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
+	TEST_NGINX_RANDOMIZE=1 \
 	PERL5LIB=$(TEST_NGINX_REAL)/lib \
-	    prove -I t/lib $(PROVE_FLAGS) $(or $(TESTS),-r t)
+	    prove -I t/lib -j$(REAL_JOBS) $(PROVE_FLAGS) $(or $(TESTS),-r t)
+	@rm -rf t/servroot_*
