@@ -174,6 +174,7 @@ sub new {
     mkdir "$d/logs";
     chmod 0755, $d;
     my $workers = $o{workers} || 1;
+    $o{$_} //= '' for qw(http server);
     open my $fh, '>', "$d/nginx.conf" or die $!;
     print $fh <<"END";
 load_module $ECHO;
