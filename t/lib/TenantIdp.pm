@@ -22,6 +22,10 @@ use TenantTest ();
 my $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $ECHO = '/usr/lib/nginx/modules/ngx_http_echo_module.so';
 my $MODULE = TenantTest::key_path('../../build/ngx_http_tenant_module.so');
+# the gateway loads what the runner says (make test-asan: the ASan build)
+my @MODULES = $ENV{TEST_NGINX_LOAD_MODULES}
+              ? grep { -f } split ' ', $ENV{TEST_NGINX_LOAD_MODULES}
+              : ($ECHO, $MODULE);
 my $BASE = $ENV{TEST_NGINX_PORT} || 1984;
 
 my $json = JSON::PP->new->canonical(1);
@@ -176,10 +180,9 @@ sub new {
     my $workers = $o{workers} || 1;
     $o{$_} //= '' for qw(http server);
     open my $fh, '>', "$d/nginx.conf" or die $!;
+    my $load = join '', map { "load_module $_;\n" } @MODULES;
     print $fh <<"END";
-load_module $ECHO;
-load_module $MODULE;
-pid $d/logs/nginx.pid;
+${load}pid $d/logs/nginx.pid;
 error_log $d/logs/error.log ${\ ($o{log_level} || 'info')};
 worker_processes $workers;
 events { worker_connections 1024; }
