@@ -17,7 +17,8 @@
 #include "ngx_http_tenant_plan.h"
 #include "ngx_http_tenant_headers.h"
 #include "ngx_http_tenant_error.h"
-#include "ngx_http_tenant_jwks_url.h"
+#include "ngx_http_tenant_jwks_source.h"
+#include "ngx_http_tenant_jwks_wait.h"
 
 
 static ngx_int_t ngx_http_tenant_find_token(ngx_http_request_t *r,

@@ -28,6 +28,9 @@ struct ngx_http_tenant_jwks_fetch_s {
 
     ngx_peer_connection_t           pc;
     ngx_resolver_ctx_t             *resolving;
+    ngx_addr_t                     *addrs;      /* the name's, in turn */
+    ngx_uint_t                      naddrs;
+    ngx_uint_t                      next;
     ngx_sockaddr_t                  sockaddr;
     socklen_t                       socklen;
     ngx_str_t                       address;
@@ -46,8 +49,12 @@ struct ngx_http_tenant_jwks_fetch_s {
 
 
 static void ngx_http_tenant_jwks_fetch_resolved(ngx_resolver_ctx_t *ctx);
+static ngx_int_t ngx_http_tenant_jwks_fetch_addrs(
+    ngx_http_tenant_jwks_fetch_t *f, ngx_resolver_ctx_t *ctx);
 static void ngx_http_tenant_jwks_fetch_connect(
     ngx_http_tenant_jwks_fetch_t *f);
+static void ngx_http_tenant_jwks_fetch_refused(
+    ngx_http_tenant_jwks_fetch_t *f, ngx_err_t err);
 static void ngx_http_tenant_jwks_fetch_connected(ngx_event_t *wev);
 static void ngx_http_tenant_jwks_fetch_ssl_done(ngx_connection_t *c);
 static ngx_int_t ngx_http_tenant_jwks_fetch_request(
@@ -206,9 +213,8 @@ ngx_http_tenant_jwks_fetch_start(ngx_http_tenant_jwks_client_t *client,
     f->starting = 1;
 
     if (url->addrs) {
-        ngx_memcpy(&f->sockaddr, url->addrs[0].sockaddr,
-                   url->addrs[0].socklen);
-        f->socklen = url->addrs[0].socklen;
+        f->addrs = url->addrs;
+        f->naddrs = url->naddrs;
 
         ngx_http_tenant_jwks_fetch_connect(f);
 
@@ -281,9 +287,11 @@ ngx_http_tenant_jwks_fetch_resolved(ngx_resolver_ctx_t *ctx)
         return;
     }
 
-    ngx_memcpy(&f->sockaddr, ctx->addrs[0].sockaddr, ctx->addrs[0].socklen);
-    f->socklen = ctx->addrs[0].socklen;
-    ngx_inet_set_port(&f->sockaddr.sockaddr, f->url->port);
+    if (ngx_http_tenant_jwks_fetch_addrs(f, ctx) != NGX_OK) {
+        ngx_resolve_name_done(ctx);
+        ngx_http_tenant_jwks_fetch_fail(f, 0, "out of memory");
+        return;
+    }
 
     ngx_resolve_name_done(ctx);
 
@@ -291,11 +299,50 @@ ngx_http_tenant_jwks_fetch_resolved(ngx_resolver_ctx_t *ctx)
 }
 
 
+/* the resolver's answer goes with the context: the fetch keeps a copy */
+
+static ngx_int_t
+ngx_http_tenant_jwks_fetch_addrs(ngx_http_tenant_jwks_fetch_t *f,
+    ngx_resolver_ctx_t *ctx)
+{
+    ngx_uint_t   i;
+    ngx_addr_t  *a;
+
+    a = ngx_pcalloc(f->pool, ctx->naddrs * sizeof(ngx_addr_t));
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < ctx->naddrs; i++) {
+        a[i].sockaddr = ngx_palloc(f->pool, ctx->addrs[i].socklen);
+        if (a[i].sockaddr == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(a[i].sockaddr, ctx->addrs[i].sockaddr,
+                   ctx->addrs[i].socklen);
+        a[i].socklen = ctx->addrs[i].socklen;
+        ngx_inet_set_port(a[i].sockaddr, f->url->port);
+    }
+
+    f->addrs = a;
+    f->naddrs = ctx->naddrs;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_tenant_jwks_fetch_connect(ngx_http_tenant_jwks_fetch_t *f)
 {
     ngx_int_t          rv;
+    ngx_addr_t        *a;
     ngx_connection_t  *c;
+
+    a = &f->addrs[f->next++];
+
+    ngx_memcpy(&f->sockaddr, a->sockaddr, a->socklen);
+    f->socklen = a->socklen;
 
     f->address.data = f->address_text;
     f->address.len = ngx_sock_ntop(&f->sockaddr.sockaddr, f->socklen,
@@ -311,9 +358,7 @@ ngx_http_tenant_jwks_fetch_connect(ngx_http_tenant_jwks_fetch_t *f)
     rv = ngx_event_connect_peer(&f->pc);
 
     if (rv == NGX_ERROR || rv == NGX_BUSY || rv == NGX_DECLINED) {
-        ngx_http_tenant_jwks_fetch_fail(f, ngx_socket_errno,
-                                        "connect() to %V failed",
-                                        &f->address);
+        ngx_http_tenant_jwks_fetch_refused(f, ngx_socket_errno);
         return;
     }
 
@@ -333,6 +378,39 @@ ngx_http_tenant_jwks_fetch_connect(ngx_http_tenant_jwks_fetch_t *f)
     if (rv == NGX_OK) {
         ngx_http_tenant_jwks_fetch_connected(c->write);
     }
+}
+
+
+/*
+ * A name of several addresses: the next one, as the Redis client does,
+ * but within this fetch and its one timeout.
+ */
+
+static void
+ngx_http_tenant_jwks_fetch_refused(ngx_http_tenant_jwks_fetch_t *f,
+    ngx_err_t err)
+{
+    ngx_connection_t  *c;
+
+    if (f->next == f->naddrs) {
+        ngx_http_tenant_jwks_fetch_fail(f, err, "connect() to %V failed",
+                                        &f->address);
+        return;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, f->timer.log, 0,
+                   "tenant jwks fetch: connect() to %V failed (%d), "
+                   "next address", &f->address, err);
+
+    c = f->pc.connection;
+    f->pc.connection = NULL;
+
+    if (c) {
+        c->pool = NULL;
+        ngx_close_connection(c);
+    }
+
+    ngx_http_tenant_jwks_fetch_connect(f);
 }
 
 
@@ -357,8 +435,7 @@ ngx_http_tenant_jwks_fetch_connected(ngx_event_t *wev)
     }
 
     if (err) {
-        ngx_http_tenant_jwks_fetch_fail(f, err, "connect() to %V failed",
-                                        &f->address);
+        ngx_http_tenant_jwks_fetch_refused(f, err);
         return;
     }
 

@@ -71,7 +71,7 @@ typedef struct {
 } ngx_http_tenant_lockout_t;
 
 
-/* tenant_jwt_jwks_url, tenant_jwt_discovery: ngx_http_tenant_jwks_url.c */
+/* tenant_jwt_jwks_url, tenant_jwt_discovery: ngx_http_tenant_jwks_source.h */
 typedef struct ngx_http_tenant_jwks_conf_s  ngx_http_tenant_jwks_conf_t;
 
 

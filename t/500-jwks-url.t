@@ -117,7 +117,7 @@ subtest 'IdP down at start: nginx starts, 503 keys_unavailable' => sub {
                      params => 'refresh=10m min_refresh=1s timeout=1s');
     ok $gw->started, 'nginx starts without the IdP';
     my ($status, $body) = $gw->get('/t', $k1);
-    is $status, 503, '503';
+    is $status, 503, 'answered 503';
     like $body, qr/"error":"keys_unavailable"/, 'keys_unavailable';
     like $gw->error_log, qr/\[error\].*cannot fetch keys from.*no keys/,
          'the failure is logged';
@@ -129,7 +129,7 @@ subtest 'an IdP whose certificate another CA signed gives no keys' => sub {
     $other->publish('/jwks.json', $other->jwks(k1 => 'rsa.key'));
     my $gw = gateway(url => $other->url('/jwks.json'),
                      params => 'refresh=10m min_refresh=1s timeout=1s');
-    is $gw->status('/t', $k1), 503, '503';
+    is $gw->status('/t', $k1), 503, 'answered 503';
     like $gw->error_log, qr/certificate verify error/, 'verify error logged';
     is $other->fetches('/jwks.json'), 0, 'nothing was asked of it';
 };
@@ -184,7 +184,7 @@ subtest 'a slow IdP: no request waits past timeout' => sub {
     my $t0 = time;
     my ($status) = $gw->get('/t', $k1);
     my $took = time - $t0;
-    is $status, 503, '503';
+    is $status, 503, 'answered 503';
     cmp_ok $took, '<', 2, sprintf 'answered in %.1f s', $took;
 };
 
@@ -207,7 +207,7 @@ for my $case (['a non-200 answer', '/error.json', qr/answered 500/],
         my $gw = gateway(url => $idp->url($path),
                          params => 'refresh=10m min_refresh=1s timeout=2s');
         my ($status, $body) = $gw->get('/t', $k1);
-        is $status, 503, '503';
+        is $status, 503, 'answered 503';
         like $body, qr/keys_unavailable/, 'keys_unavailable';
         like $gw->error_log, $log, 'the reason is logged';
     };

@@ -22,6 +22,10 @@ use TenantTest ();
 my $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $ECHO = '/usr/lib/nginx/modules/ngx_http_echo_module.so';
 my $MODULE = TenantTest::key_path('../../build/ngx_http_tenant_module.so');
+# the gateway loads what the runner says (make test-asan: the ASan build)
+my @MODULES = $ENV{TEST_NGINX_LOAD_MODULES}
+              ? grep { -f } split ' ', $ENV{TEST_NGINX_LOAD_MODULES}
+              : ($ECHO, $MODULE);
 # The servers of a file take ports at fixed offsets (up to +60) from a
 # base: a block of free ports, never one near TEST_NGINX_PORT, where a
 # port of the machine's may be taken (2024 is, on some).
@@ -208,11 +212,11 @@ sub new {
     mkdir "$d/logs";
     chmod 0755, $d;
     my $workers = $o{workers} || 1;
+    $o{$_} //= '' for qw(http server);
     open my $fh, '>', "$d/nginx.conf" or die $!;
+    my $load = join '', map { "load_module $_;\n" } @MODULES;
     print $fh <<"END";
-load_module $ECHO;
-load_module $MODULE;
-pid $d/logs/nginx.pid;
+${load}pid $d/logs/nginx.pid;
 error_log $d/logs/error.log ${\ ($o{log_level} || 'info')};
 worker_processes $workers;
 events { worker_connections 1024; }
