@@ -15,7 +15,7 @@ use TenantTest;
 use TenantTopology qw(dns);
 use TenantIdp;
 
-$SIG{ALRM} = sub { die "501-jwks-url-resolve.t: time limit (60 s)\n" };
+$SIG{ALRM} = sub { die "503-jwks-url-resolve.t: time limit (60 s)\n" };
 alarm 60;
 
 my $idp = TenantIdp->new(port => TenantIdp::base() + 50);
