@@ -6,10 +6,12 @@
 #
 # (o) is (g) with BASELINE_MODULE: the ratios are new / old, i.e. (g) / (o).
 # (t) is (g) with Redis over TLS: the ratios are TLS / plain, (t) / (g).
+# (u) and (v) are (c) and (e) with the key from tenant_jwt_jwks_url: the
+# ratios are URL / file, (u) / (c) and (v) / (e).
 # For each: the gateway worker's CPU per request and the throughput, each
 # round's own pair (measured seconds apart), the median of those per-round
 # ratios and the ratio of the medians.  Prints Markdown; nothing when
-# neither (o) nor (t) was measured.  REPORT_BASELINE_INFO names the
+# none of (o), (t), (u), (v) was measured.  REPORT_BASELINE_INFO names the
 # baseline module.  Target for (o): worker CPU per request of (g) within
 # +5 % of the baseline's on the median of the per-round ratios
 # (AB_CPU_TARGET, 1.05).
@@ -92,5 +94,17 @@ if ($by{t}) {
         'Configuration (g) with `tenant_redis ... tls` to the same redis-server\'s `--tls-port`'
         . ' (t), against (g) over plain text, measured in the same rounds.', ''
         if defined $c;
+}
+for my $p (['u', 'c', '(u), key from tenant_jwt_jwks_url, against (c), key file: URL / file, a repeated token'],
+           ['v', 'e', '(v), key from tenant_jwt_jwks_url, against (e), key file: URL / file, distinct tokens']) {
+    my ($num, $den, $title) = @$p;
+    next unless $by{$num};
+    my $start = @md;
+    my ($c, $t) = pair($title, $num, $den, 'URL/file');
+    next unless defined $c;
+    splice @md, $start, 0, '## Keys from a URL (JWKS_URL)', '',
+        "Configuration ($den) with its key from `tenant_jwt_jwks_url` served by the upstream"
+        . " ($num), measured right after ($den) in every round.", ''
+        if $num eq 'u' || !$by{u};
 }
 print map { "$_\n" } @md;
