@@ -94,7 +94,13 @@ ngx_http_tenant_jwks_wait(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
             }
         }
 
-        if (rc == NGX_DECLINED) {
+        /*
+         * No fetch now (one started within min_refresh); but if another
+         * worker has just published a set this one has not loaded, the
+         * request waits for the next look at the node's, within the
+         * poll's period, rather than being refused for lack of keys.
+         */
+        if (rc == NGX_DECLINED && slot->generation == s->generation) {
             continue;
         }
 
