@@ -749,13 +749,26 @@ ngx_http_tenant_redis_conn_ready(ngx_http_tenant_redis_conn_t *rc)
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, &rc->log, 0,
                    "tenant redis link to %V ready", &rc->address);
 
-    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        ngx_http_tenant_redis_conn_fail(rc, 0, "cannot watch the socket");
+    /* what was sent while connecting leaves now */
+    ngx_http_tenant_redis_conn_flush(rc);
+
+    if (rc->state != NGX_HTTP_TENANT_REDIS_READY) {
         return;
     }
 
-    /* what was sent while connecting leaves now */
-    ngx_http_tenant_redis_conn_flush(rc);
+    /*
+     * The TLS handshake may leave the read event ready and, with a
+     * level-triggered method (poll), no longer watched: it is watched
+     * again only once a read has found the socket empty.
+     */
+    if (c->read->ready) {
+        ngx_http_tenant_redis_conn_read_handler(c->read);
+        return;
+    }
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        ngx_http_tenant_redis_conn_fail(rc, 0, "cannot watch the socket");
+    }
 }
 
 
