@@ -7,6 +7,7 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_complex.h"
 #include "ngx_http_tenant_keyed.h"
 #include "ngx_http_tenant_plan.h"
 #include "ngx_http_tenant_claims.h"
@@ -30,8 +31,6 @@ typedef struct {
 } ngx_http_tenant_keyed_args_t;
 
 
-static ngx_int_t ngx_http_tenant_keyed_compile(ngx_conf_t *cf,
-    ngx_str_t *value, ngx_http_complex_value_t *cv);
 static ngx_int_t ngx_http_tenant_keyed_send(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 static ngx_int_t ngx_http_tenant_keyed_key(ngx_http_request_t *r,
@@ -93,7 +92,9 @@ ngx_http_tenant_zone_parse(ngx_conf_t *cf, ngx_array_t *zones)
             v.data = value[i].data + 4;
             v.len = value[i].len - 4;
 
-            if (ngx_http_tenant_keyed_compile(cf, &v, &zone->key) != NGX_OK) {
+            if (ngx_http_tenant_complex_compile(cf, &v, &zone->key)
+                != NGX_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 
@@ -173,7 +174,9 @@ ngx_http_tenant_lockout_parse(ngx_conf_t *cf,
             v.data = value[i].data + 4;
             v.len = value[i].len - 4;
 
-            if (ngx_http_tenant_keyed_compile(cf, &v, &lo->key) != NGX_OK) {
+            if (ngx_http_tenant_complex_compile(cf, &v, &lo->key)
+                != NGX_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 
@@ -317,22 +320,6 @@ ngx_http_tenant_keyed_merge(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
     }
 
     return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_http_tenant_keyed_compile(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_http_complex_value_t *cv)
-{
-    ngx_http_compile_complex_value_t  ccv;
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = value;
-    ccv.complex_value = cv;
-
-    return ngx_http_compile_complex_value(&ccv);
 }
 
 
@@ -745,7 +732,8 @@ ngx_http_tenant_keyed_reply(void *data, ngx_http_tenant_redis_reply_t *reply)
 
     if (reply == NULL || reply->type != NGX_HTTP_TENANT_REDIS_ARRAY
         || reply->elements <= NGX_HTTP_TENANT_REPLY_VERDICT
-        || e[NGX_HTTP_TENANT_REPLY_VERDICT]->type != NGX_HTTP_TENANT_REDIS_INTEGER)
+        || e[NGX_HTTP_TENANT_REPLY_VERDICT]->type
+           != NGX_HTTP_TENANT_REDIS_INTEGER)
     {
         ngx_http_tenant_redis_log_failure(r->connection->log,
                                           "unexpected keyed limit reply");

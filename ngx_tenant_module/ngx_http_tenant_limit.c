@@ -318,8 +318,8 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 /* the reply is only valid during the callback: keep a copy */
 
 static ngx_int_t
-ngx_http_tenant_reply_str(ngx_http_request_t *r, ngx_http_tenant_redis_reply_t *reply,
-    ngx_str_t *s)
+ngx_http_tenant_reply_str(ngx_http_request_t *r,
+    ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s)
 {
     if (reply->type != NGX_HTTP_TENANT_REDIS_STRING) {
         return NGX_ERROR;

@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_complex.h"
 #include "ngx_http_tenant_access.h"
 #include "ngx_http_tenant_variables.h"
 #include "ngx_http_tenant_limit_filter.h"
@@ -72,8 +73,6 @@ static char *ngx_http_tenant_meter(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_tenant_compile(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_http_complex_value_t *cv);
 static char *ngx_http_tenant_select(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_default_plan(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -878,7 +877,7 @@ ngx_http_tenant_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_tenant_compile(cf, &token, tlcf->token) != NGX_OK) {
+    if (ngx_http_tenant_complex_compile(cf, &token, tlcf->token) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1392,27 +1391,11 @@ ngx_http_tenant_complex(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_tenant_compile(cf, &value[1], *cv) != NGX_OK) {
+    if (ngx_http_tenant_complex_compile(cf, &value[1], *cv) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_http_tenant_compile(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_http_complex_value_t *cv)
-{
-    ngx_http_compile_complex_value_t  ccv;
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = value;
-    ccv.complex_value = cv;
-
-    return ngx_http_compile_complex_value(&ccv);
 }
 
 
