@@ -20,7 +20,7 @@ FUZZ_TARGETS := fuzz_token fuzz_claims fuzz_tenant_id fuzz_headers
 FUZZ_NGX     := $(FUZZ_BUILD)/nginx
 FUZZ_OBJS    := $(FUZZ_BUILD)/objs
 FUZZ_PKGS    := clang-14 libclang-rt-14-dev dpkg-dev libjansson-dev \
-                libjwt-dev libssl-dev libhiredis-dev libpcre2-dev zlib1g-dev
+                libssl-dev libhiredis-dev libpcre2-dev zlib1g-dev
 
 # NGX_DEBUG_PALLOC: every pool allocation is a malloc() of its own, so ASan
 # sees an overrun of a pool allocation, not only of the pool's block.
@@ -33,7 +33,7 @@ FUZZ_INCS    := -I $(FUZZ_NGX)/src/core -I $(FUZZ_NGX)/src/event \
                 -I $(FUZZ_NGX)/objs -I $(FUZZ_NGX)/src/http \
                 -I $(FUZZ_NGX)/src/http/modules -I $(FUZZ_NGX)/src/http/v2 \
                 -I ngx_tenant_module -I fuzz
-FUZZ_LIBS    := -ljansson -ljwt -lcrypto
+FUZZ_LIBS    := -ljansson -lcrypto
 
 FUZZ_NGX_OBJS := $(addprefix $(FUZZ_NGX)/objs/src/, core/ngx_palloc.o \
                  core/ngx_array.o core/ngx_list.o core/ngx_hash.o \
