@@ -160,7 +160,7 @@ ngx_http_tenant_redis_conn_create(ngx_log_t *log,
     ngx_queue_init(&rc->pending);
     ngx_queue_init(&rc->free);
 
-    ngx_str_set(&rc->address, "(none)");
+    ngx_str_set(&rc->address, "(not opened yet)");
 
     /* cancelable: a worker that is shutting down does not wait for them */
 
@@ -237,6 +237,7 @@ ngx_http_tenant_redis_conn_open(ngx_http_tenant_redis_conn_t *rc,
     if (peer->sockaddr == NULL && peer->resolver == NULL) {
         /* the owner learns the address later: commands queue meanwhile */
         rc->state = NGX_HTTP_TENANT_REDIS_WAITING;
+        ngx_str_set(&rc->address, "(address not known yet)");
         return NGX_OK;
     }
 
