@@ -141,7 +141,6 @@ static u_char *
 ngx_http_tenant_log_mask(u_char *start, u_char *end, ngx_str_t *token)
 {
     u_char  *p;
-    size_t   n;
 
     p = start;
 
@@ -157,12 +156,22 @@ ngx_http_tenant_log_mask(u_char *start, u_char *end, ngx_str_t *token)
         p += ngx_min(token->len, sizeof(NGX_HTTP_TENANT_LOG_MASK) - 1);
     }
 
-    /* a line too long for the buffer may end in the token's first bytes */
-    n = ngx_min((size_t) (end - start), token->len - 1);
+    /*
+     * a line too long for the buffer may end in the token's first bytes:
+     * the longest such tail goes
+     */
+    if ((size_t) (end - start) < token->len) {
+        p = start;
 
-    for ( /* void */ ; n >= NGX_HTTP_TENANT_LOG_CUT; n--) {
-        if (ngx_memcmp(end - n, token->data, n) == 0) {
-            return ngx_http_tenant_log_replace(end - n, n, end);
+    } else {
+        p = end - (token->len - 1);
+    }
+
+    for ( /* void */ ; end - p >= NGX_HTTP_TENANT_LOG_CUT; p++) {
+        if (*p == token->data[0]
+            && ngx_memcmp(p, token->data, end - p) == 0)
+        {
+            return ngx_http_tenant_log_replace(p, end - p, end);
         }
     }
 
