@@ -103,6 +103,15 @@ ngx_http_tenant_access_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        /* the revocation check in the token's own tenant is among them */
+        if (rc == NGX_HTTP_TENANT_TOKEN_REVOKED
+            || rc == NGX_HTTP_TENANT_REGISTRY_UNAVAILABLE)
+        {
+            return ngx_http_tenant_reject(r, ctx, rc,
+                                          "refused by the tenant registry "
+                                          "of the token's own tenant");
+        }
+
         if (rc != NGX_OK) {
             return ngx_http_tenant_reject(r, ctx, rc,
                                           "refused by a keyed limit");
