@@ -17,6 +17,7 @@
 #include "ngx_http_tenant_plan.h"
 #include "ngx_http_tenant_headers.h"
 #include "ngx_http_tenant_error.h"
+#include "ngx_http_tenant_log.h"
 #include "ngx_http_tenant_jwks_source.h"
 #include "ngx_http_tenant_jwks_wait.h"
 
@@ -102,6 +103,15 @@ ngx_http_tenant_access_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        /* the revocation check in the token's own tenant is among them */
+        if (rc == NGX_HTTP_TENANT_TOKEN_REVOKED
+            || rc == NGX_HTTP_TENANT_REGISTRY_UNAVAILABLE)
+        {
+            return ngx_http_tenant_reject(r, ctx, rc,
+                                          "refused by the tenant registry "
+                                          "of the token's own tenant");
+        }
+
         if (rc != NGX_OK) {
             return ngx_http_tenant_reject(r, ctx, rc,
                                           "refused by a keyed limit");
@@ -165,6 +175,11 @@ ngx_http_tenant_access_tenant(ngx_http_request_t *r,
                                       "no bearer token");
     }
 
+    /* nginx writes the request line, not the headers, into error lines */
+    if (tlcf->token && ngx_http_tenant_log_hide(r, &token) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     reason = ngx_http_tenant_verify(r, tlcf, ctx, &token, &err);
 
     /* no key for the token: a fetch of the keys' URLs may bring one */
@@ -188,6 +203,9 @@ ngx_http_tenant_access_tenant(ngx_http_request_t *r,
     if (reason != NGX_HTTP_TENANT_ADMITTED) {
         return ngx_http_tenant_reject(r, ctx, reason, err);
     }
+
+    /* from here on a refusal keeps the identity, for the logs */
+    ctx->identified = 1;
 
     rc = ngx_http_tenant_policy_check(r, ctx, tlcf, &err);
 

@@ -32,6 +32,7 @@ ngx_http_tenant_ctx_get(ngx_http_request_t *r)
         ngx_memzero(&ctx->identity, sizeof(ngx_http_tenant_identity_t));
         ctx->reason = NGX_HTTP_TENANT_ADMITTED;
         ctx->verified = 0;
+        ctx->identified = 0;
         ctx->pass_verified = 0;
         ctx->decision_started = 0;
         ctx->keyed_done = 0;

@@ -117,6 +117,12 @@ static ngx_http_tenant_error_t  ngx_http_tenant_errors[] = {
       ngx_http_tenant_json("keys_unavailable",
                            "the keys that verify tokens cannot be loaded "
                            "right now"),
+      ngx_null_string },
+
+    { ngx_string("registry_unavailable"), NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_http_tenant_json("registry_unavailable",
+                           "the organization's status cannot be checked "
+                           "right now"),
       ngx_null_string }
 };
 
@@ -144,16 +150,26 @@ ngx_int_t
 ngx_http_tenant_reject(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_reason_e reason, const char *detail)
 {
-    ngx_int_t                 rc;
-    ngx_buf_t                *b;
-    ngx_chain_t               out;
-    ngx_http_tenant_error_t  *e;
+    ngx_int_t                    rc;
+    ngx_buf_t                   *b;
+    ngx_chain_t                  out;
+    ngx_http_tenant_error_t     *e;
+    ngx_http_tenant_loc_conf_t  *tlcf;
 
     e = &ngx_http_tenant_errors[reason];
     ctx->reason = reason;
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
+
+    ngx_log_error(tlcf->log_level, r->connection->log, 0,
                   "tenant: rejected with \"%V\": %s", &e->code, detail);
+
+    /*
+     * The final status goes without "100 Continue" first: a client that
+     * waits for it need not send a body that nobody will read (so do
+     * auth_request and "return 401").
+     */
+    r->expect_tested = 1;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;

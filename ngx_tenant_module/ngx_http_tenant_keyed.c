@@ -31,6 +31,8 @@ typedef struct {
 } ngx_http_tenant_keyed_args_t;
 
 
+static ngx_int_t ngx_http_tenant_keyed_failure(ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_loc_conf_t *tlcf);
 static ngx_int_t ngx_http_tenant_keyed_send(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 static ngx_int_t ngx_http_tenant_keyed_key(ngx_http_request_t *r,
@@ -357,10 +359,10 @@ ngx_http_tenant_keyed_run(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
     } else if (ctx->keyed_state == NGX_HTTP_TENANT_LIMIT_FAILED) {
         ctx->keyed_state = NGX_HTTP_TENANT_LIMIT_IDLE;
-        ctx->limit_status = NGX_HTTP_TENANT_LIMIT_UNAVAILABLE;
 
-        if (tlcf->redis_failure == NGX_HTTP_TENANT_FAILURE_DENY) {
-            return NGX_HTTP_TENANT_LIMITER_UNAVAILABLE;
+        rc = ngx_http_tenant_keyed_failure(ctx, tlcf);
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         ctx->keyed_next++;
@@ -394,10 +396,9 @@ ngx_http_tenant_keyed_run(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         }
 
         if (rc == NGX_BUSY) {
-            ctx->limit_status = NGX_HTTP_TENANT_LIMIT_UNAVAILABLE;
-
-            if (tlcf->redis_failure == NGX_HTTP_TENANT_FAILURE_DENY) {
-                return NGX_HTTP_TENANT_LIMITER_UNAVAILABLE;
+            rc = ngx_http_tenant_keyed_failure(ctx, tlcf);
+            if (rc != NGX_OK) {
+                return rc;
             }
         }
 
@@ -406,6 +407,33 @@ ngx_http_tenant_keyed_run(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Redis did not answer check ctx->keyed_next: a zone or the lockout is a
+ * limit (tenant_redis_failure), the revocation check in the token's own
+ * tenant is the registry's (tenant_registry_failure).  NGX_OK: go on.
+ */
+
+static ngx_int_t
+ngx_http_tenant_keyed_failure(ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_loc_conf_t *tlcf)
+{
+    ngx_uint_t  home;
+
+    ctx->limit_status = NGX_HTTP_TENANT_LIMIT_UNAVAILABLE;
+
+    home = (tlcf->zones ? tlcf->zones->nelts : 0) + (tlcf->lockout ? 1 : 0);
+
+    if (ctx->keyed_next == home) {
+        return (ngx_http_tenant_registry_failure(tlcf)
+                == NGX_HTTP_TENANT_FAILURE_DENY)
+               ? NGX_HTTP_TENANT_REGISTRY_UNAVAILABLE : NGX_OK;
+    }
+
+    return (tlcf->redis_failure == NGX_HTTP_TENANT_FAILURE_DENY)
+           ? NGX_HTTP_TENANT_LIMITER_UNAVAILABLE : NGX_OK;
 }
 
 
@@ -481,8 +509,10 @@ ngx_http_tenant_keyed_send(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
 /*
  * A request that selected another organization is still refused if its
- * token was revoked in the tenant that issued it: PREFIX{HOME} and
- * PREFIX{HOME}:revoked:JTI, a slot of their own, hence a call of its own.
+ * token was revoked in the tenant that issued it: PREFIX{HOME},
+ * PREFIX{HOME}:revoked:JTI and PREFIX{HOME}:user:USER (PREFIX{HOME} again
+ * for a token without a user), a slot of their own, hence a call of its
+ * own.
  */
 
 static ngx_int_t
@@ -492,13 +522,14 @@ ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     u_char                       *p;
     size_t                        len;
     uint64_t                      n;
-    ngx_str_t                     jti, iat, *home, *prefix;
+    ngx_str_t                     jti, iat, *home, *prefix, *user;
     ngx_http_tenant_main_conf_t  *tmcf;
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     prefix = &tmcf->redis->prefix;
     home = &ctx->identity.home;
+    user = &ctx->identity.user;
 
     if (ngx_http_tenant_claim_jti(ctx->payload, &jti) != NGX_OK) {
         ngx_str_null(&jti);
@@ -517,7 +548,8 @@ ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
     len = prefix->len + home->len + 2;
 
-    p = ngx_pnalloc(r->pool, 2 * len + sizeof(":revoked:") - 1 + jti.len);
+    p = ngx_pnalloc(r->pool, 3 * len + sizeof(":revoked:") - 1 + jti.len
+                             + sizeof(":user:") - 1 + user->len);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -530,6 +562,16 @@ ngx_http_tenant_home_args(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_sprintf(p + len, "%V{%V}:revoked:%V", prefix, home, &jti);
     ngx_http_tenant_keyed_add(a, p + len,
                               len + sizeof(":revoked:") - 1 + jti.len);
+
+    if (user->len) {
+        p += 2 * len + sizeof(":revoked:") - 1 + jti.len;
+
+        ngx_sprintf(p, "%V{%V}:user:%V", prefix, home, user);
+        ngx_http_tenant_keyed_add(a, p, len + sizeof(":user:") - 1 + user->len);
+
+    } else {
+        ngx_http_tenant_keyed_add(a, p, len);
+    }
 
     ngx_http_tenant_keyed_literal(a, NGX_HTTP_TENANT_SCRIPT_REVOKED);
     ngx_http_tenant_keyed_add(a, iat.data, iat.len);

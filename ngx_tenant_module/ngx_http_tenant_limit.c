@@ -11,8 +11,13 @@
 #include "ngx_http_tenant_redis.h"
 #include "ngx_http_tenant_script.h"
 #include "ngx_http_tenant_wait.h"
+#include "ngx_http_tenant_override.h"
 
 
+static ngx_int_t ngx_http_tenant_limit_failure(
+    ngx_http_tenant_loc_conf_t *tlcf);
+static void ngx_http_tenant_limit_ignored(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_redis_reply_t *reply);
 static ngx_int_t ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
 static void ngx_http_tenant_limit_reply(void *data,
@@ -125,8 +130,7 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
         ctx->limit_status = NGX_HTTP_TENANT_LIMIT_UNAVAILABLE;
         ctx->limited = 0;
 
-        return (tlcf->redis_failure == NGX_HTTP_TENANT_FAILURE_DENY)
-               ? NGX_HTTP_TENANT_LIMITER_UNAVAILABLE : NGX_OK;
+        return ngx_http_tenant_limit_failure(tlcf);
     }
 
     /* the plan may be overridden in Redis: it is the one to forward */
@@ -164,7 +168,7 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
     case NGX_HTTP_TENANT_VERDICT_QUOTA:
 
         if (tlcf->limit_dry_run) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+            ngx_log_error(tlcf->log_level, r->connection->log, 0,
                           "tenant: dry run, would reject tenant \"%V\" "
                           "with \"%s\"", &ctx->identity.tenant_id,
                           res->verdict == NGX_HTTP_TENANT_VERDICT_RATE
@@ -186,6 +190,32 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
                                         : NGX_HTTP_TENANT_LIMIT_NONE;
         return NGX_OK;
     }
+}
+
+
+/*
+ * Redis did not answer: tenant_redis_failure decides for the limits this
+ * location counts, tenant_registry_failure for the suspension and the
+ * revocations every request is checked for.  Where both refuse, the
+ * limits' code is kept, as before the registry had a policy of its own.
+ */
+
+static ngx_int_t
+ngx_http_tenant_limit_failure(ngx_http_tenant_loc_conf_t *tlcf)
+{
+    if ((tlcf->limit || tlcf->meter.len)
+        && tlcf->redis_failure == NGX_HTTP_TENANT_FAILURE_DENY)
+    {
+        return NGX_HTTP_TENANT_LIMITER_UNAVAILABLE;
+    }
+
+    if (ngx_http_tenant_registry_failure(tlcf)
+        == NGX_HTTP_TENANT_FAILURE_DENY)
+    {
+        return NGX_HTTP_TENANT_REGISTRY_UNAVAILABLE;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -299,6 +329,7 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         && reply->elements != NGX_HTTP_TENANT_REPLY_SENT_LIMITS)
     {
         /* a short answer (nothing counted), or the limits it worked out */
+        ngx_http_tenant_limit_ignored(r, ctx, reply);
         return NGX_OK;
     }
 
@@ -312,6 +343,38 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     }
 
     return NGX_OK;
+}
+
+
+/* the overrides the script could not use: FIELD, VALUE after the numbers */
+
+static void
+ngx_http_tenant_limit_ignored(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_redis_reply_t *reply)
+{
+    size_t                          i;
+    ngx_str_t                       field, value;
+    ngx_http_tenant_redis_reply_t  *f, *v;
+
+    for (i = NGX_HTTP_TENANT_REPLY_IGNORED; i + 1 < reply->elements; i += 2) {
+        f = reply->element[i];
+        v = reply->element[i + 1];
+
+        if (f->type != NGX_HTTP_TENANT_REDIS_STRING
+            || v->type != NGX_HTTP_TENANT_REDIS_STRING)
+        {
+            return;
+        }
+
+        field.len = f->len;
+        field.data = f->str;
+        value.len = v->len;
+        value.data = v->str;
+
+        ngx_http_tenant_override_ignored(r->connection->log,
+                                         &ctx->identity.tenant_id,
+                                         &field, &value);
+    }
 }
 
 
@@ -360,6 +423,10 @@ ngx_http_tenant_limit_merge(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
     ngx_conf_merge_value(conf->limit_headers, prev->limit_headers, 1);
     ngx_conf_merge_uint_value(conf->redis_failure, prev->redis_failure,
                               NGX_HTTP_TENANT_FAILURE_ALLOW);
+
+    /* unset stays unset: it follows this level's tenant_redis_failure */
+    ngx_conf_merge_uint_value(conf->registry_failure, prev->registry_failure,
+                              NGX_CONF_UNSET_UINT);
     ngx_conf_merge_str_value(conf->meter, prev->meter, "");
 
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);

@@ -15,7 +15,7 @@
 
 /*
  * The arguments of the tenant's EVALSHA (see ngx_http_tenant_script.c),
- * written in RESP into the worker's command buffer.  Numkeys, the five
+ * written in RESP into the worker's command buffer.  Numkeys, the six
  * keys, the mode, iat and the deadline change from request to request;
  * the twelve arguments after them are the same for every request of a
  * plan in a location until the hour turns, so each worker keeps them
@@ -26,8 +26,8 @@
 /* room for an argument's "$LEN\r\n" and "\r\n", or for a number */
 #define NGX_HTTP_TENANT_ARG_ROOM     (1 + NGX_SIZE_T_LEN + 2 + NGX_INT64_LEN + 2)
 
-/* numkeys, 5 keys, mode, iat, deadline */
-#define NGX_HTTP_TENANT_OWN_ARGS     9
+/* numkeys, 6 keys, mode, iat, deadline */
+#define NGX_HTTP_TENANT_OWN_ARGS     10
 #define NGX_HTTP_TENANT_PLAN_ARGS    12
 
 #define NGX_HTTP_TENANT_PLAN_SLOTS   32
@@ -133,8 +133,9 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
                    : NULL;
 
     size = NGX_HTTP_TENANT_OWN_ARGS * NGX_HTTP_TENANT_ARG_ROOM
-           + 5 * (tmcf->redis->prefix.len + ctx->identity.tenant_id.len + 2)
-           + sizeof(":revoked::rate:quota::meter::") + jti.len
+           + 6 * (tmcf->redis->prefix.len + ctx->identity.tenant_id.len + 2)
+           + sizeof(":revoked::rate:quota::meter::user:") + jti.len
+           + ctx->identity.user.len
            + (qp ? qp->id.len : 0)
            + (mp ? d.meter->name.len + mp->id.len : 0)
            + (fixed ? fixed->len
@@ -313,9 +314,11 @@ ngx_http_tenant_plan_args_write(ngx_http_tenant_redis_cmd_t *cmd,
 
 /*
  * PREFIX{ID}, PREFIX{ID}:revoked:JTI, PREFIX{ID}:rate,
- * PREFIX{ID}:quota:PERIOD, PREFIX{ID}:meter:NAME:PERIOD: the hash tag
- * keeps a tenant in one cluster slot.  A counter the plan does not have
- * is replaced by the rate key, so that every key named is the tenant's.
+ * PREFIX{ID}:quota:PERIOD, PREFIX{ID}:meter:NAME:PERIOD,
+ * PREFIX{ID}:user:USER: the hash tag keeps a tenant in one cluster slot.
+ * A counter the plan does not have is replaced by the rate key, and the
+ * user's hash of a token without a user by the tenant's, so that every
+ * key named is the tenant's.
  */
 
 static void
@@ -331,6 +334,7 @@ ngx_http_tenant_limit_keys(ngx_http_tenant_redis_cmd_t *cmd,
     static ngx_str_t  rate = ngx_string(":rate");
     static ngx_str_t  quota = ngx_string(":quota:");
     static ngx_str_t  meter = ngx_string(":meter:");
+    static ngx_str_t  user = ngx_string(":user:");
 
     prefix = &tmcf->redis->prefix;
     id = &ctx->identity.tenant_id;
@@ -352,6 +356,14 @@ ngx_http_tenant_limit_keys(ngx_http_tenant_redis_cmd_t *cmd,
 
     } else {
         ngx_http_tenant_limit_key(cmd, prefix, id, &rate, NULL, NULL);
+    }
+
+    if (ctx->identity.user.len) {
+        ngx_http_tenant_limit_key(cmd, prefix, id, &user,
+                                  &ctx->identity.user, NULL);
+
+    } else {
+        ngx_http_tenant_limit_key(cmd, prefix, id, &hash, NULL, NULL);
     }
 }
 

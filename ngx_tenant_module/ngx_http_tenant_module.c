@@ -131,6 +131,15 @@ static ngx_conf_enum_t  ngx_http_tenant_redis_failure[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_tenant_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
 #define ngx_http_tenant_redis_offset(field)                                   \
     (offsetof(ngx_http_tenant_main_conf_t, redis_conf)                        \
      + offsetof(ngx_http_tenant_redis_conf_t, field))
@@ -430,6 +439,20 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
       offsetof(ngx_http_tenant_loc_conf_t, redis_failure),
       &ngx_http_tenant_redis_failure },
 
+    { ngx_string("tenant_registry_failure"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, registry_failure),
+      &ngx_http_tenant_redis_failure },
+
+    { ngx_string("tenant_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tenant_loc_conf_t, log_level),
+      &ngx_http_tenant_log_levels },
+
     { ngx_string("tenant_plan"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_tenant_plan,
@@ -604,6 +627,8 @@ ngx_http_tenant_create_loc_conf(ngx_conf_t *cf)
     tlcf->limit_dry_run = NGX_CONF_UNSET;
     tlcf->limit_headers = NGX_CONF_UNSET;
     tlcf->redis_failure = NGX_CONF_UNSET_UINT;
+    tlcf->registry_failure = NGX_CONF_UNSET_UINT;
+    tlcf->log_level = NGX_CONF_UNSET_UINT;
     tlcf->min_role = NGX_CONF_UNSET;
 
     return tlcf;
@@ -647,6 +672,8 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->required, prev->required, NULL);
 
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 60);
+    ngx_conf_merge_uint_value(conf->log_level, prev->log_level,
+                              NGX_LOG_INFO);
 
     /* unset means "as tenant_jwt", decided per request */
     ngx_conf_merge_value(conf->headers, prev->headers, NGX_CONF_UNSET);

@@ -49,6 +49,7 @@ typedef enum {
     NGX_HTTP_TENANT_NOT_A_MEMBER,
     NGX_HTTP_TENANT_LOCKED_OUT,
     NGX_HTTP_TENANT_KEYS_UNAVAILABLE,
+    NGX_HTTP_TENANT_REGISTRY_UNAVAILABLE,
     NGX_HTTP_TENANT_NREASONS
 } ngx_http_tenant_reason_e;
 
@@ -107,6 +108,8 @@ typedef struct {
     ngx_flag_t                      limit_dry_run;
     ngx_flag_t                      limit_headers;
     ngx_uint_t                      redis_failure;
+    ngx_uint_t                      registry_failure;  /* unset: as above */
+    ngx_uint_t                      log_level;    /* of the refusals */
     ngx_str_t                       meter;
     ngx_str_t                       meter_field;  /* "meter:NAME" */
     ngx_str_t                       limit_plans;  /* the plans, for Redis */
@@ -139,6 +142,11 @@ typedef struct {
 
 #define NGX_HTTP_TENANT_FAILURE_ALLOW  0
 #define NGX_HTTP_TENANT_FAILURE_DENY   1
+
+/* tenant_registry_failure, or tenant_redis_failure where it is not set */
+#define ngx_http_tenant_registry_failure(tlcf)                                \
+    ((tlcf)->registry_failure != NGX_CONF_UNSET_UINT                          \
+     ? (tlcf)->registry_failure : (tlcf)->redis_failure)
 
 
 /* $tenant_limit_status */
@@ -207,6 +215,7 @@ typedef struct {
     ngx_int_t                       keyed_verdict;
 
     unsigned                        verified:1;
+    unsigned                        identified:1;  /* identity extracted */
     unsigned                        limited:1;     /* limit headers apply */
     unsigned                        applied_limit:1;
     unsigned                        waiting:1;     /* an op in flight */

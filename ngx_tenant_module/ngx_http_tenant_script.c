@@ -30,8 +30,9 @@
  *   "F"  a 401 for a key: count it in KEYS[1] (window ARGV[3] ms) and
  *        after ARGV[2] failures lock KEYS[2] for ARGV[4] ms;
  *   "R"  is the token revoked in its own tenant (KEYS[1] hash, KEYS[2]
- *        revoked key, ARGV[2] iat, ARGV[3] "J" with a jti) when the
- *        request selected another organization.
+ *        revoked key, KEYS[3] the user's hash, or KEYS[1] again for a
+ *        token without a user, ARGV[2] iat, ARGV[3] "J" with a jti) when
+ *        the request selected another organization.
  * They answer { verdict, "", "", limit, remaining, reset, retry after }.
  *
  * Otherwise the tenant decision:
@@ -42,6 +43,8 @@
  * KEYS[4]  PREFIX{ID}:quota:PERIOD         the plan's quota counter
  * KEYS[5]  PREFIX{ID}:meter:NAME:PERIOD    the plan's meter counter
  *          (KEYS[4] and KEYS[5] repeat KEYS[3] when there is none)
+ * KEYS[6]  PREFIX{ID}:user:USER            the user's hash (its
+ *          tokens_valid_after); KEYS[1] again for a token without a user
  *
  * ARGV[1]  "", "L", "J" or "LJ": "L" rate and quota apply here, "J" the
  *          token has a jti (a meter applies whenever one is named)
@@ -70,6 +73,9 @@
  * goes on with { rate limit, quota limit, quota reset }.  The common
  * case, an active tenant on the plan nginx sent, leaves out status and
  * plan: { verdict, rate remaining, rate reset, retry after, quota used }.
+ * An override the script could not use (a plan no tenant_plan declares,
+ * a value that does not parse) makes the reply the long one, followed by
+ * the fields it ignored and their values: { ..., FIELD, VALUE, ... }.
  * Verdicts, modes and reply offsets are in ngx_http_tenant_script.h.
  */
 
@@ -114,6 +120,10 @@ static u_char  ngx_http_tenant_script_source[] =
 "  local tva = tonumber(redis.call('HGET', KEYS[1], 'tokens_valid_after'))\n"
 "  local iat = tonumber(ARGV[2])\n"
 "  if tva and (not iat or iat < tva) then return {2, '', ''} end\n"
+"  if KEYS[3] ~= KEYS[1] then\n"
+"    tva = tonumber(redis.call('HGET', KEYS[3], 'tokens_valid_after'))\n"
+"    if tva and (not iat or iat < tva) then return {2, '', ''} end\n"
+"  end\n"
 "  if ARGV[3] == 'J' and redis.call('EXISTS', KEYS[2]) == 1 then\n"
 "    return {2, '', ''}\n"
 "  end\n"
@@ -144,6 +154,13 @@ static u_char  ngx_http_tenant_script_source[] =
 "  local tva, iat = tonumber(h[6]), tonumber(ARGV[2])\n"
 "  if tva and (not iat or iat < tva) then return {2, status, ''} end\n"
 "end\n"
+"if KEYS[6] ~= KEYS[1] then\n"
+"  local tva = tonumber(redis.call('HGET', KEYS[6], 'tokens_valid_after'))\n"
+"  if tva then\n"
+"    local iat = tonumber(ARGV[2])\n"
+"    if not iat or iat < tva then return {2, status, ''} end\n"
+"  end\n"
+"end\n"
 "if (mode == 'J' or mode == 'LJ')\n"
 "   and redis.call('EXISTS', KEYS[2]) == 1 then\n"
 "  return {2, status, ''}\n"
@@ -153,14 +170,21 @@ static u_char  ngx_http_tenant_script_source[] =
 "local T, tau = tonumber(ARGV[7]), tonumber(ARGV[8])\n"
 "local ql, qend, qkey = tonumber(ARGV[9]), ARGV[10], KEYS[4]\n"
 "local ml, mend, mkey = tonumber(ARGV[11]), ARGV[12], KEYS[5]\n"
-"local rl, override = -1, false\n"
+"local rl, override, ig = -1, false, nil\n"
 
 /* an override in the hash: work the limits out from the texts */
 "if h[2] or h[3] or h[4] or h[5] or h[7] then\n"
 "  override = true\n"
+/* what cannot be used is reported, so that nginx can say so */
+"  local function bad(f, v) ig = ig or {} ig[#ig + 1] = f ig[#ig + 1] = v end\n"
 "  local plans = ARGV[15]\n"
 "  if h[2] then plan = h[2] end\n"
 "  local at = string.find(plans, ';' .. plan .. ' ', 1, true)\n"
+"  if h[2] and not at then\n"
+"    bad('plan', h[2])\n"
+"    plan = ARGV[4]\n"
+"    at = string.find(plans, ';' .. plan .. ' ', 1, true)\n"
+"  end\n"
 "  if not at and ARGV[5] ~= '' then\n"
 "    plan = ARGV[5]\n"
 "    at = string.find(plans, ';' .. plan .. ' ', 1, true)\n"
@@ -170,8 +194,28 @@ static u_char  ngx_http_tenant_script_source[] =
 "    pr, pb, pq, pm = string.match(plans,\n"
 "                                  '^;[^ ]+ ([^ ]+) ([^ ]+) ([^ ]+) ([^ ;]+)', at)\n"
 "  end\n"
-"  local rate, burst, quota, meter = h[3] or pr, h[4] or pb, h[5] or pq,\n"
-"                                    h[7] or pm\n"
+"  local function count(v)\n"
+"    local u = string.match(v, '^%d+/(%a+)$')\n"
+"    return u == 'hour' or u == 'day' or u == 'month'\n"
+"  end\n"
+"  local rate, burst, quota, meter = pr, pb, pq, pm\n"
+"  if h[3] then\n"
+"    if h[3] == 'none' or string.match(h[3], '^0*[1-9]%d*r/[smh]$') then\n"
+"      rate = h[3]\n"
+"    else bad('rate', h[3]) end\n"
+"  end\n"
+"  if h[4] then\n"
+"    if string.match(h[4], '^%d+$') then burst = h[4]\n"
+"    else bad('burst', h[4]) end\n"
+"  end\n"
+"  if h[5] then\n"
+"    if h[5] == 'none' or count(h[5]) then quota = h[5]\n"
+"    else bad('quota', h[5]) end\n"
+"  end\n"
+"  if h[7] then\n"
+"    if h[7] == 'none' or count(h[7]) then meter = h[7]\n"
+"    else bad(ARGV[6], h[7]) end\n"
+"  end\n"
 "  T, tau = nil, nil\n"
 "  local n, u = string.match(rate, '^(%d+)r/([smh])$')\n"
 "  n = tonumber(n)\n"
@@ -202,10 +246,16 @@ static u_char  ngx_http_tenant_script_source[] =
 
 "if ARGV[13] ~= '' and not string.find(ARGV[13], ' ' .. plan .. ' ', 1,\n"
 "                                      true) then\n"
+"  if ig then return {6, status, plan, -1, -1, -1, -1, -1, -1, -1,\n"
+"                     unpack(ig)} end\n"
 "  return {6, status, plan}\n"
 "end\n"
 "if mode ~= 'L' and mode ~= 'LJ' then T, ql = nil, nil end\n"
-"if not T and not ql and not ml then return {0, status, plan} end\n"
+"if not T and not ql and not ml then\n"
+"  if ig then return {0, status, plan, -1, -1, -1, -1, -1, -1, -1,\n"
+"                     unpack(ig)} end\n"
+"  return {0, status, plan}\n"
+"end\n"
 
 "local t = redis.call('TIME')\n"
 "local now = t[1] * 1000000 + t[2]\n"
@@ -257,7 +307,7 @@ static u_char  ngx_http_tenant_script_source[] =
 "end\n"
 "if override then\n"
 "  return {verdict, status, plan, rrem, rreset, retry, qused, rl, ql or -1,\n"
-"          ql and qend - t[1] or -1}\n"
+"          ql and qend - t[1] or -1, unpack(ig or {})}\n"
 "end\n"
 "if status == 'active' then return {verdict, rrem, rreset, retry, qused} end\n"
 "return {verdict, status, plan, rrem, rreset, retry, qused}\n";

@@ -30,7 +30,7 @@ extern ngx_str_t  ngx_http_tenant_script;
 
 #define NGX_HTTP_TENANT_SCRIPT_ZONE_KEYS     "1"
 #define NGX_HTTP_TENANT_SCRIPT_LOCKOUT_KEYS  "2"  /* "K" and "F" */
-#define NGX_HTTP_TENANT_SCRIPT_REVOKED_KEYS  "2"
+#define NGX_HTTP_TENANT_SCRIPT_REVOKED_KEYS  "3"
 
 /* ARGV[3] of "R": the token has a jti */
 #define NGX_HTTP_TENANT_SCRIPT_HAS_JTI     "J"
@@ -46,7 +46,7 @@ extern ngx_str_t  ngx_http_tenant_script;
 #define ngx_http_tenant_script_modes                                          \
     { ngx_null_string, ngx_string("L"), ngx_string("J"), ngx_string("LJ") }
 
-#define NGX_HTTP_TENANT_SCRIPT_DECISION_KEYS  "5"
+#define NGX_HTTP_TENANT_SCRIPT_DECISION_KEYS  "6"
 
 
 /* the first element of every reply */
@@ -78,6 +78,9 @@ typedef enum {
 #define NGX_HTTP_TENANT_REPLY_ACTIVE       5   /* verdict, 4 numbers */
 #define NGX_HTTP_TENANT_REPLY_ACTIVE_NUMBERS  1
 #define NGX_HTTP_TENANT_REPLY_SENT_LIMITS  7   /* verdict, status, plan, 4 */
+
+/* after the long reply: FIELD, VALUE for each override it ignored */
+#define NGX_HTTP_TENANT_REPLY_IGNORED      10
 
 typedef enum {
     NGX_HTTP_TENANT_REPLY_RATE_REMAINING = 0,

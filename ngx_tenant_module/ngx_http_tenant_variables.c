@@ -155,10 +155,11 @@ ngx_http_tenant_identity_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_tenant_variable_ctx(r);
 
-    /* only an admitted identity is ever exposed */
-    if (ctx == NULL || !ctx->verified
-        || ctx->reason != NGX_HTTP_TENANT_ADMITTED)
-    {
+    /*
+     * only the identity of a verified token is ever exposed: the one
+     * admitted, or the one refused by policy, limits or the registry
+     */
+    if (ctx == NULL || !ctx->identified) {
         v->not_found = 1;
         return NGX_OK;
     }

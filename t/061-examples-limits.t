@@ -230,7 +230,7 @@ tenant: rejected with "rate_limited": refused by the tenant registry
 
 
 
-=== TEST 7: limits.conf refuses a tenant whose monthly quota is used up, until the month ends
+=== TEST 7: limits.conf refuses a tenant whose monthly quota is used up, until the month ends; the access log names it
 --- http_config eval: main::example('limits.conf')
 --- config eval: main::front()
 --- request
@@ -244,7 +244,7 @@ X-Quota-Remaining: 0
 Content-Type: application/json
 --- response_body_like: \A\{"error":"quota_exceeded",
 --- access_log
-" 429 tenant=- plan=- limit=REJECTED quota_used=10000 reject=quota_exceeded
+" 429 tenant=quota-co plan=free limit=REJECTED quota_used=10000 reject=quota_exceeded
 --- error_log
 tenant: rejected with "quota_exceeded": refused by the tenant registry
 

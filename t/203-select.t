@@ -18,8 +18,9 @@ no_shuffle();
 # /echo answers with the trusted headers it received; a refused request
 # gets the module's JSON error instead, so an exact --- response_body also
 # proves that /echo was never reached.  X-Tenant and X-Role show the
-# $tenant_id and $tenant_role variables (empty on a refused request: only
-# an admitted identity is exposed).  Blocks with Redis start from an
+# $tenant_id and $tenant_role variables (empty on a request refused
+# before its identity is known, as not_a_member is; a request refused by
+# the limits keeps it).  Blocks with Redis start from an
 # empty Redis (FLUSHALL in their --- redis section).
 
 our $Echo = <<'_EOC_';
@@ -580,7 +581,7 @@ main::up(id => 'globex', role => 'editor')
 
 
 
-=== TEST 27: with Redis, the quota counts against the selected organization (globex), not the token's org_id
+=== TEST 27: with Redis, the quota counts against the selected organization (globex), not the token's org_id; the refused request keeps it in $tenant_id
 --- http_config
     tenant_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
     tenant_plan starter quota=3/day;
@@ -608,7 +609,7 @@ main::member() . "\nX-Organization-Id: globex"
 [200, 200, 200, 429]
 --- response_headers eval
 ["X-Tenant: [globex]\nX-Used: [1]\nX-Quota-Limit: 3", "X-Used: [2]", "X-Used: [3]",
- "X-Tenant: []\nX-Used: [3]\nX-Quota-Remaining: 0"]
+ "X-Tenant: [globex]\nX-Used: [3]\nX-Quota-Remaining: 0"]
 --- response_body_like eval
 [("\\Aupstream: id=\\[globex\\] user=\\[user-1\\] role=\\[editor\\] plan=\\[starter\\] ") x 3,
  '\A\{"error":"quota_exceeded",']

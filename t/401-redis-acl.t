@@ -86,20 +86,20 @@ sub logged { qr/\[error\] .*tenant: (?=.*$::Addr)(?=.*(?:$_[0]))/ }
     my ($ms, $end) = (($now + 60) * 1000, $now + 3600);
     my @tenant = ('tenant:{acl-probe}', 'tenant:{acl-probe}:revoked:j1',
                   'tenant:{acl-probe}:rate', 'tenant:{acl-probe}:quota:d',
-                  'tenant:{acl-probe}:rate');
+                  'tenant:{acl-probe}:rate', 'tenant:{acl-probe}:user:u1');
     my @plan = ('LJ', $now, $ms, 'pro', '', '', 1000, 1000000, 100, $end,
                 '', '', '', "H $end D $end M $end");
     my $sha = $as->('gateway', 'SCRIPT', 'LOAD', $script);
     like $sha, qr/^[0-9a-f]{40}$/, "gateway user: SCRIPT LOAD of the module's script";
     my @runs = (
-        ['decision', 5, @tenant, @plan, '-'],
-        ['decision, plan override', 5, @tenant, @plan, ';solo 1r/m 0 10/day -'],
+        ['decision', 6, @tenant, @plan, '-'],
+        ['decision, plan override', 6, @tenant, @plan, ';solo 1r/m 0 10/day -'],
         ['keyed limit', 2, 'tenant:zone:p', 'tenant:zone:p', 'Z', '10r/s', 5],
         ['lockout check', 2, 'tenant:lockout:{p}', 'tenant:lockout:{p}:locked', 'K'],
         ['lockout failure', 2, 'tenant:lockout:{p}', 'tenant:lockout:{p}:locked',
          'F', 1, 60000, 60000],
-        ['revocation', 2, 'tenant:{acl-probe}', 'tenant:{acl-probe}:revoked:j1',
-         'R', $now, 'J'],
+        ['revocation', 3, 'tenant:{acl-probe}', 'tenant:{acl-probe}:revoked:j1',
+         'tenant:{acl-probe}:user:u1', 'R', $now, 'J'],
     );
     for my $run (@runs) {
         my ($what, @args) = @$run;
