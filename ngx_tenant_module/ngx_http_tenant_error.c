@@ -6,6 +6,7 @@
 
 #include "ngx_http_tenant_module.h"
 #include "ngx_http_tenant_error.h"
+#include "ngx_http_tenant_ctx.h"
 
 
 typedef struct {
@@ -151,6 +152,7 @@ ngx_http_tenant_reject(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
     e = &ngx_http_tenant_errors[reason];
     ctx->reason = reason;
+    ngx_http_tenant_ctx_decided(ctx);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "tenant: rejected with \"%V\": %s", &e->code, detail);
