@@ -328,18 +328,36 @@ ngx_int_t
 ngx_http_tenant_metrics_snapshot(ngx_http_tenant_metrics_conf_t *mcf,
     ngx_pool_t *pool, ngx_http_tenant_metrics_snapshot_t *snap)
 {
+    size_t                         size;
+    ngx_uint_t                     n;
     ngx_http_tenant_metrics_sh_t  *sh;
 
     sh = mcf->sh;
 
-    /* allocated for all, outside the lock: "used" only grows */
-    snap->tenants = ngx_palloc(pool, (sh->capacity ? sh->capacity : 1)
-                                     * sizeof(ngx_http_tenant_metrics_tenant_t));
-    if (snap->tenants == NULL) {
-        return NGX_ERROR;
-    }
+    /*
+     * Room for the entries in use, allocated outside the lock; "used" only
+     * grows: if it grew meanwhile, again with more room.
+     */
 
-    ngx_shmtx_lock(&mcf->shpool->mutex);
+    for ( ;; ) {
+        n = sh->used + 16;
+        size = n * sizeof(ngx_http_tenant_metrics_tenant_t);
+
+        snap->tenants = ngx_palloc(pool, size);
+        if (snap->tenants == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_shmtx_lock(&mcf->shpool->mutex);
+
+        if (sh->used <= n) {
+            break;
+        }
+
+        ngx_shmtx_unlock(&mcf->shpool->mutex);
+
+        ngx_pfree(pool, snap->tenants);
+    }
 
     snap->capacity = sh->capacity;
     snap->used = sh->used;

@@ -70,17 +70,19 @@ static ngx_command_t  ngx_http_tenant_metrics_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_tenant_metrics_module_ctx = {
-    NULL,                                     /* preconfiguration */
-    NULL,                                     /* postconfiguration */
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
 
-    ngx_http_tenant_metrics_create_main_conf, /* create main configuration */
-    ngx_http_tenant_metrics_init_main_conf,   /* init main configuration */
+    ngx_http_tenant_metrics_create_main_conf,
+                                           /* create main configuration */
+    ngx_http_tenant_metrics_init_main_conf,
+                                           /* init main configuration */
 
-    NULL,                                     /* create server configuration */
-    NULL,                                     /* merge server configuration */
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
 
-    NULL,                                     /* create location configuration */
-    NULL                                      /* merge location configuration */
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
 };
 
 
