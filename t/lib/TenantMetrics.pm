@@ -165,12 +165,14 @@ sub write_conf {
     my $load = join '', map { "load_module $_;\n" } @MODULES;
     my $redis = TenantRedis::redis_port();
     my $user = $> == 0 ? "user root;\n" : '';
+    # make test-poll: the event method under test
+    my $use = $ENV{TEST_NGINX_EVENT_TYPE} ? "use $ENV{TEST_NGINX_EVENT_TYPE};" : '';
     open my $fh, '>', "$d/nginx.conf" or die $!;
     print $fh <<"END";
 ${load}${user}pid $d/logs/nginx.pid;
 error_log $d/logs/error.log info;
 worker_processes $gw->{workers};
-events { worker_connections 1024; }
+events { worker_connections 1024; $use }
 http {
     access_log off;
     tenant_metrics_zone tenants $gw->{zone} tenants=$gw->{tenants};
