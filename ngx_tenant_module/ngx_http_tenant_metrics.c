@@ -249,6 +249,11 @@ ngx_http_tenant_metrics_add(ngx_http_tenant_metrics_sh_t *sh, uint32_t hash,
 
         t = min;
 
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "tenant metrics: \"%V\" takes the entry of \"%*s\", "
+                       "weight %uL", tenant, (size_t) t->len, t->id,
+                       t->weight);
+
         for (r = 0; r < NGX_HTTP_TENANT_NREASONS; r++) {
             sh->other[r] += t->count[r];
         }

@@ -49,7 +49,7 @@ sub front {
 _EOC_
 }
 
-sub bearer { "Authorization: Bearer " . TenantTest::jwt(alg => 'RS256', @_) }
+sub auth_rs256 { "Authorization: Bearer " . TenantTest::jwt(alg => 'RS256', @_) }
 
 no_root_location();
 no_shuffle();
@@ -64,10 +64,10 @@ __DATA__
 [ "GET /gw/api/orders", "GET /gw/api/orders", "GET /gw/api/orders",
   "GET /gw/api/orders", "GET /gw/metrics" ]
 --- more_headers eval
-[ main::bearer(claims => { org_id => 'acme' }),
-  main::bearer(claims => { org_id => 'acme' }),
-  main::bearer(claims => { org_id => 'globex' }),
-  main::bearer(alg => 'HS256'),
+[ main::auth_rs256(claims => { org_id => 'acme' }),
+  main::auth_rs256(claims => { org_id => 'acme' }),
+  main::auth_rs256(claims => { org_id => 'globex' }),
+  main::auth_rs256(alg => 'HS256'),
   "" ]
 --- error_code eval
 [200, 200, 200, 401, 200]

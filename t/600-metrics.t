@@ -387,7 +387,7 @@ invalid number of tenants "many"
 
 
 
-=== TEST 13: an unknown parameter and a second zone are refused
+=== TEST 13: an unknown parameter is refused
 --- http_config
     tenant_metrics_zone m 1m size=10;
 --- config
