@@ -18,7 +18,8 @@ WARN   := -Wall -Wextra -Werror
 BUILD_PKGS := nginx nginx-dev gcc make libc6-dev libpcre2-dev zlib1g-dev \
               libjansson-dev libhiredis-dev libssl-dev
 TEST_PKGS  := openssl redis-server redis-sentinel libtest-base-perl libcrypt-jwt-perl \
-              libnginx-mod-http-echo curl perl libnet-dns-perl libio-socket-ssl-perl
+              libnginx-mod-http-echo curl perl libnet-dns-perl libio-socket-ssl-perl \
+              prometheus
 BENCH_PKGS := wrk gnuplot-nox procps util-linux valgrind bc \
               libnginx-mod-http-lua lua-nginx-redis lua-cjson
 

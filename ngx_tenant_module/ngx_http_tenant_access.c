@@ -20,6 +20,7 @@
 #include "ngx_http_tenant_log.h"
 #include "ngx_http_tenant_jwks_source.h"
 #include "ngx_http_tenant_jwks_wait.h"
+#include "ngx_http_tenant_metrics.h"
 
 
 static ngx_int_t ngx_http_tenant_find_token(ngx_http_request_t *r,
@@ -121,6 +122,7 @@ ngx_http_tenant_access_handler(ngx_http_request_t *r)
     }
 
     if (!tlcf->jwt) {
+        ngx_http_tenant_ctx_decided(ctx);
         return ngx_http_tenant_access_anonymous(r, tlcf);
     }
 
@@ -200,6 +202,9 @@ ngx_http_tenant_access_tenant(ngx_http_request_t *r,
         }
     }
 
+    ngx_http_tenant_metrics_jwt(ctx->verified ? NGX_HTTP_TENANT_ADMITTED
+                                              : reason);
+
     if (reason != NGX_HTTP_TENANT_ADMITTED) {
         return ngx_http_tenant_reject(r, ctx, reason, err);
     }
@@ -273,6 +278,8 @@ ngx_http_tenant_access_finish(ngx_http_request_t *r,
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_tenant_ctx_decided(ctx);
 
     return NGX_OK;
 }

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_tenant_cache.h"
+#include "ngx_http_tenant_metrics.h"
 
 
 /* a token without "exp" is verified again after this long */
@@ -139,6 +140,8 @@ ngx_http_tenant_cache_get(ngx_http_tenant_cache_t *cache, void *owner,
 
     ngx_queue_remove(&e->lru);
     ngx_queue_insert_head(&cache->lru, &e->lru);
+
+    ngx_http_tenant_metrics_jwt_cache_hit();
 
     return &e->value;
 }

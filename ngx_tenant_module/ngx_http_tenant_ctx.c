@@ -6,6 +6,7 @@
 
 #include "ngx_http_tenant_module.h"
 #include "ngx_http_tenant_ctx.h"
+#include "ngx_http_tenant_metrics.h"
 
 
 static void ngx_http_tenant_ctx_cleanup(void *data);
@@ -80,6 +81,25 @@ ngx_http_tenant_ctx_find(ngx_http_request_t *r)
     }
 
     return NULL;
+}
+
+
+/*
+ * The first decision is the request's: a pass after an internal redirect,
+ * or a subrequest (which finds the same context in the same pool), is not
+ * counted again.
+ */
+
+void
+ngx_http_tenant_ctx_decided(ngx_http_tenant_ctx_t *ctx)
+{
+    if (ctx->decided) {
+        return;
+    }
+
+    ctx->decided = 1;
+
+    ngx_http_tenant_metrics_request(&ctx->identity.tenant_id, ctx->reason);
 }
 
 

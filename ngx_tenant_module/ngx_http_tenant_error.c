@@ -6,6 +6,7 @@
 
 #include "ngx_http_tenant_module.h"
 #include "ngx_http_tenant_error.h"
+#include "ngx_http_tenant_ctx.h"
 
 
 typedef struct {
@@ -158,6 +159,7 @@ ngx_http_tenant_reject(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 
     e = &ngx_http_tenant_errors[reason];
     ctx->reason = reason;
+    ngx_http_tenant_ctx_decided(ctx);
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
 

@@ -270,6 +270,7 @@ ngx_http_tenant_jwks_shm_failed(ngx_shm_zone_t *zone,
         }
 
         slot->done++;
+        slot->failures++;
 
         if (slot->logged == 0 || now - slot->logged >= 60) {
             slot->logged = now;
@@ -280,6 +281,49 @@ ngx_http_tenant_jwks_shm_failed(ngx_shm_zone_t *zone,
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     return log;
+}
+
+
+/*
+ * The counts of the i-th URL's fetches, by any worker since the slot was
+ * given to its URL.  NGX_DECLINED: no such slot.  stats->url points into
+ * the configuration.
+ */
+
+ngx_int_t
+ngx_http_tenant_jwks_shm_stats(ngx_shm_zone_t *zone, ngx_uint_t i,
+    ngx_http_tenant_jwks_stats_t *stats)
+{
+    ngx_str_t                    *url;
+    ngx_http_tenant_jwks_zone_t  *ctx;
+    ngx_http_tenant_jwks_slot_t  *slot;
+
+    ctx = zone->data;
+
+    if (i >= ctx->urls->nelts) {
+        return NGX_DECLINED;
+    }
+
+    url = ctx->urls->elts;
+    stats->url = url[i];
+
+    slot = ngx_http_tenant_jwks_shm_slot(zone, i, &url[i]);
+    if (slot == NULL) {
+        stats->fetched_ok = 0;
+        stats->failed = 0;
+        stats->last_success = 0;
+        return NGX_OK;
+    }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    stats->fetched_ok = slot->done - slot->failures;
+    stats->failed = slot->failures;
+    stats->last_success = slot->fetched;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return NGX_OK;
 }
 
 

@@ -38,11 +38,21 @@ typedef struct {
     ngx_pid_t                   owner;       /* fetching now, or 0 */
     time_t                      deadline;    /* owner gone after this */
     ngx_uint_t                  done;        /* fetches finished */
+    ngx_uint_t                  failures;    /* of those, failed */
     size_t                      url_len;
     u_char                      url[NGX_HTTP_TENANT_JWKS_URL_MAX];
     size_t                      len;
     u_char                      data[NGX_HTTP_TENANT_JWKS_BODY_MAX];
 } ngx_http_tenant_jwks_slot_t;
+
+
+/* what tenant_metrics shows of a slot */
+typedef struct {
+    ngx_str_t                   url;
+    ngx_uint_t                  fetched_ok;
+    ngx_uint_t                  failed;
+    time_t                      last_success;  /* 0: never */
+} ngx_http_tenant_jwks_stats_t;
 
 
 typedef enum {
@@ -63,6 +73,8 @@ void ngx_http_tenant_jwks_shm_publish(ngx_shm_zone_t *zone,
     size_t len, time_t next);
 ngx_flag_t ngx_http_tenant_jwks_shm_failed(ngx_shm_zone_t *zone,
     ngx_http_tenant_jwks_slot_t *slot, ngx_str_t *url, time_t next);
+ngx_int_t ngx_http_tenant_jwks_shm_stats(ngx_shm_zone_t *zone,
+    ngx_uint_t i, ngx_http_tenant_jwks_stats_t *stats);
 u_char *ngx_http_tenant_jwks_shm_copy(ngx_shm_zone_t *zone,
     ngx_http_tenant_jwks_slot_t *slot, ngx_uint_t *generation,
     time_t *fetched, size_t *len, ngx_log_t *log);

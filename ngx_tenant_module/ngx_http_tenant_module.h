@@ -224,6 +224,7 @@ typedef struct {
     unsigned                        pass_verified:1;
     unsigned                        decision_started:1;
     unsigned                        jwks_waited:1; /* for a key fetch */
+    unsigned                        decided:1;     /* counted, metrics */
 } ngx_http_tenant_ctx_t;
 
 

@@ -11,6 +11,7 @@
 
 #include "ngx_http_tenant_redis_conn.h"
 #include "ngx_http_tenant_redis_sentinel.h"
+#include "ngx_http_tenant_metrics.h"
 
 
 #define NGX_HTTP_TENANT_REDIS_BACKOFF_MIN      100
@@ -62,6 +63,7 @@ struct ngx_http_tenant_redis_op_s {
     void                              *data;
     ngx_uint_t                         args;
     ngx_str_t                          body;
+    uint64_t                           sent;       /* for the metrics */
     unsigned                           cancelled:1;
     unsigned                           retried:1;
 };
@@ -217,6 +219,7 @@ ngx_http_tenant_redis_cmd(ngx_http_tenant_redis_t *redis, size_t size)
         || (!ngx_http_tenant_redis_conn_is_ready(redis->master)
             && !redis->healthy))
     {
+        ngx_http_tenant_metrics_redis(NGX_HTTP_TENANT_METRICS_REDIS_ERROR, 0);
         return NULL;
     }
 
@@ -267,6 +270,7 @@ ngx_http_tenant_redis_send(ngx_http_tenant_redis_t *redis,
     op->args = cmd->args;
     op->body.len = len;
     op->body.data = (u_char *) (op + 1);
+    op->sent = ngx_http_tenant_metrics_redis_start();
     op->cancelled = 0;
     op->retried = 0;
 
@@ -288,6 +292,7 @@ ngx_http_tenant_redis_send(ngx_http_tenant_redis_t *redis,
                                         ngx_http_tenant_redis_op_done, op)
         != NGX_OK)
     {
+        ngx_http_tenant_metrics_redis(NGX_HTTP_TENANT_METRICS_REDIS_ERROR, 0);
         ngx_free(op);
         return NULL;
     }
@@ -424,6 +429,10 @@ ngx_http_tenant_redis_open(ngx_http_tenant_redis_t *redis)
 
     rcf = redis->conf;
 
+    if (redis->failed) {
+        ngx_http_tenant_metrics_redis_reconnect();
+    }
+
     /* the addresses of the name, in turn, one per attempt */
     if (rcf->naddrs) {
         redis->peer.sockaddr = rcf->addrs[redis->next_addr].sockaddr;
@@ -520,6 +529,7 @@ ngx_http_tenant_redis_loaded(void *data, ngx_http_tenant_redis_reply_t *reply)
 
     redis->backoff = NGX_HTTP_TENANT_REDIS_BACKOFF_MIN;
     redis->healthy = 1;
+    ngx_http_tenant_metrics_redis_link(1);
 
     if (redis->failed) {
         redis->failed = 0;
@@ -562,6 +572,7 @@ ngx_http_tenant_redis_retry_later(ngx_http_tenant_redis_t *redis,
                              NGX_HTTP_TENANT_REDIS_BACKOFF_MAX);
     redis->healthy = 0;
     redis->failed = 1;
+    ngx_http_tenant_metrics_redis_link(0);
 
     ngx_http_tenant_redis_log_link(&redis->log,
                                    "redis %s, retrying in %Mms",
@@ -710,6 +721,10 @@ ngx_http_tenant_redis_op_done(void *data, ngx_http_tenant_redis_reply_t *reply)
         reply = NULL;
     }
 
+    ngx_http_tenant_metrics_redis(reply ? NGX_HTTP_TENANT_METRICS_REDIS_OK
+                                        : NGX_HTTP_TENANT_METRICS_REDIS_ERROR,
+                                  op->sent);
+
     handler = op->handler;
     hdata = op->data;
 
@@ -768,6 +783,7 @@ ngx_http_tenant_redis_leave(ngx_http_tenant_redis_t *redis,
 
     redis->healthy = 0;
     redis->failed = 1;
+    ngx_http_tenant_metrics_redis_link(0);
 
     ngx_http_tenant_redis_conn_close(redis->master, 1);
 

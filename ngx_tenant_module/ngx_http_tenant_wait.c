@@ -7,6 +7,7 @@
 #include "ngx_http_tenant_module.h"
 #include "ngx_http_tenant_redis.h"
 #include "ngx_http_tenant_wait.h"
+#include "ngx_http_tenant_metrics.h"
 
 
 static void ngx_http_tenant_wait_cancel(ngx_http_tenant_ctx_t *ctx);
@@ -116,6 +117,7 @@ ngx_http_tenant_wait_timeout(ngx_event_t *ev)
 
     ngx_http_tenant_redis_log_failure(r->connection->log,
                                       "redis did not answer in time");
+    ngx_http_tenant_metrics_redis(NGX_HTTP_TENANT_METRICS_REDIS_TIMEOUT, 0);
 
     *ctx->wait_state = NGX_HTTP_TENANT_LIMIT_FAILED;
     ctx->waiting = 0;

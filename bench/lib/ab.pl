@@ -8,6 +8,9 @@
 # (t) is (g) with Redis over TLS: the ratios are TLS / plain, (t) / (g).
 # (u) and (v) are (c) and (e) with the key from tenant_jwt_jwks_url: the
 # ratios are URL / file, (u) / (c) and (v) / (e).
+# (m) is (g) with tenant_metrics_zone: the ratios are with / without,
+# (m) / (g); target: worker CPU per request within +2 % (METRICS_CPU_TARGET,
+# 1.02) on the median of the per-round ratios.
 # For each: the gateway worker's CPU per request and the throughput, each
 # round's own pair (measured seconds apart), the median of those per-round
 # ratios and the ratio of the medians.  Prints Markdown; nothing when
@@ -94,6 +97,23 @@ if ($by{t}) {
         'Configuration (g) with `tenant_redis ... tls` to the same redis-server\'s `--tls-port`'
         . ' (t), against (g) over plain text, measured in the same rounds.', ''
         if defined $c;
+}
+if ($by{m}) {
+    my $start = @md;
+    my $target = $ENV{METRICS_CPU_TARGET} // 1.02;
+    my ($c, $t, $rc) = pair('(m), with tenant_metrics_zone, against (g), without: with / without',
+                            'm', 'g', 'with/without');
+    if (defined $c) {
+        splice @md, $start, 0, '## Metrics (METRICS_G)', '',
+            'Configuration (g) with `tenant_metrics_zone` (1m, tenants=1000) and a `/metrics`'
+            . ' location the load does not touch (m), against (g) without it, the same build,'
+            . ' measured right after each other in every round.', '';
+        push @md, sprintf '**Target: %s**: worker CPU per request of (m) within +%.0f %% of (g)\'s,'
+            . ' on the median of the per-round ratios: %.3fx over %d rounds%s.',
+            $c <= $target ? 'PASS' : 'FAIL', ($target - 1) * 100, $c, scalar @$rc,
+            @$rc < 5 ? ' (fewer than the 5 rounds the target asks for)' : '';
+        push @md, '';
+    }
 }
 for my $p (['u', 'c', '(u), key from tenant_jwt_jwks_url, against (c), key file: URL / file, a repeated token'],
            ['v', 'e', '(v), key from tenant_jwt_jwks_url, against (e), key file: URL / file, distinct tokens']) {
