@@ -38,7 +38,8 @@
  *   "U"  one tenant's month: HGETALL of KEYS[1], PREFIX{ID}:usage:MONTH;
  *   "S"  a page of every tenant's: SCAN from cursor ARGV[2] with MATCH
  *        ARGV[3] and COUNT ARGV[4], answered { next cursor, key, HGETALL,
- *        key, HGETALL, ... }, a key seen twice in the page given once.
+ *        key, HGETALL, ... }, a key seen twice in the page given once,
+ *        one that is not a hash left out.
  *        The keys are SCAN's, not declared: like the counters an
  *        override names below, they need one server, not a cluster.
  *
@@ -145,9 +146,10 @@ static u_char  ngx_http_tenant_script_source[] =
 "    if not seen[k] then\n"
 "      seen[k] = true\n"
 "      local u = redis.pcall('HGETALL', k)\n"
-"      if u.err then u = {} end\n"
-"      out[#out + 1] = k\n"
-"      out[#out + 1] = u\n"
+"      if not u.err then\n"
+"        out[#out + 1] = k\n"
+"        out[#out + 1] = u\n"
+"      end\n"
 "    end\n"
 "  end\n"
 "  return out\n"
