@@ -632,3 +632,49 @@ FLUSHALL
  '"error":"method_not_allowed"']
 --- no_error_log
 [error]
+
+
+
+=== TEST 16: tenant_usage without tenant_redis fails nginx -t, naming its line
+--- http_config
+--- config
+    location /usage {
+        tenant_usage;
+    }
+--- request
+GET /usage?period=2026-11
+--- must_die
+--- error_log eval
+[qr/"tenant_usage" needs "tenant_redis": declare the Redis server at the http level in \S+nginx\.conf:\d+/]
+
+
+
+=== TEST 17: tenant_usage_retention takes a time
+--- http_config
+    tenant_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    tenant_usage_retention forever;
+--- config
+    location /usage {
+        tenant_usage;
+    }
+--- request
+GET /usage?period=2026-11
+--- must_die
+--- error_log
+"tenant_usage_retention" directive invalid value
+
+
+
+=== TEST 18: tenant_usage twice in a location fails nginx -t
+--- http_config
+    tenant_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+    location /usage {
+        tenant_usage;
+        tenant_usage;
+    }
+--- request
+GET /usage?period=2026-11
+--- must_die
+--- error_log
+"tenant_usage" directive is duplicate
