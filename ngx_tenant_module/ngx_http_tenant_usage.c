@@ -43,6 +43,7 @@ typedef struct {
     ngx_str_t                       count;
     ngx_str_t                       key;        /* or SCAN's MATCH */
     ngx_str_t                      *prefix;
+    u_char                          count_text[NGX_INT_T_LEN];
 } ngx_http_tenant_usage_t;
 
 
@@ -260,6 +261,10 @@ ngx_http_tenant_usage_args(ngx_http_request_t *r, ngx_http_tenant_usage_t *u)
     if (n < 1 || n > NGX_HTTP_TENANT_USAGE_COUNT_MAX) {
         return "\"count\" must be a number from 1 to 1000";
     }
+
+    /* written again: Redis takes no leading zero in a count ("010") */
+    u->count.data = u->count_text;
+    u->count.len = ngx_sprintf(u->count.data, "%i", n) - u->count.data;
 
     return NULL;
 }

@@ -461,15 +461,16 @@ GET /usage?period=%MONTH%&count=1000
 
 
 
-=== TEST 8: a month nobody used: one page, empty, the cursor ends
+=== TEST 8: a month nobody used: one page, empty, the cursor ends (a count and a cursor with leading zeros are numbers too)
 --- redis
 FLUSHALL
 HSET tenant:{acme}:usage:%MONTH% requests 2
---- request
-GET /usage?period=1999-01
---- error_code: 200
---- response_body
-{"period":"1999-01","tenants":[],"next_cursor":null}
+--- request eval
+["GET /usage?period=1999-01", "GET /usage?period=1999-01&count=0100&cursor=00"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+[("{\"period\":\"1999-01\",\"tenants\":[],\"next_cursor\":null}\n") x 2]
 --- no_error_log
 [error]
 
