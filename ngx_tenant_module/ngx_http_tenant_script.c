@@ -73,6 +73,8 @@
  * ARGV[14]  "HOUR HOUR_END DAY DAY_END MONTH MONTH_END", the periods
  * ARGV[15]  ";NAME RATE BURST QUOTA METER" for each plan, "-" for none
  * ARGV[16]  MONTH, the usage counter's: PREFIX{ID}:usage:MONTH, a hash
+ *           named from KEYS[1] as an override's counters are (its hash
+ *           tag keeps it in the tenant's slot)
  * ARGV[17]  when that counter expires (unix seconds): the end of the
  *           month and tenant_usage_retention
  *

@@ -56,6 +56,8 @@ static ngx_int_t ngx_http_tenant_usage_month(ngx_str_t *period);
 static ngx_int_t ngx_http_tenant_usage_number(ngx_str_t *n, ngx_str_t *max);
 static ngx_int_t ngx_http_tenant_usage_key(ngx_http_request_t *r,
     ngx_http_tenant_usage_t *u);
+static ngx_int_t ngx_http_tenant_usage_wait(ngx_http_request_t *r,
+    ngx_http_tenant_usage_t *u);
 static ngx_http_tenant_redis_op_t *ngx_http_tenant_usage_send(
     ngx_http_request_t *r, ngx_http_tenant_usage_t *u);
 static void ngx_http_tenant_usage_reply(void *data,
@@ -126,20 +128,18 @@ ngx_http_tenant_usage_merge(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf)
 }
 
 
+/*
+ * A refusal finalizes the request itself: the reference taken before it
+ * is the one the content phase's finalization of NGX_DONE gives back.
+ */
+
 static ngx_int_t
 ngx_http_tenant_usage_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                     rc;
-    ngx_table_elt_t              *allow;
-    const char                   *invalid;
-    ngx_http_cleanup_t           *cln;
-    ngx_http_tenant_usage_t      *u;
-    ngx_http_tenant_main_conf_t  *tmcf;
-
-    /*
-     * The request is finalized by the refusal: the reference taken here
-     * is the one the content phase's finalization of NGX_DONE gives back.
-     */
+    ngx_int_t                 rc;
+    const char               *invalid;
+    ngx_table_elt_t          *allow;
+    ngx_http_tenant_usage_t  *u;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         allow = ngx_list_push(&r->headers_out.headers);
@@ -181,6 +181,32 @@ ngx_http_tenant_usage_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    rc = ngx_http_tenant_usage_wait(r, u);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_tenant_redis_log_failure(r->connection->log,
+                                          "redis is not connected");
+        r->main->count++;
+        ngx_http_tenant_usage_refuse(r, NGX_HTTP_TENANT_LIMITER_UNAVAILABLE,
+                                     "usage cannot be read from redis");
+        return NGX_DONE;
+    }
+
+    return rc;
+}
+
+
+/*
+ * Sends the read and suspends the request until its reply, its timer or
+ * its end.  NGX_DONE: waiting; NGX_DECLINED: Redis is down.
+ */
+
+static ngx_int_t
+ngx_http_tenant_usage_wait(ngx_http_request_t *r, ngx_http_tenant_usage_t *u)
+{
+    ngx_http_cleanup_t           *cln;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -188,12 +214,7 @@ ngx_http_tenant_usage_handler(ngx_http_request_t *r)
 
     u->op = ngx_http_tenant_usage_send(r, u);
     if (u->op == NULL) {
-        ngx_http_tenant_redis_log_failure(r->connection->log,
-                                          "redis is not connected");
-        r->main->count++;
-        ngx_http_tenant_usage_refuse(r, NGX_HTTP_TENANT_LIMITER_UNAVAILABLE,
-                                     "usage cannot be read from redis");
-        return NGX_DONE;
+        return NGX_DECLINED;
     }
 
     cln->handler = ngx_http_tenant_usage_cleanup;
