@@ -48,8 +48,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_tenant_usage_handler(ngx_http_request_t *r);
-static const char *ngx_http_tenant_usage_args(ngx_http_request_t *r,
-    ngx_http_tenant_usage_t *u);
+static ngx_int_t ngx_http_tenant_usage_args(ngx_http_request_t *r,
+    ngx_http_tenant_usage_t *u, const char **invalid);
 static ngx_int_t ngx_http_tenant_usage_arg(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_tenant_usage_month(ngx_str_t *period);
@@ -169,8 +169,13 @@ ngx_http_tenant_usage_handler(ngx_http_request_t *r)
 
     u->request = r;
 
-    invalid = ngx_http_tenant_usage_args(r, u);
-    if (invalid) {
+    rc = ngx_http_tenant_usage_args(r, u, &invalid);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
         r->main->count++;
         ngx_http_tenant_usage_refuse(r, NGX_HTTP_TENANT_INVALID_REQUEST,
                                      invalid);
@@ -243,51 +248,66 @@ ngx_http_tenant_usage_wait(ngx_http_request_t *r, ngx_http_tenant_usage_t *u)
 }
 
 
-/* NULL: valid; else what is wrong, for the log */
+/*
+ * NGX_OK: valid; NGX_DECLINED: not, and *invalid says why, for the log;
+ * NGX_ERROR: no memory
+ */
 
-static const char *
-ngx_http_tenant_usage_args(ngx_http_request_t *r, ngx_http_tenant_usage_t *u)
+static ngx_int_t
+ngx_http_tenant_usage_args(ngx_http_request_t *r, ngx_http_tenant_usage_t *u,
+    const char **invalid)
 {
-    ngx_int_t  n;
+    ngx_int_t  n, rc[4];
     ngx_str_t  max;
 
-    if (ngx_http_tenant_usage_arg(r, "period", &u->period) != NGX_OK
-        || ngx_http_tenant_usage_month(&u->period) != NGX_OK)
+    rc[0] = ngx_http_tenant_usage_arg(r, "period", &u->period);
+    rc[1] = ngx_http_tenant_usage_arg(r, "tenant", &u->tenant);
+    rc[2] = ngx_http_tenant_usage_arg(r, "cursor", &u->cursor);
+    rc[3] = ngx_http_tenant_usage_arg(r, "count", &u->count);
+
+    if (rc[0] == NGX_ERROR || rc[1] == NGX_ERROR || rc[2] == NGX_ERROR
+        || rc[3] == NGX_ERROR)
     {
-        return "\"period\" must be a month, YYYY-MM";
+        return NGX_ERROR;
     }
 
-    if (ngx_http_tenant_usage_arg(r, "tenant", &u->tenant) == NGX_OK
-        && ngx_http_tenant_id_valid(u->tenant.data, u->tenant.len) != NGX_OK)
-    {
-        return "\"tenant\" is not a valid tenant ID";
-    }
-
-    if (ngx_http_tenant_usage_arg(r, "cursor", &u->cursor) != NGX_OK) {
+    if (rc[2] == NGX_DECLINED) {
         ngx_str_set(&u->cursor, "0");
     }
 
-    ngx_str_set(&max, NGX_HTTP_TENANT_USAGE_CURSOR_MAX);
-
-    if (ngx_http_tenant_usage_number(&u->cursor, &max) != NGX_OK) {
-        return "\"cursor\" must be a \"next_cursor\" of an earlier page";
-    }
-
-    if (ngx_http_tenant_usage_arg(r, "count", &u->count) != NGX_OK) {
+    if (rc[3] == NGX_DECLINED) {
         ngx_str_set(&u->count, NGX_HTTP_TENANT_USAGE_COUNT_DEFAULT);
     }
 
+    ngx_str_set(&max, NGX_HTTP_TENANT_USAGE_CURSOR_MAX);
     n = ngx_atoi(u->count.data, u->count.len);
 
-    if (n < 1 || n > NGX_HTTP_TENANT_USAGE_COUNT_MAX) {
-        return "\"count\" must be a number from 1 to 1000";
+    if (rc[0] == NGX_DECLINED
+        || ngx_http_tenant_usage_month(&u->period) != NGX_OK)
+    {
+        *invalid = "\"period\" must be a month, YYYY-MM";
+
+    } else if (rc[1] == NGX_OK
+               && ngx_http_tenant_id_valid(u->tenant.data, u->tenant.len)
+                  != NGX_OK)
+    {
+        *invalid = "\"tenant\" is not a valid tenant ID";
+
+    } else if (ngx_http_tenant_usage_number(&u->cursor, &max) != NGX_OK) {
+        *invalid = "\"cursor\" must be a \"next_cursor\" of an earlier page";
+
+    } else if (n < 1 || n > NGX_HTTP_TENANT_USAGE_COUNT_MAX) {
+        *invalid = "\"count\" must be a number from 1 to 1000";
+
+    } else {
+        /* written again: Redis takes no leading zero in a count ("010") */
+        u->count.data = u->count_text;
+        u->count.len = ngx_sprintf(u->count.data, "%i", n) - u->count.data;
+
+        return NGX_OK;
     }
 
-    /* written again: Redis takes no leading zero in a count ("010") */
-    u->count.data = u->count_text;
-    u->count.len = ngx_sprintf(u->count.data, "%i", n) - u->count.data;
-
-    return NULL;
+    return NGX_DECLINED;
 }
 
 
@@ -412,7 +432,11 @@ ngx_http_tenant_usage_key(ngx_http_request_t *r, ngx_http_tenant_usage_t *u)
     } else {
         for (i = 0; i < prefix->len; i++) {
             switch (prefix->data[i]) {
-            case '*': case '?': case '[': case ']': case '\\':
+            case '*':
+            case '?':
+            case '[':
+            case ']':
+            case '\\':
                 *p++ = '\\';
             }
 
