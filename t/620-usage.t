@@ -187,13 +187,38 @@ add_block_preprocessor(sub {
     $block->set_value(config => $DefaultConfig) unless defined $block->config;
 });
 
-# ---- the listing, page by page, from a block's --- init
+# ---- requests of our own, from a block's --- init
+
+# a connection to nginx, once it accepts them: under valgrind it may not
+# yet when --- init runs
+sub nginx_connect {
+    my $port = $Test::Nginx::Util::ServerPort;
+    for (1 .. ($Valgrind ? 600 : 100)) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        return $s if $s;
+        select undef, undef, undef, 0.05;
+    }
+    die "nginx does not accept connections on $port\n";
+}
+
+# until Redis holds a script of nginx's (CLIENT PAUSE WRITE holds them,
+# and answers this CLIENT LIST): nginx has read its request and is waiting
+sub wait_held {
+    for (1 .. ($Valgrind ? 600 : 100)) {
+        return if TenantRedis::redis('CLIENT', 'LIST') =~ /\bflags=\w*b/;
+        select undef, undef, undef, 0.05;
+    }
+    die "no script of nginx's held by the pause\n";
+}
+
+# the listing, page by page
 
 # GET /usage?period=P&count=N from cursor 0 until next_cursor is null:
 # the pages' tenants (duplicates kept), the number of pages
 sub pages {
     my ($period, $count) = @_;
-    my $ua = HTTP::Tiny->new(timeout => 10);
+    close nginx_connect();
+    my $ua = HTTP::Tiny->new(timeout => $Valgrind ? 60 : 10);
     my $json = JSON::PP->new;
     my $port = $Test::Nginx::Util::ServerPort;
     my ($cursor, @tenants, $pages) = ('0');
@@ -570,7 +595,7 @@ $main::Unavailable
 
 
 
-=== TEST 14: a client that goes away while its read waits on a stalled Redis cancels it; the worker goes on and answers the next one when Redis is back
+=== TEST 14: a client that goes away while its read waits on a stalled Redis (CLIENT PAUSE WRITE holds scripts) cancels it; the worker goes on and answers the next one when Redis is back
 --- redis
 CLIENT UNPAUSE
 FLUSHALL
@@ -582,11 +607,10 @@ HSET tenant:{acme}:usage:2026-11 requests 5
         tenant_usage;
     }
 --- init
-TenantRedis::redis_run("CLIENT PAUSE 1500 ALL");
-my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$Test::Nginx::Util::ServerPort")
-    or die "connect: $!";
+TenantRedis::redis_run("CLIENT PAUSE 2000 WRITE");
+my $s = main::nginx_connect();
 print {$s} "GET /usage?tenant=acme&period=2026-11 HTTP/1.1\r\nHost: localhost\r\n\r\n";
-select undef, undef, undef, $main::Valgrind ? 3 : 0.3;
+main::wait_held();
 close $s;
 --- request
 GET /usage?tenant=acme&period=2026-11
