@@ -124,6 +124,17 @@ static ngx_http_tenant_error_t  ngx_http_tenant_errors[] = {
       ngx_http_tenant_json("registry_unavailable",
                            "the organization's status cannot be checked "
                            "right now"),
+      ngx_null_string },
+
+    { ngx_string("invalid_request"), NGX_HTTP_BAD_REQUEST,
+      ngx_http_tenant_json("invalid_request",
+                           "a parameter of the request is missing or not "
+                           "valid"),
+      ngx_null_string },
+
+    { ngx_string("method_not_allowed"), NGX_HTTP_NOT_ALLOWED,
+      ngx_http_tenant_json("method_not_allowed",
+                           "this resource answers GET and HEAD only"),
       ngx_null_string }
 };
 

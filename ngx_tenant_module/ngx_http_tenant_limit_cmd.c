@@ -17,7 +17,7 @@
  * The arguments of the tenant's EVALSHA (see ngx_http_tenant_script.c),
  * written in RESP into the worker's command buffer.  Numkeys, the six
  * keys, the mode, iat and the deadline change from request to request;
- * the twelve arguments after them are the same for every request of a
+ * the fourteen arguments after them are the same for every request of a
  * plan in a location until the hour turns, so each worker keeps them
  * written, in a small table indexed by location and plan.
  */
@@ -28,7 +28,7 @@
 
 /* numkeys, 6 keys, mode, iat, deadline */
 #define NGX_HTTP_TENANT_OWN_ARGS     10
-#define NGX_HTTP_TENANT_PLAN_ARGS    12
+#define NGX_HTTP_TENANT_PLAN_ARGS    14
 
 #define NGX_HTTP_TENANT_PLAN_SLOTS   32
 
@@ -268,7 +268,7 @@ ngx_http_tenant_plan_args_size(ngx_http_tenant_apply_t *apply,
            + (d->quota ? d->quota->count.len : 0)
            + (d->meter ? d->meter->limit.count.len : 0)
            + apply->plans.len + d->periods->text.len
-           + apply->limit_plans.len;
+           + apply->limit_plans.len + d->periods->month.id.len;
 }
 
 
@@ -309,6 +309,12 @@ ngx_http_tenant_plan_args_write(ngx_http_tenant_redis_cmd_t *cmd,
                               d->periods->text.len);
     ngx_http_tenant_redis_arg(cmd, apply->limit_plans.data,
                               apply->limit_plans.len);
+
+    /* the month's usage counter, and how long billing may read it */
+    ngx_http_tenant_redis_arg(cmd, d->periods->month.id.data,
+                              d->periods->month.id.len);
+    ngx_http_tenant_redis_arg_number(cmd, d->periods->month.end
+                                          + tmcf->usage_retention);
 }
 
 

@@ -23,6 +23,7 @@
 #include "ngx_http_tenant_typ.h"
 #include "ngx_http_tenant_where.h"
 #include "ngx_http_tenant_jwks_url.h"
+#include "ngx_http_tenant_usage.h"
 
 
 #define NGX_HTTP_TENANT_CACHE_DEFAULT  4096
@@ -495,6 +496,20 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
       offsetof(ngx_http_tenant_loc_conf_t, limit_headers),
       NULL },
 
+    { ngx_string("tenant_usage"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tenant_usage,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_usage_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tenant_main_conf_t, usage_retention),
+      NULL },
+
       ngx_null_command
 };
 
@@ -552,6 +567,7 @@ ngx_http_tenant_create_main_conf(ngx_conf_t *cf)
 
     tmcf->cache_size = NGX_CONF_UNSET_UINT;
     tmcf->redis_conf.ssl_verify = NGX_CONF_UNSET;
+    tmcf->usage_retention = NGX_CONF_UNSET;
 
     if (ngx_array_init(&tmcf->plans, cf->pool, 4,
                        sizeof(ngx_http_tenant_plan_t))
@@ -575,6 +591,8 @@ ngx_http_tenant_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_tenant_main_conf_t *tmcf = conf;
 
     ngx_conf_init_uint_value(tmcf->cache_size, NGX_HTTP_TENANT_CACHE_DEFAULT);
+    ngx_conf_init_value(tmcf->usage_retention,
+                        NGX_HTTP_TENANT_USAGE_RETENTION);
 
     if (ngx_http_tenant_init_redis(cf, tmcf) != NGX_CONF_OK
         || ngx_http_tenant_jwks_init_main(cf, tmcf) != NGX_CONF_OK)
@@ -686,7 +704,8 @@ ngx_http_tenant_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_tenant_limit_merge(cf, conf, prev) != NGX_CONF_OK
         || ngx_http_tenant_policy_merge(cf, conf, prev) != NGX_CONF_OK
-        || ngx_http_tenant_keyed_merge(cf, conf, prev) != NGX_CONF_OK)
+        || ngx_http_tenant_keyed_merge(cf, conf, prev) != NGX_CONF_OK
+        || ngx_http_tenant_usage_merge(cf, conf) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }

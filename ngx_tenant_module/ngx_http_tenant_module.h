@@ -50,6 +50,8 @@ typedef enum {
     NGX_HTTP_TENANT_LOCKED_OUT,
     NGX_HTTP_TENANT_KEYS_UNAVAILABLE,
     NGX_HTTP_TENANT_REGISTRY_UNAVAILABLE,
+    NGX_HTTP_TENANT_INVALID_REQUEST,      /* tenant_usage's parameters */
+    NGX_HTTP_TENANT_METHOD_NOT_ALLOWED,   /* tenant_usage's method */
     NGX_HTTP_TENANT_NREASONS
 } ngx_http_tenant_reason_e;
 
@@ -88,6 +90,7 @@ typedef struct {
     ngx_array_t                     roles;        /* lowest first */
     ngx_array_t                     zones;        /* ngx_http_tenant_zone_t */
     ngx_http_tenant_jwks_conf_t    *jwks_conf;    /* NULL: no key URL */
+    time_t                          usage_retention;
 } ngx_http_tenant_main_conf_t;
 
 
@@ -137,6 +140,7 @@ typedef struct {
     ngx_http_tenant_where_t         policy_where;     /* this level only */
     ngx_http_tenant_where_t         limit_by_where;
     ngx_http_tenant_where_t         lockout_where;
+    ngx_http_tenant_where_t         usage_where;      /* this level only */
 } ngx_http_tenant_loc_conf_t;
 
 

@@ -21,7 +21,7 @@
  * counter keys and period ends); the plans' text and the periods are
  * parsed only when the tenant's hash overrides something.  No closure,
  * no table but the reply, no number formatted; TIME, HMGET, EXISTS
- * (with a jti) and MGET to decide, SET and INCR to commit.
+ * (with a jti) and MGET to decide, SET, INCR and HINCRBY to commit.
  *
  * Four short modes come first, chosen by ARGV[1]:
  *   "Z"  a keyed limit (tenant_limit_zone): GCRA on KEYS[1] with rate
@@ -34,6 +34,15 @@
  *        token without a user, ARGV[2] iat, ARGV[3] "J" with a jti) when
  *        the request selected another organization.
  * They answer { verdict, "", "", limit, remaining, reset, retry after }.
+ *
+ * Two more read the monthly usage for tenant_usage, and count nothing:
+ *   "U"  one tenant's month: HGETALL of KEYS[1], PREFIX{ID}:usage:MONTH;
+ *   "S"  a page of every tenant's: SCAN from cursor ARGV[2] with MATCH
+ *        ARGV[3] and COUNT ARGV[4], answered { next cursor, key, HGETALL,
+ *        key, HGETALL, ... }, a key seen twice in the page given once,
+ *        one that is not a hash left out.
+ *        The keys are SCAN's, not declared: like the counters an
+ *        override names below, they need one server, not a cluster.
  *
  * Otherwise the tenant decision:
  *
@@ -66,6 +75,16 @@
  *           between spaces, or "": checked before anything is counted
  * ARGV[14]  "HOUR HOUR_END DAY DAY_END MONTH MONTH_END", the periods
  * ARGV[15]  ";NAME RATE BURST QUOTA METER" for each plan, "-" for none
+ * ARGV[16]  MONTH, the usage counter's: PREFIX{ID}:usage:MONTH, a hash
+ *           named from KEYS[1] as an override's counters are (its hash
+ *           tag keeps it in the tenant's slot)
+ * ARGV[17]  when that counter expires (unix seconds): the end of the
+ *           month and tenant_usage_retention
+ *
+ * Usage is what billing reads, whatever the limits: an admitted request
+ * counts in the hash's "requests" where "L" is set, and in ARGV[6] where
+ * a meter is named, with the same exactness as the quota (nothing for a
+ * refusal, nothing past the deadline).
  *
  * Reply: { verdict, status, plan, rate remaining, rate reset,
  *          retry after, quota used } with -1 for "no such limit"; nginx
@@ -128,6 +147,24 @@ static u_char  ngx_http_tenant_script_source[] =
 "    return {2, '', ''}\n"
 "  end\n"
 "  return {0, '', ''}\n"
+"end\n"
+
+"if mode == 'U' then return redis.call('HGETALL', KEYS[1]) end\n"
+
+"if mode == 'S' then\n"
+"  local r = redis.call('SCAN', ARGV[2], 'MATCH', ARGV[3], 'COUNT', ARGV[4])\n"
+"  local out, seen = {r[1]}, {}\n"
+"  for _, k in ipairs(r[2]) do\n"
+"    if not seen[k] then\n"
+"      seen[k] = true\n"
+"      local u = redis.pcall('HGETALL', k)\n"
+"      if not u.err then\n"
+"        out[#out + 1] = k\n"
+"        out[#out + 1] = u\n"
+"      end\n"
+"    end\n"
+"  end\n"
+"  return out\n"
 "end\n"
 
 "if mode == 'F' then\n"
@@ -250,8 +287,10 @@ static u_char  ngx_http_tenant_script_source[] =
 "                     unpack(ig)} end\n"
 "  return {6, status, plan}\n"
 "end\n"
-"if mode ~= 'L' and mode ~= 'LJ' then T, ql = nil, nil end\n"
-"if not T and not ql and not ml then\n"
+"local counted = (mode == 'L' or mode == 'LJ')\n"
+"if not counted then T, ql = nil, nil end\n"
+"local limited = T or ql or ml\n"
+"if not limited and not counted and ARGV[6] == '' then\n"
 "  if ig then return {0, status, plan, -1, -1, -1, -1, -1, -1, -1,\n"
 "                     unpack(ig)} end\n"
 "  return {0, status, plan}\n"
@@ -260,7 +299,7 @@ static u_char  ngx_http_tenant_script_source[] =
 "local t = redis.call('TIME')\n"
 "local now = t[1] * 1000000 + t[2]\n"
 "if now > ARGV[3] * 1000 then return {5, status, plan} end\n"
-"local v = redis.call('MGET', KEYS[3], qkey, mkey)\n"
+"local v = limited and redis.call('MGET', KEYS[3], qkey, mkey) or {}\n"
 
 "local verdict, retry = 0, 0\n"
 "local rrem, rreset, tat, admit = -1, -1, 0, false\n"
@@ -304,6 +343,26 @@ static u_char  ngx_http_tenant_script_source[] =
 "  if ml and redis.call('INCR', mkey) == 1 then\n"
 "    redis.call('EXPIREAT', mkey, mend + 86400)\n"
 "  end\n"
+
+/*
+ * The month's usage, one hash a tenant.  Whichever field comes first in
+ * a month creates the hash, and its HINCRBY answers 1: the expiry is set
+ * then, in the same atomic step, and never again for that field; a
+ * month's other requests cost one HINCRBY per field and nothing more.
+ */
+"  local ukey, new = KEYS[1] .. ':usage:' .. ARGV[16], false\n"
+"  if counted then\n"
+"    new = redis.call('HINCRBY', ukey, 'requests', 1) == 1\n"
+"  end\n"
+"  if ARGV[6] ~= '' and redis.call('HINCRBY', ukey, ARGV[6], 1) == 1 then\n"
+"    new = true\n"
+"  end\n"
+"  if new then redis.call('EXPIREAT', ukey, ARGV[17]) end\n"
+"end\n"
+"if not limited then\n"
+"  if ig then return {0, status, plan, -1, -1, -1, -1, -1, -1, -1,\n"
+"                     unpack(ig)} end\n"
+"  return {0, status, plan}\n"
 "end\n"
 "if override then\n"
 "  return {verdict, status, plan, rrem, rreset, retry, qused, rl, ql or -1,\n"

@@ -32,6 +32,18 @@ extern ngx_str_t  ngx_http_tenant_script;
 #define NGX_HTTP_TENANT_SCRIPT_LOCKOUT_KEYS  "2"  /* "K" and "F" */
 #define NGX_HTTP_TENANT_SCRIPT_REVOKED_KEYS  "3"
 
+/* ARGV[1] of the usage reads (tenant_usage), and numkeys for each */
+#define NGX_HTTP_TENANT_SCRIPT_USAGE       "U"   /* one tenant's month */
+#define NGX_HTTP_TENANT_SCRIPT_USAGE_SCAN  "S"   /* a page of all tenants' */
+
+#define NGX_HTTP_TENANT_SCRIPT_USAGE_KEYS       "1"
+#define NGX_HTTP_TENANT_SCRIPT_USAGE_SCAN_KEYS  "0"
+
+/* the usage hash: PREFIX{ID}:usage:MONTH, its fields */
+#define NGX_HTTP_TENANT_USAGE_KEY          ":usage:"
+#define NGX_HTTP_TENANT_USAGE_REQUESTS     "requests"
+#define NGX_HTTP_TENANT_USAGE_METER        "meter:"
+
 /* ARGV[3] of "R": the token has a jti */
 #define NGX_HTTP_TENANT_SCRIPT_HAS_JTI     "J"
 

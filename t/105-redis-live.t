@@ -557,7 +557,7 @@ subtest 'd. one EVALSHA per request' => sub {
     # and the calls made from inside the script (Redis 7 counts those too):
     # HGET reads the tokens_valid_after of the token's user
     my %script = map { $_ => 1 } qw(hmget hget exists time get mget set incr
-                                    expireat);
+                                    hincrby expireat);
     # (Redis 7 names subcommands "config|resetstat")
     my @other = grep { !$script{$_} && !/^(?:evalsha|eval|info|config)(?:\|\w+)?$/ }
                 sort keys %calls;

@@ -78,7 +78,7 @@ sub logged { qr/\[error\] .*tenant: (?=.*$::Addr)(?=.*(?:$_[0]))/ }
 # with it: the module's own script (read from its C source) run with
 # SCRIPT LOAD, EVALSHA and EVAL as the gateway user, in every mode: the
 # tenant decision (with and without a plan override), keyed limit Z,
-# lockout K and F, revocation R.
+# lockout K and F, revocation R, usage reads U and S.
 {
     my $script = TenantTopology::module_script();
     my $as = sub { TenantTopology::rcmd_as('acl', $_[0], $TenantTopology::PASSWORD{$_[0]}, @_[1 .. $#_]) };
@@ -88,18 +88,21 @@ sub logged { qr/\[error\] .*tenant: (?=.*$::Addr)(?=.*(?:$_[0]))/ }
                   'tenant:{acl-probe}:rate', 'tenant:{acl-probe}:quota:d',
                   'tenant:{acl-probe}:rate', 'tenant:{acl-probe}:user:u1');
     my @plan = ('LJ', $now, $ms, 'pro', '', '', 1000, 1000000, 100, $end,
-                '', '', '', "H $end D $end M $end");
+                '', '', '', "H $end D $end M $end", '-', 'M', $end);
     my $sha = $as->('gateway', 'SCRIPT', 'LOAD', $script);
     like $sha, qr/^[0-9a-f]{40}$/, "gateway user: SCRIPT LOAD of the module's script";
     my @runs = (
-        ['decision', 6, @tenant, @plan, '-'],
-        ['decision, plan override', 6, @tenant, @plan, ';solo 1r/m 0 10/day -'],
+        ['decision', 6, @tenant, @plan],
+        ['decision, plan override', 6, @tenant, @plan[0 .. 13],
+         ';solo 1r/m 0 10/day -', @plan[15, 16]],
         ['keyed limit', 2, 'tenant:zone:p', 'tenant:zone:p', 'Z', '10r/s', 5],
         ['lockout check', 2, 'tenant:lockout:{p}', 'tenant:lockout:{p}:locked', 'K'],
         ['lockout failure', 2, 'tenant:lockout:{p}', 'tenant:lockout:{p}:locked',
          'F', 1, 60000, 60000],
         ['revocation', 3, 'tenant:{acl-probe}', 'tenant:{acl-probe}:revoked:j1',
          'tenant:{acl-probe}:user:u1', 'R', $now, 'J'],
+        ['usage of one tenant', 1, 'tenant:{acl-probe}:usage:M', 'U'],
+        ['usage of every tenant', 0, 'S', 0, 'tenant:{*}:usage:M', 10],
     );
     for my $run (@runs) {
         my ($what, @args) = @$run;

@@ -34,7 +34,8 @@ my @RT_CONFIGS = qw(g h o t);     # exactly one Redis round trip per request
 # the commands the module's Lua script runs inside Redis (redis.call in
 # ngx_http_tenant_script.c); Redis 7 counts them in commandstats too, but
 # they are not round trips
-my %IN_SCRIPT = map { $_ => 1 } qw(hmget exists time get mget set incr expireat pttl hget pexpire del);
+my %IN_SCRIPT = map { $_ => 1 } qw(hmget exists time get mget set incr hincrby
+                                   expireat pttl hget pexpire del hgetall scan);
 # the bench's own command in the window (its INFO is not counted)
 my %BENCH_OWN = ('config|resetstat' => 1);
 

@@ -73,13 +73,14 @@ our @EXPORT = qw(
 # is checked against the calling user's rights too (and every key it
 # touches against the key patterns), so the script's own commands are in
 # the rule: TIME, GET, MGET, HGET, HMGET, EXISTS, PTTL to read; SET,
-# INCR, PEXPIRE, EXPIREAT, DEL to write.  The keys all start with the
+# INCR, HINCRBY (usage), PEXPIRE, EXPIREAT, DEL to write; HGETALL and
+# SCAN for tenant_usage.  The keys all start with the
 # tenant_redis prefix= (tenant: by default); no Pub/Sub channel.
 # PING is what a client checks a connection with.
 our $GATEWAY_ACL = '~tenant:* resetchannels -@all'
     . ' +evalsha +eval +script|load +select +ping'
     . ' +time +get +mget +hget +hmget +exists +pttl'
-    . ' +set +incr +pexpire +expireat +del';
+    . ' +set +incr +hincrby +pexpire +expireat +del +hgetall +scan';
 
 # A user the gateway cannot decide with: everything but EVALSHA
 # (SCRIPT LOAD and EVAL are left, so falling back to EVAL on NOPERM
