@@ -226,11 +226,14 @@ sub new {
     $o{$_} //= '' for qw(http server);
     open my $fh, '>', "$d/nginx.conf" or die $!;
     my $load = join '', map { "load_module $_;\n" } @MODULES;
+    # make test-poll, test-epoll: the gateway on the runner's event model
+    my $use = $ENV{TEST_NGINX_EVENT_TYPE}
+              ? "use $ENV{TEST_NGINX_EVENT_TYPE}; " : '';
     print $fh <<"END";
 ${load}pid $d/logs/nginx.pid;
 error_log $d/logs/error.log ${\ ($o{log_level} || 'info')};
 worker_processes $workers;
-events { worker_connections 1024; }
+events { ${use}worker_connections 1024; }
 http {
     access_log off;
     $o{http}
