@@ -36,10 +36,18 @@ my $BASE = free_block(64);
 # the block's first port: a test file takes its own ports from it too
 sub base { $BASE }
 
+# below the kernel's ephemeral ports (32768 and up by default): a client
+# connection's local port there, ours or another test's, would make a
+# later bind() of the block's fail
 sub free_block {
     my ($n) = @_;
+    my $top = 40000;
+    if (open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
+        my ($low) = split ' ', scalar <$fh>;
+        $top = $low if $low && $low > 20000 + 10 * $n;
+    }
     for (1 .. 200) {
-        my $base = 20000 + int(rand(20000));
+        my $base = 20000 + int(rand($top - 20000 - $n));
         my @held;
         for my $p ($base .. $base + $n - 1) {
             my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
@@ -106,7 +114,7 @@ pid $d/logs/nginx.pid;
 error_log $d/logs/error.log info;
 events { worker_connections 256; }
 http {
-    log_format f '\$request_uri \$status';
+    log_format f '\$request_uri \$status \$msec';
     access_log $d/logs/access.log f;
     default_type application/json;
     server {
@@ -207,6 +215,13 @@ sub fetches {
     my ($self, $path) = @_;
     open my $fh, '<', "$self->{dir}/logs/access.log" or return 0;
     return scalar grep { /^\Q$path\E / } <$fh>;
+}
+
+# when it was asked for: the IdP's times (seconds, to the millisecond)
+sub fetch_times {
+    my ($self, $path) = @_;
+    open my $fh, '<', "$self->{dir}/logs/access.log" or return;
+    return map { /^\Q$path\E \d+ ([\d.]+)$/ ? $1 : () } <$fh>;
 }
 
 sub DESTROY { $_[0]->stop }
