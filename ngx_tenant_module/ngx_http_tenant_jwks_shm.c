@@ -163,7 +163,10 @@ ngx_http_tenant_jwks_shm_ours(ngx_http_tenant_jwks_slot_t *slot,
  * NGX_OK: this worker fetches now.  Nobody else may be fetching, unless
  * its deadline passed (a worker that died mid-fetch); in the background
  * only when the slot is due, on demand (an unknown "kid", no keys yet)
- * only if no fetch started within min_refresh.
+ * only if no fetch started within min_refresh.  That is measured in
+ * milliseconds of the monotonic clock, which all workers share: in whole
+ * seconds two fetches could be min_refresh - 1 s apart (a fetch at
+ * 100.99 and one at 103.0 are "3 s" apart), with min_refresh=1s at once.
  */
 
 ngx_int_t
@@ -191,13 +194,17 @@ ngx_http_tenant_jwks_shm_claim(ngx_shm_zone_t *zone,
             goto done;
         }
 
-    } else if (slot->attempted && now - slot->attempted < min_refresh) {
+    } else if (slot->tried
+               && ngx_current_msec - slot->attempted
+                  < (ngx_msec_t) min_refresh * 1000)
+    {
         goto done;
     }
 
     slot->owner = ngx_pid;
     slot->deadline = now + timeout + 1;
-    slot->attempted = now;
+    slot->attempted = ngx_current_msec;
+    slot->tried = 1;
     rc = NGX_OK;
 
 done:

@@ -32,7 +32,8 @@
 typedef struct {
     ngx_uint_t                  generation;  /* of data; 0: none ever */
     time_t                      fetched;     /* data's last good fetch */
-    time_t                      attempted;   /* the last fetch started */
+    ngx_msec_t                  attempted;   /* the last fetch started, */
+    ngx_flag_t                  tried;       /* in ngx_current_msec */
     time_t                      next;        /* background fetch due */
     time_t                      logged;      /* last failure logged */
     ngx_pid_t                   owner;       /* fetching now, or 0 */

@@ -99,6 +99,38 @@ subtest 'made-up kids never flood the IdP: one fetch per min_refresh' => sub {
 };
 
 
+subtest 'made-up kids without pause: fetches min_refresh apart, to the ' .
+        'millisecond' => sub {
+    # Counted in whole seconds, a fetch at x.4 s and one at x+1.0 s were
+    # "1 s" apart.  Each round starts its flood after an idle while of a
+    # random length, so its first fetch falls at a random fraction of a
+    # second; the flood then asks for the next as soon as it is allowed:
+    # min_refresh later, not at the next whole second.
+    $idp->publish('/gaps.json', $idp->jwks(k1 => 'rsa.key'));
+    my $gw = gateway(url => $idp->http_url('/gaps.json'),
+                     params => 'refresh=10m min_refresh=1s');
+    is $gw->status('/t', $k1), 200, 'k1 admitted';
+    my %status;
+    for my $round (1 .. 3) {
+        sleep 1.1 + rand 0.8;
+        my $t0 = time;
+        while (time < $t0 + 1.3) {
+            my ($s) = $gw->get('/t', token('rsa.key', "made-up-" . rand()));
+            $status{$s}++;
+        }
+    }
+    is_deeply [ keys %status ], [ 401 ], 'all refused with 401';
+    my @t = $idp->fetch_times('/gaps.json');
+    my @gaps = map { $t[$_] - $t[$_ - 1] } 1 .. $#t;
+    cmp_ok scalar @t, '>=', 7, scalar(@t) . ' fetches: at start, two a round';
+    # the IdP logs a fetch once it has answered it, some milliseconds
+    # after the gateway started it: 0.9 s leaves them room
+    my ($min) = sort { $a <=> $b } @gaps;
+    cmp_ok $min, '>=', 0.9, sprintf 'the shortest gap: %.3f s (%s)', $min,
+           join ' ', map { sprintf '%.3f', $_ } @gaps;
+};
+
+
 subtest 'one fetch per node with two workers' => sub {
     $idp->publish('/node.json', $idp->jwks(k1 => 'rsa.key'));
     my $gw = gateway(url => $idp->url('/node.json'), workers => 2,

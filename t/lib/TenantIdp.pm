@@ -16,6 +16,8 @@ use Crypt::PK::RSA;
 use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP ();
+use POSIX ();
+use Test::More ();
 use Time::HiRes qw(sleep);
 use TenantTest ();
 
@@ -34,10 +36,18 @@ my $BASE = free_block(64);
 # the block's first port: a test file takes its own ports from it too
 sub base { $BASE }
 
+# below the kernel's ephemeral ports (32768 and up by default): a client
+# connection's local port there, ours or another test's, would make a
+# later bind() of the block's fail
 sub free_block {
     my ($n) = @_;
+    my $top = 40000;
+    if (open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
+        my ($low) = split ' ', scalar <$fh>;
+        $top = $low if $low && $low > 20000 + 10 * $n;
+    }
     for (1 .. 200) {
-        my $base = 20000 + int(rand(20000));
+        my $base = 20000 + int(rand($top - 20000 - $n));
         my @held;
         for my $p ($base .. $base + $n - 1) {
             my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
@@ -51,6 +61,15 @@ sub free_block {
 }
 
 my $json = JSON::PP->new->canonical(1);
+
+# make test-valgrind: the gateways (not the IdPs, plain nginx) under
+# memcheck, with the options Test::Nginx gives it
+our $VALGRIND = $ENV{TEST_NGINX_USE_VALGRIND};
+our @VALGRIND_OPTS = !$VALGRIND ? ()
+    : $VALGRIND =~ /^\d+$/
+    ? qw(--num-callers=100 -q --tool=memcheck --leak-check=full
+         --show-possibly-lost=no --gen-suppressions=all)
+    : ('-q', split ' ', $VALGRIND);
 
 sub run { system(@_) == 0 or die "@_: $?" }
 
@@ -95,7 +114,7 @@ pid $d/logs/nginx.pid;
 error_log $d/logs/error.log info;
 events { worker_connections 256; }
 http {
-    log_format f '\$request_uri \$status';
+    log_format f '\$request_uri \$status \$msec';
     access_log $d/logs/access.log f;
     default_type application/json;
     server {
@@ -198,6 +217,13 @@ sub fetches {
     return scalar grep { /^\Q$path\E / } <$fh>;
 }
 
+# when it was asked for: the IdP's times (seconds, to the millisecond)
+sub fetch_times {
+    my ($self, $path) = @_;
+    open my $fh, '<', "$self->{dir}/logs/access.log" or return;
+    return map { /^\Q$path\E \d+ ([\d.]+)$/ ? $1 : () } <$fh>;
+}
+
 sub DESTROY { $_[0]->stop }
 
 
@@ -215,11 +241,14 @@ sub new {
     $o{$_} //= '' for qw(http server);
     open my $fh, '>', "$d/nginx.conf" or die $!;
     my $load = join '', map { "load_module $_;\n" } @MODULES;
+    # make test-poll, test-epoll: the gateway on the runner's event model
+    my $use = $ENV{TEST_NGINX_EVENT_TYPE}
+              ? "use $ENV{TEST_NGINX_EVENT_TYPE}; " : '';
     print $fh <<"END";
 ${load}pid $d/logs/nginx.pid;
 error_log $d/logs/error.log ${\ ($o{log_level} || 'info')};
 worker_processes $workers;
-events { worker_connections 1024; }
+events { ${use}worker_connections 1024; }
 http {
     access_log off;
     $o{http}
@@ -230,6 +259,7 @@ http {
 }
 END
     close $fh;
+    return $self->start_valgrind if $VALGRIND;
     $self->{rc} = system("$NGINX -p $d -c $d/nginx.conf -e $d/logs/error.log"
                          . " 2>$d/logs/stderr");
     if ($self->{rc} == 0) {
@@ -237,6 +267,55 @@ END
         TenantIdp::wait_port($self->{port});
     }
     return $self;
+}
+
+# Under make test-valgrind (TEST_NGINX_USE_VALGRIND) the gateway runs
+# under memcheck as Test::Nginx runs it: in the foreground, with the
+# runner's options (and VALGRIND_OPTS: the suppressions), each process,
+# the workers too, reporting to a file of its own; stop() reads them and
+# fails a test for each report.  nginx starts in seconds there: started
+# is when it listens, or has exited (a configuration it refuses).
+sub start_valgrind {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    mkdir "$d/valgrind";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', "$d/logs/stderr";
+        exec('valgrind', "--log-file=$d/valgrind/%p.log", @VALGRIND_OPTS,
+             $NGINX, '-p', $d, '-c', "$d/nginx.conf",
+             '-e', "$d/logs/error.log", '-g', 'daemon off;')
+            or POSIX::_exit(127);
+    }
+    for (1 .. 1200) {
+        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+            $self->{rc} = $?;
+            $self->check_valgrind;
+            return $self;
+        }
+        last if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}");
+        Time::HiRes::sleep(0.05);
+    }
+    $self->{rc} = 0;
+    $self->{pid} = $pid;
+    $running{$pid} = 1;
+    return $self;
+}
+
+# each report of memcheck's (an error, a definite leak) is a failed test
+sub check_valgrind {
+    my ($self) = @_;
+    for my $log (sort glob "$self->{dir}/valgrind/*.log") {
+        open my $fh, '<', $log or next;
+        my $text = do { local $/; <$fh> };
+        unlink $log;
+        next unless $text =~ /\S/;
+        Test::More::diag($text);
+        Test::More::fail("gateway under valgrind: $_")
+            for grep { !/^==\d+== Warning: / }
+                $text =~ /^(==\d+== \S.*|valgrind: .*)$/mg;
+    }
 }
 
 sub started { $_[0]{rc} == 0 }
@@ -266,7 +345,21 @@ sub error_log {
 
 sub stop {
     my ($self) = @_;
-    TenantIdp::stop_pid(delete $self->{pid}) if $self->{pid};
+    my $pid = delete $self->{pid} or return;
+    return TenantIdp::stop_pid($pid) unless $VALGRIND;
+    # the leak check at exit takes a while under memcheck
+    delete $running{$pid};
+    kill 'QUIT', $pid;
+    for (1 .. 1200) {
+        last if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        Time::HiRes::sleep(0.05);
+    }
+    if (kill 0, $pid) {
+        kill 'KILL', $pid;
+        waitpid $pid, 0;
+        Test::More::fail("gateway under valgrind: $pid did not stop in 60 s");
+    }
+    $self->check_valgrind;
 }
 
 sub DESTROY { $_[0]->stop }
