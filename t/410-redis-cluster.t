@@ -312,6 +312,8 @@ subtest 'g. CLUSTERDOWN, then a master down: its tenants get the failure policy,
     cmp_ok $r[2]{took}, '<', 1, 'at once';
 };
 
+note "gateway a's error log:\n", join "\n", grep { /tenant: / } split /\n/, error_log($N);
+
 # ---- configuration mistakes: nginx -t, the message and its line
 
 sub nginx_t {
