@@ -1078,23 +1078,20 @@ ngx_http_tenant_redis_node_loaded(void *data,
 }
 
 
-/* a master lost may have failed over: the map is read again at once */
-
 static void
 ngx_http_tenant_redis_node_down(void *data)
 {
     ngx_http_tenant_redis_node_t *node = data;
 
-    if (node->cluster->exiting) {
-        return;
-    }
-
     ngx_http_tenant_redis_node_retry_later(node,
                                 ngx_http_tenant_redis_conn_error(node->link));
-
-    ngx_http_tenant_redis_cluster_refresh(node->cluster);
 }
 
+
+/*
+ * A master lost, or not reached, may have failed over: the map is read
+ * again at once, and again at each failed attempt, until it says so.
+ */
 
 static void
 ngx_http_tenant_redis_node_retry_later(ngx_http_tenant_redis_node_t *node,
@@ -1121,6 +1118,10 @@ ngx_http_tenant_redis_node_retry_later(ngx_http_tenant_redis_node_t *node,
 
     /* a node that serves no slot waits for the next command instead */
     ngx_add_timer(&node->reconnect, delay);
+
+    if (node->master) {
+        ngx_http_tenant_redis_cluster_refresh(node->cluster);
+    }
 }
 
 
