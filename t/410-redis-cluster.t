@@ -178,6 +178,14 @@ my $N = eval { nginx_start('a', redis => <<"_EOC_") }
             tenant_redis_failure deny;
             proxy_pass http://backend;
         }
+        location /login {
+            tenant_lockout key=\$arg_u after=2 window=1m duration=1m;
+            tenant_redis_failure deny;
+            proxy_pass http://127.0.0.1:$ZP/refuse;
+        }
+        location /refuse {
+            return 401;
+        }
     }
 _EOC_
     or do { fail("nginx starts with cluster=on: $@"); done_testing(); exit 1 };
@@ -250,6 +258,18 @@ subtest 'd. ASK: a key already imported is served by the importing master' => su
     rcli($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', node_id($to)) for $to, $from,
         grep { $_ != $to && $_ != $from } @PORTS;
     is $ua->get("$zone/zone?k=$k")->{status}, 200, 'and once the slot is moved';
+};
+
+subtest 'd2. the lockout (two keys, one hash tag) runs on the master of its key\'s slot' => sub {
+    my $u = 'alice';
+    my $slot = keyslot($u);
+    my $ua = TenantNginx::ua(0);
+    my @st = map { $ua->get("http://127.0.0.1:$ZP/login?u=$u")->{status} } 1 .. 3;
+    is_deeply \@st, [401, 401, 429], 'two 401s counted, then locked out (429)';
+    my $m = owner($slot);
+    is rcli($m, 'EXISTS', "tenant:lockout:{$u}:locked"), 1,
+       "the lock is on $m, the master of slot $slot";
+    is_deeply [map { keys_in($_, $slot) } grep { $_ != $m } @PORTS], [0, 0], 'and on no other';
 };
 
 subtest 'e. a half-migrated tenant (ASK, then TRYAGAIN) gets the failure policy, then its new master' => sub {
