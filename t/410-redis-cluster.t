@@ -95,6 +95,12 @@ sub node_id { rcli($_[0], 'CLUSTER', 'MYID') }
 sub keyslot { rcli($PORTS[0], 'CLUSTER', 'KEYSLOT', $_[0]) }
 sub keys_in { rcli($_[0], 'CLUSTER', 'COUNTKEYSINSLOT', $_[1]) }
 
+# the MOVED a node answered since its stats were reset (INFO errorstats)
+sub moved_count {
+    my ($port, @tls) = @_;
+    return rcli($port, @tls, 'INFO', 'errorstats') =~ /errorstat_MOVED:count=(\d+)/ ? $1 : 0;
+}
+
 # the master serving a slot, as the cluster says
 sub owner {
     my ($slot) = @_;
@@ -199,6 +205,8 @@ my %T = map { $_ => tenant_on($PORTS[$_], "t$_-") } 0 .. 2;
 
 subtest 'a. each decision runs on the master of its tenant\'s slot' => sub {
     ok wait_until(5, sub { pass_ok(api($N, token($T{0}))) }), 'a first decision passes';
+    ok wait_until(5, sub { error_log($N) =~ /slot map read from/ }), 'the worker has read the slot map';
+    rcli($_, 'CONFIG', 'RESETSTAT') for @PORTS;
     for my $i (0 .. 2) {
         my $id = $T{$i};
         my $r = api($N, token($id), path => '/api-deny');
@@ -208,6 +216,8 @@ subtest 'a. each decision runs on the master of its tenant\'s slot' => sub {
         ok $have[$i] > 0, "its keys (slot $slot) are on its master, port $PORTS[$i]";
         is_deeply [@have[grep { $_ != $i } 0 .. 2]], [0, 0], 'and on no other master';
     }
+    is_deeply [map { moved_count($_) } @PORTS], [0, 0, 0],
+              'sent there at once: no MOVED (the slot computed as Redis does)';
     unlike error_log($N), qr/\[error\]/, 'no [error] logged';
 };
 
@@ -374,6 +384,8 @@ subtest 'h. tls: every node is reached over TLS, its certificate verified' => su
 _EOC_
     ok $c, 'nginx starts with cluster=on tls' or return diag $@;
     ok wait_until(5, sub { pass_ok(api($c, token('tls-0'))) }), 'a first decision passes';
+    ok wait_until(5, sub { error_log($c) =~ /slot map read from/ }), 'the worker has read the slot map';
+    $tcli->($_, 'CONFIG', 'RESETSTAT') for @tls;
     my %on;
     for my $n (1 .. 60) {
         my $id = "tls-$n";
@@ -384,6 +396,8 @@ _EOC_
     }
     is scalar(keys %on), 3, 'decisions passed on each of the three masters: '
         . join ', ', map { "$_: " . ($on{$_} // 0) } @tls;
+    is_deeply [map { moved_count($_, @cli) } @tls], [0, 0, 0],
+              '60 tenants, each sent to its master at once: no MOVED';
     unlike error_log($c), qr/\[error\]/, 'no [error] logged';
     nginx_stop($c);
 
