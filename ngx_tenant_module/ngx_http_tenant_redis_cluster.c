@@ -706,14 +706,10 @@ ngx_http_tenant_redis_cluster_range(ngx_http_tenant_redis_cluster_t *cl,
     host.data = m[0]->str;
     host.len = m[0]->len;
 
-    /* "" or "?": the node does not know its own address, use ours */
+    /* "" or "?": the node does not know its own address, the one asked */
 
     if (host.len == 0 || (host.len == 1 && host.data[0] == '?')) {
-        host = cl->probe_next < cl->conf->cluster_seeds->nelts
-               ? ((ngx_http_tenant_redis_peer_t *)
-                  cl->conf->cluster_seeds->elts)[cl->probe_next].host
-               : cl->nodes[cl->probe_next
-                           - cl->conf->cluster_seeds->nelts]->peer.host;
+        host = ngx_http_tenant_redis_cluster_candidate(cl)->host;
     }
 
     return ngx_http_tenant_redis_cluster_node(cl, &host,
