@@ -643,8 +643,6 @@ ngx_http_tenant_redis_cluster_apply(ngx_http_tenant_redis_cluster_t *cl,
     cl->slots = cl->next_slots;
     cl->next_slots = slots;
 
-    /* a node that serves no slot any more is not reconnected to */
-
     for (i = 0; i < cl->nnodes; i++) {
         cl->nodes[i]->master = 0;
     }
@@ -652,6 +650,14 @@ ngx_http_tenant_redis_cluster_apply(ngx_http_tenant_redis_cluster_t *cl,
     for (s = 0; s < NGX_HTTP_TENANT_REDIS_SLOTS; s++) {
         if (cl->slots[s]) {
             cl->nodes[cl->slots[s] - 1]->master = 1;
+        }
+    }
+
+    /* a node that serves no slot any more is let go */
+
+    for (i = 0; i < cl->nnodes; i++) {
+        if (!cl->nodes[i]->master) {
+            ngx_http_tenant_redis_node_retire(cl->nodes[i]);
         }
     }
 
