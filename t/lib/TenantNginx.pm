@@ -98,7 +98,7 @@ _EOC_
     }
     return <<"_EOC_";
 ${load}${user}master_process on;
-worker_processes 1;
+worker_processes $n->{workers};
 daemon on;
 error_log $p/logs/error.log $n->{log_level};
 pid $p/logs/nginx.pid;
@@ -146,12 +146,14 @@ sub port_open {
     return !!$s;
 }
 
-# nginx_start($name, redis => $http_level_text, log_level => 'info')
+# nginx_start($name, redis => $http_level_text, log_level => 'info',
+#             workers => 1)
 sub nginx_start {
     my ($name, %o) = @_;
     my $n = $NGX{$name} = {
         name => $name, prefix => "$TMP/$name", port => free_port(),
         uport => free_port(), log_level => $o{log_level} || 'info',
+        workers => $o{workers} || 1,
         redis => $o{redis} // die "nginx_start: no redis configuration",
     };
     make_path("$n->{prefix}/$_") for qw(conf logs tmp);
