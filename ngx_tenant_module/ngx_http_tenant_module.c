@@ -63,6 +63,8 @@ static char *ngx_http_tenant_claim(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tenant_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tenant_redis_cluster(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_tenant_redis_sentinel(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_tenant_init_redis(ngx_conf_t *cf,
@@ -370,6 +372,13 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
     { ngx_string("tenant_redis_sentinel"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_tenant_redis_sentinel,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tenant_redis_cluster"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_redis_cluster,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -1278,6 +1287,23 @@ ngx_http_tenant_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* tenant_redis_cluster host:port ...: the seed nodes of cluster=on */
+
+static char *
+ngx_http_tenant_redis_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_main_conf_t *tmcf = conf;
+
+    if (tmcf->redis_conf.cluster_seeds) {
+        return "is duplicate";
+    }
+
+    ngx_http_tenant_where_set(cf, cmd, &tmcf->redis_conf.cluster_where);
+
+    return ngx_http_tenant_redis_cluster_parse(cf, &tmcf->redis_conf);
+}
+
+
 /*
  * The http level is read: the Redis address is resolved, or left to the
  * resolver of the http level, and the TLS context made.
@@ -1292,7 +1318,8 @@ ngx_http_tenant_init_redis(ngx_conf_t *cf, ngx_http_tenant_main_conf_t *tmcf)
     rcf = &tmcf->redis_conf;
 
     if (tmcf->redis == NULL) {
-        if (rcf->sentinels || rcf->ssl_verify != NGX_CONF_UNSET
+        if (rcf->sentinels || rcf->cluster_seeds
+            || rcf->ssl_verify != NGX_CONF_UNSET
             || rcf->ssl_trusted_certificate.data || rcf->ssl_server_name.data
             || rcf->ssl_certificate.data || rcf->ssl_certificate_key.data
             || rcf->ssl_protocols || rcf->ssl_ciphers.data)

@@ -11,18 +11,25 @@
 
 #include "ngx_http_tenant_redis_conn.h"
 #include "ngx_http_tenant_redis_sentinel.h"
+#include "ngx_http_tenant_redis_cluster.h"
 
 
 #define NGX_HTTP_TENANT_REDIS_BACKOFF_MIN      100
 /* a Redis that is back is in use again within half a second */
 #define NGX_HTTP_TENANT_REDIS_BACKOFF_MAX      500
 
+/* MOVED, ASK and TRYAGAIN a command may meet before it fails */
+#define NGX_HTTP_TENANT_REDIS_REDIRECTS        5
+/* TRYAGAIN: a half-migrated slot, sent again after this pause */
+#define NGX_HTTP_TENANT_REDIS_TRYAGAIN_PAUSE   20
+
 
 /*
  * The worker's client: one link to the master, the script it runs, the
  * buffer commands are written in, and the reconnect timer.  With
  * Sentinel, the master's address comes from the Sentinels and changes
- * when they say so.
+ * when they say so.  With Redis Cluster, there is no one master: each
+ * command goes to the link the cluster map gives for its keys' slot.
  */
 
 struct ngx_http_tenant_redis_s {
@@ -30,6 +37,8 @@ struct ngx_http_tenant_redis_s {
     ngx_http_tenant_redis_conn_t      *master;
     ngx_http_tenant_redis_peer_t       peer;
     ngx_http_tenant_redis_sentinel_t  *sentinel;   /* NULL: none */
+    ngx_http_tenant_redis_cluster_t   *cluster;    /* NULL: none */
+    ngx_queue_t                        paused;     /* ops after TRYAGAIN */
     ngx_sockaddr_t                     sockaddr;   /* from the Sentinels */
     ngx_uint_t                         next_addr;  /* of the conf's */
     ngx_log_t                          log;
@@ -53,17 +62,30 @@ struct ngx_http_tenant_redis_s {
 
 /*
  * A command in flight.  Its arguments are kept, in RESP, for the one
- * retry as EVAL after NOSCRIPT.
+ * retry as EVAL after NOSCRIPT and, in a cluster, for sending it again
+ * after a redirect: a redirect is an answer given before the command
+ * ran, so the command still counts once; after a lost link or a timeout
+ * it may have run, and it is never sent again.  The arguments go again
+ * as they were: the deadline in them is still the request's.
  */
 
 struct ngx_http_tenant_redis_op_s {
     ngx_http_tenant_redis_t           *redis;
     ngx_http_tenant_redis_handler_pt   handler;
     void                              *data;
+    ngx_http_tenant_redis_conn_t      *link;       /* sent on */
     ngx_uint_t                         args;
     ngx_str_t                          body;
+
+    /* a cluster's */
+    ngx_uint_t                         slot;
+    ngx_uint_t                         redirects;
+    ngx_event_t                        pause;      /* TRYAGAIN */
+    ngx_queue_t                        queue;      /* in redis->paused */
+
     unsigned                           cancelled:1;
     unsigned                           retried:1;
+    unsigned                           asking:1;   /* after ASK */
 };
 
 
@@ -89,6 +111,19 @@ static u_char *ngx_http_tenant_redis_header(u_char *p, ngx_uint_t args,
 static ngx_int_t ngx_http_tenant_redis_retry(ngx_http_tenant_redis_t *redis,
     ngx_http_tenant_redis_op_t *op);
 static void ngx_http_tenant_redis_op_done(void *data,
+    ngx_http_tenant_redis_reply_t *reply);
+static ngx_int_t ngx_http_tenant_redis_cluster_send(
+    ngx_http_tenant_redis_t *redis, ngx_http_tenant_redis_op_t *op);
+static ngx_int_t ngx_http_tenant_redis_forward(ngx_http_tenant_redis_t *redis,
+    ngx_http_tenant_redis_op_t *op, ngx_http_tenant_redis_conn_t *link,
+    ngx_uint_t asking);
+static ngx_int_t ngx_http_tenant_redis_redirect(ngx_http_tenant_redis_t *redis,
+    ngx_http_tenant_redis_op_t *op, ngx_http_tenant_redis_reply_t *reply);
+static ngx_int_t ngx_http_tenant_redis_moved(ngx_http_tenant_redis_t *redis,
+    ngx_http_tenant_redis_op_t *op, ngx_http_tenant_redis_reply_t *reply,
+    ngx_uint_t moved);
+static void ngx_http_tenant_redis_pause_handler(ngx_event_t *ev);
+static void ngx_http_tenant_redis_asked(void *data,
     ngx_http_tenant_redis_reply_t *reply);
 static ngx_int_t ngx_http_tenant_redis_not_master(
     ngx_http_tenant_redis_reply_t *reply);
@@ -144,6 +179,18 @@ ngx_http_tenant_redis_create(ngx_cycle_t *cycle,
     redis->peer.db = rcf->db;
     redis->peer.tls = rcf->tls_ctx;
 
+    if (rcf->cluster) {
+        ngx_queue_init(&redis->paused);
+
+        redis->cluster = ngx_http_tenant_redis_cluster_create(&redis->log,
+                                         rcf, &redis->script, redis->sha1);
+        if (redis->cluster == NULL) {
+            goto failed;
+        }
+
+        return redis;
+    }
+
     redis->master = ngx_http_tenant_redis_conn_create(&redis->log,
                                           ngx_http_tenant_redis_down, redis);
     if (redis->master == NULL) {
@@ -187,8 +234,24 @@ failed:
 void
 ngx_http_tenant_redis_destroy(ngx_http_tenant_redis_t *redis)
 {
+    ngx_queue_t                 *q;
+    ngx_http_tenant_redis_op_t  *op;
+
     /* the requests that wait are being torn down: no handler is called */
     redis->exiting = 1;
+
+    if (redis->cluster) {
+        ngx_http_tenant_redis_cluster_destroy(redis->cluster);
+
+        while (!ngx_queue_empty(&redis->paused)) {
+            q = ngx_queue_head(&redis->paused);
+            ngx_queue_remove(q);
+            op = ngx_queue_data(q, ngx_http_tenant_redis_op_t, queue);
+
+            ngx_del_timer(&op->pause);
+            ngx_free(op);
+        }
+    }
 
     if (redis->sentinel) {
         ngx_http_tenant_redis_sentinel_destroy(redis->sentinel);
@@ -211,11 +274,13 @@ ngx_http_tenant_redis_destroy(ngx_http_tenant_redis_t *redis)
 ngx_http_tenant_redis_cmd_t *
 ngx_http_tenant_redis_cmd(ngx_http_tenant_redis_t *redis, size_t size)
 {
+    /* in a cluster, the key tells the node: it is looked at when sent */
     if (redis == NULL
         || redis->exiting
-        || !ngx_http_tenant_redis_conn_is_open(redis->master)
-        || (!ngx_http_tenant_redis_conn_is_ready(redis->master)
-            && !redis->healthy))
+        || (redis->cluster == NULL
+            && (!ngx_http_tenant_redis_conn_is_open(redis->master)
+                || (!ngx_http_tenant_redis_conn_is_ready(redis->master)
+                    && !redis->healthy))))
     {
         return NULL;
     }
@@ -267,10 +332,20 @@ ngx_http_tenant_redis_send(ngx_http_tenant_redis_t *redis,
     op->args = cmd->args;
     op->body.len = len;
     op->body.data = (u_char *) (op + 1);
+    op->link = redis->master;
     op->cancelled = 0;
     op->retried = 0;
 
     ngx_memcpy(op->body.data, cmd->start, len);
+
+    if (redis->cluster) {
+        if (ngx_http_tenant_redis_cluster_send(redis, op) != NGX_OK) {
+            ngx_free(op);
+            return NULL;
+        }
+
+        return op;
+    }
 
     /* the header, right in front of the arguments: one piece to send */
 
@@ -327,6 +402,14 @@ ngx_http_tenant_redis_eval(ngx_http_tenant_redis_t *redis, int argc,
 void
 ngx_http_tenant_redis_cancel(ngx_http_tenant_redis_op_t *op)
 {
+    if (op->pause.timer_set) {
+        /* between a TRYAGAIN and the command sent again: nothing to wait */
+        ngx_del_timer(&op->pause);
+        ngx_queue_remove(&op->queue);
+        ngx_free(op);
+        return;
+    }
+
     /* the op stays queued on the link: its reply is still on the way */
     op->cancelled = 1;
     op->handler = NULL;
@@ -661,7 +744,18 @@ ngx_http_tenant_redis_retry(ngx_http_tenant_redis_t *redis,
                                      &redis->script);
     p = ngx_cpymem(p, op->body.data, op->body.len);
 
-    return ngx_http_tenant_redis_conn_send(redis->master, redis->cmd_buf,
+    /* after ASK, the target serves the slot only to an ASKING command */
+    if (op->asking
+        && ngx_http_tenant_redis_conn_send(op->link,
+                                           (u_char *) "*1\r\n$6\r\nASKING\r\n",
+                                           sizeof("*1\r\n$6\r\nASKING\r\n") - 1,
+                                           ngx_http_tenant_redis_asked, NULL)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tenant_redis_conn_send(op->link, redis->cmd_buf,
                                            p - redis->cmd_buf,
                                            ngx_http_tenant_redis_op_done, op);
 }
@@ -673,6 +767,7 @@ ngx_http_tenant_redis_op_done(void *data, ngx_http_tenant_redis_reply_t *reply)
     ngx_http_tenant_redis_op_t *op = data;
 
     void                              *hdata;
+    ngx_int_t                          rc;
     ngx_http_tenant_redis_t           *redis;
     ngx_http_tenant_redis_handler_pt   handler;
 
@@ -695,6 +790,24 @@ ngx_http_tenant_redis_op_done(void *data, ngx_http_tenant_redis_reply_t *reply)
             if (ngx_http_tenant_redis_retry(redis, op) == NGX_OK) {
                 return;
             }
+
+        } else if (redis->cluster
+                   && (rc = ngx_http_tenant_redis_redirect(redis, op, reply))
+                      != NGX_DECLINED)
+        {
+            if (rc == NGX_OK) {
+                /* sent again, or soon: the reply is still to come */
+                return;
+            }
+
+            /* NGX_ERROR: the failure policy for this one, said why */
+
+        } else if (redis->cluster && ngx_http_tenant_redis_not_master(reply)) {
+            ngx_http_tenant_redis_log_link(&redis->log,
+                                           "redis cluster node error: "
+                                           "\"%*s\"", (size_t) reply->len,
+                                           reply->str);
+            ngx_http_tenant_redis_cluster_refresh(redis->cluster);
 
         } else if (ngx_http_tenant_redis_not_master(reply)) {
             /* this request gets the failure policy; the next a master */
@@ -719,6 +832,233 @@ ngx_http_tenant_redis_op_done(void *data, ngx_http_tenant_redis_reply_t *reply)
     handler(hdata, reply);
 
     ngx_free(op);
+}
+
+
+/*
+ * The command's slot, from its keys, and the link to the slot's master.
+ * The keys of one call share a hash tag, so a slot: a call that would
+ * span two is refused here, as Redis would refuse it.
+ */
+
+static ngx_int_t
+ngx_http_tenant_redis_cluster_send(ngx_http_tenant_redis_t *redis,
+    ngx_http_tenant_redis_op_t *op)
+{
+    ngx_int_t                      slot;
+    ngx_http_tenant_redis_conn_t  *link;
+
+    slot = ngx_http_tenant_redis_cluster_slot(op->body.data, op->body.len);
+
+    if (slot == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, &redis->log, 0,
+                      "tenant: a redis command's keys are not in one "
+                      "cluster slot");
+        return NGX_ERROR;
+    }
+
+    op->slot = slot;
+    op->redirects = 0;
+    op->asking = 0;
+
+    ngx_memzero(&op->pause, sizeof(ngx_event_t));
+
+    link = ngx_http_tenant_redis_cluster_link(redis->cluster, slot);
+    if (link == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tenant_redis_forward(redis, op, link, 0);
+}
+
+
+/* EVALSHA and the arguments on link, behind ASKING after an ASK */
+
+static ngx_int_t
+ngx_http_tenant_redis_forward(ngx_http_tenant_redis_t *redis,
+    ngx_http_tenant_redis_op_t *op, ngx_http_tenant_redis_conn_t *link,
+    ngx_uint_t asking)
+{
+    u_char     *p;
+    ngx_str_t   command, sha1;
+
+    if (ngx_http_tenant_redis_buffer(redis, NGX_HTTP_TENANT_REDIS_HEADER
+                                            + op->body.len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&command, "EVALSHA");
+    sha1.len = sizeof(redis->sha1);
+    sha1.data = redis->sha1;
+
+    p = ngx_http_tenant_redis_header(redis->cmd_buf, op->args, &command,
+                                     &sha1);
+    p = ngx_cpymem(p, op->body.data, op->body.len);
+
+    op->link = link;
+    op->asking = asking;
+
+    /* one after the other on the link: nothing comes in between */
+    if (asking
+        && ngx_http_tenant_redis_conn_send(link,
+                                           (u_char *) "*1\r\n$6\r\nASKING\r\n",
+                                           sizeof("*1\r\n$6\r\nASKING\r\n") - 1,
+                                           ngx_http_tenant_redis_asked, NULL)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tenant_redis_conn_send(link, redis->cmd_buf,
+                                           p - redis->cmd_buf,
+                                           ngx_http_tenant_redis_op_done, op);
+}
+
+
+/*
+ * MOVED, ASK, TRYAGAIN: the command did not run, and is sent again, up
+ * to a few times, while the request still waits (its own timer cancels
+ * the op).  NGX_DECLINED: not a redirect; NGX_ERROR: not sent again.
+ */
+
+static ngx_int_t
+ngx_http_tenant_redis_redirect(ngx_http_tenant_redis_t *redis,
+    ngx_http_tenant_redis_op_t *op, ngx_http_tenant_redis_reply_t *reply)
+{
+    ngx_uint_t  moved;
+
+    if (reply->len > sizeof("MOVED ") - 1
+        && ngx_strncmp(reply->str, "MOVED ", sizeof("MOVED ") - 1) == 0)
+    {
+        moved = 1;
+
+    } else if (reply->len > sizeof("ASK ") - 1
+               && ngx_strncmp(reply->str, "ASK ", sizeof("ASK ") - 1) == 0)
+    {
+        moved = 0;
+
+    } else if (reply->len >= sizeof("TRYAGAIN") - 1
+               && ngx_strncmp(reply->str, "TRYAGAIN", sizeof("TRYAGAIN") - 1)
+                  == 0)
+    {
+        moved = 2;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    if (++op->redirects > NGX_HTTP_TENANT_REDIS_REDIRECTS) {
+        ngx_http_tenant_redis_log_link(&redis->log,
+                                       "redis cluster: too many redirects "
+                                       "for slot %ui, last \"%*s\"",
+                                       op->slot, (size_t) reply->len,
+                                       reply->str);
+        return NGX_ERROR;
+    }
+
+    /* another node may lack the script: one EVAL there too */
+    op->retried = 0;
+
+    if (moved == 2) {
+        op->pause.handler = ngx_http_tenant_redis_pause_handler;
+        op->pause.data = op;
+        op->pause.log = &redis->log;
+
+        ngx_add_timer(&op->pause, NGX_HTTP_TENANT_REDIS_TRYAGAIN_PAUSE);
+        ngx_queue_insert_tail(&redis->paused, &op->queue);
+
+        return NGX_OK;
+    }
+
+    return ngx_http_tenant_redis_moved(redis, op, reply, moved);
+}
+
+
+/* "MOVED SLOT HOST:PORT", "ASK SLOT HOST:PORT" */
+
+static ngx_int_t
+ngx_http_tenant_redis_moved(ngx_http_tenant_redis_t *redis,
+    ngx_http_tenant_redis_op_t *op, ngx_http_tenant_redis_reply_t *reply,
+    ngx_uint_t moved)
+{
+    u_char                        *p, *last, *sp;
+    ngx_int_t                      slot;
+    ngx_str_t                      node;
+    ngx_http_tenant_redis_conn_t  *link;
+
+    last = reply->str + reply->len;
+
+    p = ngx_strlchr(reply->str, last, ' ');
+    sp = p ? ngx_strlchr(p + 1, last, ' ') : NULL;
+
+    slot = sp ? ngx_atoi(p + 1, sp - p - 1) : NGX_ERROR;
+
+    if (slot == NGX_ERROR || (ngx_uint_t) slot != op->slot) {
+        ngx_http_tenant_redis_log_link(&redis->log,
+                                       "redis cluster: unexpected redirect "
+                                       "\"%*s\" for slot %ui",
+                                       (size_t) reply->len, reply->str,
+                                       op->slot);
+        return NGX_ERROR;
+    }
+
+    node.data = sp + 1;
+    node.len = last - sp - 1;
+
+    link = ngx_http_tenant_redis_cluster_redirect(redis->cluster, slot, &node,
+                                                  moved);
+    if (link == NULL) {
+        ngx_http_tenant_redis_log_link(&redis->log,
+                                       "redis cluster: \"%*s\", and that "
+                                       "node cannot be reached now",
+                                       (size_t) reply->len, reply->str);
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tenant_redis_forward(redis, op, link, !moved);
+}
+
+
+/* after TRYAGAIN: the slot's master again, which may ASK again */
+
+static void
+ngx_http_tenant_redis_pause_handler(ngx_event_t *ev)
+{
+    ngx_http_tenant_redis_op_t *op = ev->data;
+
+    void                              *hdata;
+    ngx_http_tenant_redis_t           *redis;
+    ngx_http_tenant_redis_conn_t      *link;
+    ngx_http_tenant_redis_handler_pt   handler;
+
+    redis = op->redis;
+
+    ngx_queue_remove(&op->queue);
+
+    link = ngx_http_tenant_redis_cluster_link(redis->cluster, op->slot);
+
+    if (link && ngx_http_tenant_redis_forward(redis, op, link, 0) == NGX_OK) {
+        return;
+    }
+
+    handler = op->handler;
+    hdata = op->data;
+    op->handler = NULL;
+
+    handler(hdata, NULL);
+
+    ngx_free(op);
+}
+
+
+/* ASKING answers +OK; a link lost meanwhile fails the command after it */
+
+static void
+ngx_http_tenant_redis_asked(void *data, ngx_http_tenant_redis_reply_t *reply)
+{
+    return;
 }
 
 
@@ -792,7 +1132,7 @@ ngx_http_tenant_redis_log_handler(ngx_log_t *log, u_char *buf, size_t len)
 {
     ngx_http_tenant_redis_t *redis = log->data;
 
-    if (ngx_http_tenant_redis_conn_is_open(redis->master)) {
+    if (redis->master && ngx_http_tenant_redis_conn_is_open(redis->master)) {
         return ngx_snprintf(buf, len, ", redis: %V",
                             ngx_http_tenant_redis_conn_address(redis->master));
     }

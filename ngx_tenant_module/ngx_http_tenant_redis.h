@@ -30,7 +30,7 @@ typedef struct ngx_http_tenant_redis_tls_s   ngx_http_tenant_redis_tls_t;
 typedef struct ngx_http_tenant_redis_reply_s ngx_http_tenant_redis_reply_t;
 
 
-/* the parameters of tenant_redis, tenant_redis_ssl_* and _sentinel */
+/* the parameters of tenant_redis, tenant_redis_ssl_*, _sentinel, _cluster */
 
 typedef struct {
     ngx_str_t                       address;     /* as written */
@@ -60,6 +60,10 @@ typedef struct {
     ngx_str_t                       sentinel_username;
     ngx_str_t                       sentinel_password;
     ngx_flag_t                      sentinel_tls;
+
+    ngx_flag_t                      cluster;     /* cluster=on */
+    ngx_array_t                    *cluster_seeds;
+    ngx_http_tenant_where_t         cluster_where;
 
     ngx_resolver_t                 *resolver;    /* NULL: resolved once */
     ngx_msec_t                      resolver_timeout;
@@ -114,6 +118,8 @@ extern ngx_conf_bitmask_t  ngx_http_tenant_redis_ssl_protocols[];
 char *ngx_http_tenant_redis_parse(ngx_conf_t *cf,
     ngx_http_tenant_redis_conf_t *rcf);
 char *ngx_http_tenant_redis_sentinel_parse(ngx_conf_t *cf,
+    ngx_http_tenant_redis_conf_t *rcf);
+char *ngx_http_tenant_redis_cluster_parse(ngx_conf_t *cf,
     ngx_http_tenant_redis_conf_t *rcf);
 ngx_int_t ngx_http_tenant_redis_conf_init(ngx_conf_t *cf,
     ngx_http_tenant_redis_conf_t *rcf);

@@ -26,6 +26,12 @@ static ngx_int_t ngx_http_tenant_redis_tls_init(ngx_conf_t *cf,
     ngx_http_tenant_redis_conf_t *rcf);
 static ngx_int_t ngx_http_tenant_redis_sentinels_init(ngx_conf_t *cf,
     ngx_http_tenant_redis_conf_t *rcf);
+static char *ngx_http_tenant_redis_cluster_param(ngx_conf_t *cf,
+    ngx_http_tenant_redis_conf_t *rcf, ngx_str_t *value);
+static ngx_int_t ngx_http_tenant_redis_cluster_init(ngx_conf_t *cf,
+    ngx_http_tenant_redis_conf_t *rcf);
+static ngx_array_t *ngx_http_tenant_redis_peers(ngx_conf_t *cf,
+    ngx_uint_t first, in_port_t port, const char *what);
 
 
 ngx_conf_bitmask_t  ngx_http_tenant_redis_ssl_protocols[] = {
@@ -40,6 +46,8 @@ ngx_conf_bitmask_t  ngx_http_tenant_redis_ssl_protocols[] = {
 /*
  * tenant_redis address [timeout=50ms] [username=] [password=] [db=N]
  *     [prefix=tenant:] [tls]
+ * tenant_redis cluster=on [timeout=50ms] ...: the nodes from
+ *     tenant_redis_cluster
  */
 
 char *
@@ -57,6 +65,14 @@ ngx_http_tenant_redis_parse(ngx_conf_t *cf, ngx_http_tenant_redis_conf_t *rcf)
     rcf->db = 0;
     ngx_str_set(&rcf->prefix, "tenant:");
 
+    /* "tenant_redis cluster=on ...": no address, parameters from the first */
+    i = 2;
+
+    if (ngx_strncmp(value[1].data, "cluster=", 8) == 0) {
+        ngx_str_set(&rcf->address, "cluster");
+        i = 1;
+    }
+
     if (ngx_strncmp(value[1].data, "sentinel=", 9) == 0) {
         rcf->master.data = value[1].data + 9;
         rcf->master.len = value[1].len - 9;
@@ -68,7 +84,16 @@ ngx_http_tenant_redis_parse(ngx_conf_t *cf, ngx_http_tenant_redis_conf_t *rcf)
         }
     }
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    for ( /* void */ ; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "cluster=", 8) == 0) {
+            rv = ngx_http_tenant_redis_cluster_param(cf, rcf, &value[i]);
+            if (rv != NGX_CONF_OK) {
+                return rv;
+            }
+
+            continue;
+        }
 
         if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
             s.data = value[i].data + 8;
@@ -109,6 +134,13 @@ ngx_http_tenant_redis_parse(ngx_conf_t *cf, ngx_http_tenant_redis_conf_t *rcf)
     if (rcf->username.len && rcf->password.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"username=\" needs \"password=\" too");
+        return NGX_CONF_ERROR;
+    }
+
+    if (rcf->cluster && rcf->db != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"db=%i\" cannot be used with \"cluster=on\": "
+                           "Redis Cluster has only database 0", rcf->db);
         return NGX_CONF_ERROR;
     }
 
@@ -233,6 +265,128 @@ ngx_http_tenant_redis_auth_param(ngx_conf_t *cf, ngx_str_t *value,
 }
 
 
+/* cluster=on|off: on takes the place of the address */
+
+static char *
+ngx_http_tenant_redis_cluster_param(ngx_conf_t *cf,
+    ngx_http_tenant_redis_conf_t *rcf, ngx_str_t *value)
+{
+    ngx_str_t  *first;
+
+    if (ngx_strcmp(value->data, "cluster=off") == 0) {
+        rcf->cluster = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value->data, "cluster=on") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", value);
+        return NGX_CONF_ERROR;
+    }
+
+    first = cf->args->elts;
+    first++;
+
+    if (rcf->master.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cluster=on\" and \"sentinel=\" cannot be "
+                           "used together");
+        return NGX_CONF_ERROR;
+    }
+
+    if (first != value) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cluster=on\" takes its nodes from "
+                           "\"tenant_redis_cluster\", not from the address "
+                           "\"%V\": write \"tenant_redis cluster=on ...\"",
+                           first);
+        return NGX_CONF_ERROR;
+    }
+
+    rcf->cluster = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* tenant_redis_cluster host:port ...: seeds, asked for the slot map */
+
+char *
+ngx_http_tenant_redis_cluster_parse(ngx_conf_t *cf,
+    ngx_http_tenant_redis_conf_t *rcf)
+{
+    rcf->cluster_seeds = ngx_http_tenant_redis_peers(cf, 1,
+                                                 NGX_HTTP_TENANT_REDIS_PORT,
+                                                 "cluster node");
+    if (rcf->cluster_seeds == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The addresses of a directive's arguments from first on, resolved now,
+ * in the master process: each one is only a way in, and the nodes they
+ * lead to are named by the cluster itself.
+ */
+
+static ngx_array_t *
+ngx_http_tenant_redis_peers(ngx_conf_t *cf, ngx_uint_t first, in_port_t port,
+    const char *what)
+{
+    ngx_url_t                      u;
+    ngx_str_t                     *value;
+    ngx_uint_t                     i, j;
+    ngx_array_t                   *peers;
+    ngx_http_tenant_redis_peer_t  *peer;
+
+    peers = ngx_array_create(cf->pool, cf->args->nelts,
+                             sizeof(ngx_http_tenant_redis_peer_t));
+    if (peers == NULL) {
+        return NULL;
+    }
+
+    value = cf->args->elts;
+
+    for (i = first; i < cf->args->nelts; i++) {
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url = value[i];
+        u.default_port = port;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0
+            || u.uri.len)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in %s address \"%V\"",
+                               u.err ? u.err : "invalid value", what, &u.url);
+            return NULL;
+        }
+
+        /* every address of a name: "localhost" may be ::1 first */
+
+        for (j = 0; j < u.naddrs; j++) {
+            peer = ngx_array_push(peers);
+            if (peer == NULL) {
+                return NULL;
+            }
+
+            ngx_memzero(peer, sizeof(ngx_http_tenant_redis_peer_t));
+
+            peer->sockaddr = u.addrs[j].sockaddr;
+            peer->socklen = u.addrs[j].socklen;
+            peer->host = u.host;
+            peer->port = u.port;
+        }
+    }
+
+    return peers;
+}
+
+
 /*
  * Once the http level is read: the address (resolved now, or by the
  * resolver at each connect), the TLS context, the Sentinels.
@@ -242,6 +396,10 @@ ngx_int_t
 ngx_http_tenant_redis_conf_init(ngx_conf_t *cf,
     ngx_http_tenant_redis_conf_t *rcf)
 {
+    if (rcf->cluster || rcf->cluster_seeds) {
+        return ngx_http_tenant_redis_cluster_init(cf, rcf);
+    }
+
     if (rcf->master.len) {
         if (rcf->sentinels == NULL) {
             ngx_http_tenant_where_error(cf, &rcf->where,
@@ -462,6 +620,53 @@ ngx_http_tenant_redis_sentinels_init(ngx_conf_t *cf,
         peer[i].username = rcf->sentinel_username;
         peer[i].password = rcf->sentinel_password;
         peer[i].tls = rcf->sentinel_tls ? rcf->tls_ctx : NULL;
+    }
+
+    return NGX_OK;
+}
+
+
+/* every node, seed or found, is reached with tenant_redis's parameters */
+
+static ngx_int_t
+ngx_http_tenant_redis_cluster_init(ngx_conf_t *cf,
+    ngx_http_tenant_redis_conf_t *rcf)
+{
+    ngx_uint_t                     i;
+    ngx_http_tenant_redis_peer_t  *peer;
+
+    if (rcf->cluster_seeds == NULL) {
+        ngx_http_tenant_where_error(cf, &rcf->where,
+                           "\"tenant_redis cluster=on\" needs the seed "
+                           "nodes: add \"tenant_redis_cluster host:port "
+                           "...\"");
+        return NGX_ERROR;
+    }
+
+    if (!rcf->cluster) {
+        ngx_http_tenant_where_error(cf, &rcf->cluster_where,
+                           "\"tenant_redis_cluster\" is only used with "
+                           "\"tenant_redis cluster=on\"");
+        return NGX_ERROR;
+    }
+
+    if (rcf->sentinels) {
+        ngx_http_tenant_where_error(cf, &rcf->where,
+                           "\"tenant_redis_sentinel\" cannot be used with "
+                           "\"tenant_redis cluster=on\"");
+        return NGX_ERROR;
+    }
+
+    if (rcf->tls && ngx_http_tenant_redis_tls_init(cf, rcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    peer = rcf->cluster_seeds->elts;
+
+    for (i = 0; i < rcf->cluster_seeds->nelts; i++) {
+        peer[i].username = rcf->username;
+        peer[i].password = rcf->password;
+        peer[i].tls = rcf->tls_ctx;
     }
 
     return NGX_OK;
