@@ -137,7 +137,7 @@ subtest 'a. 1000 tenants: each master decides about a third, every key on its sl
 
 subtest 'b. exact quota across both gateways, tenants on different masters' => sub {
     cl_flush();
-    my @tenants = map { (cl_tenants_on($_, 1, "exact-$_-"))[0] } @MASTERS[0, 1];
+    my @tenants = map { (cl_tenants_on($MASTERS[$_], 1, "exact$_-"))[0] } 0, 1;
     isnt cl_node_of_key("tenant:{$tenants[0]}"), cl_node_of_key("tenant:{$tenants[1]}"),
          "@tenants are on different masters";
     ok warm('exact-warm'), 'both gateways decide';
