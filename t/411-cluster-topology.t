@@ -14,7 +14,9 @@
 #   d. the whole cluster down (cluster-require-full-coverage yes and a
 #      slot unserved: CLUSTERDOWN The cluster is down): the failure policy
 #      for every tenant, nginx keeps answering; then back;
-#   e. seed lists with dead nodes: one live seed among dead ones is
+#   e. a master whose script cache was flushed: the gateway loads the
+#      script again there, no request sees the failure policy;
+#   f. seed lists with dead nodes: one live seed among dead ones is
 #      enough; with every seed dead, the failure policy, fast, and no
 #      crash.
 #
@@ -130,6 +132,14 @@ subtest 'a. 1000 tenants: each master decides about a third, every key on its sl
     }
     is_deeply \@missing, [], 'every tenant has its quota counter';
     is_deeply \@misplaced, [], 'each on the master of its slot, and only there';
+    # one link a worker to each master it needed: at most 2 gateways x 2
+    # workers deciding on each (a link per request would show here)
+    for my $m (@MASTERS) {
+        my @links = grep { /\bcmd=(evalsha|eval)\b/ }
+                    split /\n/, cl_cmd($m, 'CLIENT', 'LIST');
+        ok @links >= 1 && @links <= 4, cl_name($m) . ': ' . @links
+           . ' connections that decided, 1 to 4';
+    }
     my %keys = map { $_ => cl_cmd($_, 'DBSIZE') } @MASTERS;
     diag 'keys per master: ' . join ', ', map { cl_name($_) . " $keys{$_}" }
                                           @MASTERS;
@@ -228,7 +238,17 @@ subtest 'd. the whole cluster down: the failure policy for everyone, then back' 
     ok warm(@t), 'every tenant passes again on both gateways';
 };
 
-subtest 'e. seed lists with dead nodes' => sub {
+subtest 'e. a master that lost its scripts (SCRIPT FLUSH): NOSCRIPT handled on that node' => sub {
+    cl_flush();
+    my @t = map { (cl_tenants_on($_, 1, 'noscript-'))[0] } @MASTERS;
+    ok warm(@t), "@t pass";
+    cl_cmd($MASTERS[0], 'SCRIPT', 'FLUSH');
+    my @r = map { my $t = $_; map { api($_, token($t), path => '/api-deny') } $GA, $GB, $GA, $GB } @t;
+    is_deeply [map { "$_->{status} $_->{limit}" } @r], [('200 PASSED') x 12],
+              'every tenant, those on ' . cl_name($MASTERS[0]) . ' too: 200 PASSED at once';
+};
+
+subtest 'f. seed lists with dead nodes' => sub {
     cl_flush();
     my @dead = map { '127.0.0.1:' . cl_dead_port() } 1 .. 3;
     my $live = (cl_seeds())[4];
