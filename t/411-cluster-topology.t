@@ -16,7 +16,10 @@
 #      for every tenant, nginx keeps answering; then back;
 #   e. a master whose script cache was flushed: the gateway loads the
 #      script again there, no request sees the failure policy;
-#   f. seed lists with dead nodes: one live seed among dead ones is
+#   f. keyed limits (tenant_limit_by) and lockout (tenant_lockout): each
+#      key's state on the master of its own slot, the limits exact across
+#      both gateways;
+#   g. seed lists with dead nodes: one live seed among dead ones is
 #      enough; with every seed dead, the failure policy, fast, and no
 #      crash.
 #
@@ -51,12 +54,25 @@ sub gateway_conf {
     tenant_redis cluster=on timeout=200ms;
     tenant_redis_cluster @seeds;
     tenant_plan q300 rate=100000r/s burst=100000 quota=300/day;
+    tenant_limit_zone per_key key=\$http_x_key rate=10r/m burst=9;
 _EOC_
 }
 
+# keyed limits and lockout (g)
+my $KEYED = <<'_EOC_';
+        location /zone {
+            tenant_limit_by per_key;
+            proxy_pass http://backend;
+        }
+        location /login {
+            tenant_lockout key=$arg_user after=3 window=60s duration=60s;
+            proxy_pass http://backend/check;
+        }
+_EOC_
+
 sub start_gateway {
     my ($name, @seeds) = @_;
-    my $g = eval { nginx_start($name, workers => 2,
+    my $g = eval { nginx_start($name, workers => 2, server => $KEYED,
                                redis => gateway_conf(@seeds)) };
     return $g if $g;
     fail("nginx $name starts with cluster=on: $@");
@@ -248,7 +264,46 @@ subtest 'e. a master that lost its scripts (SCRIPT FLUSH): NOSCRIPT handled on t
               'every tenant, those on ' . cl_name($MASTERS[0]) . ' too: 200 PASSED at once';
 };
 
-subtest 'f. seed lists with dead nodes' => sub {
+# a plain GET with headers: "status error"
+sub get {
+    my ($g, $path, %h) = @_;
+    my $r = HTTP::Tiny->new(timeout => 5)
+        ->get("http://127.0.0.1:$g->{port}$path", { headers => \%h });
+    my ($err) = ($r->{content} // '') =~ /"error":"([a-z_]+)"/;
+    return "$r->{status} " . ($err // '-');
+}
+
+# the first name "$prefix$i" whose key (sprintf $pattern, name) is on $m
+sub name_on {
+    my ($m, $pattern, $prefix) = @_;
+    my @ranges = cl_slots_of($m);
+    for my $i (1 .. 100000) {
+        my $s = cl_slot(sprintf $pattern, "$prefix$i");
+        return "$prefix$i" if grep { $s >= $_->[0] && $s <= $_->[1] } @ranges;
+    }
+}
+
+subtest 'f. keyed limits and lockout: each key on the master of its own slot' => sub {
+    cl_flush();
+    for my $m (@MASTERS) {
+        my $k = name_on($m, 'tenant:zone:per_key:{%s}', 'zk');
+        my @r = map { get($_ % 2 ? $GB : $GA, '/zone', 'X-Key' => $k) } 1 .. 12;
+        is_deeply \@r, [('200 -') x 10, ('429 rate_limited') x 2],
+                  "zone key $k: 10 admitted across both gateways, then rate_limited";
+        is cl_cmd($m, 'EXISTS', "tenant:zone:per_key:{$k}"), 1,
+           "its state is on " . cl_name($m);
+
+        my $u = name_on($m, 'tenant:lockout:{%s}', 'user');
+        my @l = map { get($_ % 2 ? $GB : $GA, "/login?user=$u&pw=bad") } 1 .. 3;
+        push @l, get($GA, "/login?user=$u&pw=ok"), get($GB, "/login?user=$u&pw=ok");
+        is_deeply \@l, [('401 -') x 3, ('429 locked_out') x 2],
+                  "user $u: three 401s across both gateways, then locked_out";
+        is cl_cmd($m, 'EXISTS', "tenant:lockout:{$u}:locked"), 1,
+           "the lock is on " . cl_name($m);
+    }
+};
+
+subtest 'g. seed lists with dead nodes' => sub {
     cl_flush();
     my @dead = map { '127.0.0.1:' . cl_dead_port() } 1 .. 3;
     my $live = (cl_seeds())[4];
