@@ -23,7 +23,10 @@
 #      MIGRATING, MIGRATE one key at a time with a pause, SETSLOT NODE
 #      on every master): a long half-moved window;
 #   b. redis-cli --cluster reshard, ten slots including the tenant's;
-#   c. moved back while the gateways still have the old map for it.
+#   c. moved back while the gateways still have the old map for it;
+#   d. as a, for a tenant with no hash in Redis (the usual case): the
+#      script declares keys that do not exist, and Redis answers
+#      -TRYAGAIN from the moment the slot is MIGRATING.
 #
 # How long the tenant saw the failure policy is printed (diag): that is
 # the figure docs/redis.md gives.  Loopback only; bounded by an alarm.
@@ -148,6 +151,20 @@ subtest 'a. MIGRATE key by key (SETSLOT IMPORTING/MIGRATING), under load' => sub
     ok cl_calls($to, qw(evalsha eval)) > $calls, 'decisions ran on ' . cl_name($to);
     is cl_run("tenant:{$busy}", 'HGET', "tenant:{$busy}", 'note'), 'busy',
        'the tenant\'s hash moved with it';
+};
+
+subtest 'd. the same for a tenant without a hash (some of the script\'s keys never exist)' => sub {
+    cl_flush();
+    my ($from, $to, $third) = cl_masters();
+    my ($busy) = cl_tenants_on($from, 1, 'busy-d-');
+    my ($far) = cl_tenants_on($third, 1, 'far-d-');
+    ok wait_passes($_->[0], $_->[1], 5), "$_->[1] passes on $_->[0]{name}"
+        for map { my $t = $_; map { [$_, $t] } $GA, $GB } $busy, $far;
+    my $slot = cl_slot("tenant:{$busy}");
+    my @r = under_load($busy, [$far], sub {
+        cl_move_slot($slot, $to, batch => 1, pause => $KEY_PAUSE);
+    });
+    check_move('d. MIGRATE key by key, no hash', $busy, $from, $to, @r);
 };
 
 subtest 'b. redis-cli --cluster reshard, under load' => sub {

@@ -19,7 +19,11 @@
 #      asynchronous: a kill may lose the last increments, never double
 #      one); the old master is started again and rejoins as a replica.
 #
-# In both, the bystanders see nothing but 200 PASSED, and once resumed
+#   c. the victim's master stalls for 0.6 s (SIGSTOP, SIGCONT: below the
+#      node timeout, no failover): the victim gets the failure policy
+#      within the timeout, its decisions resume within 2 s of SIGCONT.
+#
+# In all, the bystanders see nothing but 200 PASSED, and once resumed
 # the victim too; the new master runs the victim's decisions.
 # "Resumed" is the first 200 PASSED after the last other answer; polled,
 # the test waits 2.5 s past the event before it stops the load, so only
@@ -183,6 +187,21 @@ subtest 'b. a master killed under load' => sub {
     is cl_master_of($old), $new, cl_name($old) . ' replicates ' . cl_name($new);
     note join "\n", grep { /tenant: / && !/rejected with/ } split /\n/,
                      error_log_since($GA, $pos);
+};
+
+subtest 'c. a master stalls (SIGSTOP, below the node timeout) under load' => sub {
+    plan skip_all => 'attached to a cluster not started here' unless cl_can_kill();
+    cl_flush();
+    my $m = pick_tenants('stall');
+    my $calls;
+    my ($v, $b, $t0) = under_load($victim, \@bystanders, sub {
+        cl_stall($m, 0.6);
+        $calls = cl_calls($m, qw(evalsha eval));
+        return time;
+    });
+    check_resume('c. a stalled master', $victim, $v, $b, $t0);
+    ok cl_calls($m, qw(evalsha eval)) > $calls, cl_name($m) . ' decides again, still the master';
+    ok cl_settle(20), 'no failover: the cluster settles' or diag $TenantCluster::WHY;
 };
 
 for my $g ($GA, $GB) {

@@ -44,6 +44,7 @@ our @EXPORT = qw(
     cl_seeds cl_nodes cl_masters cl_replicas cl_replica_of cl_master_of
     cl_cmd cl_try cl_slot cl_slots_of cl_owner cl_node_of_key cl_run
     cl_tenants_on cl_move_slot cl_reshard cl_failover cl_kill cl_restart
+    cl_stall
     cl_wait_promoted cl_settle cl_problem cl_check cl_can_kill cl_slot_unassign
     cl_slot_assign cl_name cl_wait cl_info_field cl_calls cl_dead_port
     cl_flush
@@ -224,6 +225,17 @@ sub cl_kill {
     kill 'KILL', $n->{pid} if $n->{pid};
     cl_wait(5, sub { !alive($n->{pid}) }, 0.01);
     delete $conn{$addr};
+}
+
+# cl_stall($addr, $seconds): SIGSTOP, then SIGCONT (a hung node: below
+# cluster-node-timeout nobody fails it over); returns when it runs again
+sub cl_stall {
+    my ($addr, $seconds) = @_;
+    die "cl_stall: attached to a cluster not started here\n" if $ATTACHED;
+    my $n = node($addr);
+    kill 'STOP', $n->{pid};
+    sleep $seconds;
+    kill 'CONT', $n->{pid};
 }
 
 # cl_restart($addr): start a killed node again (it keeps its nodes.conf
