@@ -402,7 +402,8 @@ ngx_http_tenant_redis_eval(ngx_http_tenant_redis_t *redis, int argc,
 void
 ngx_http_tenant_redis_cancel(ngx_http_tenant_redis_op_t *op)
 {
-    if (op->pause.timer_set) {
+    /* a cluster's only: elsewhere the pause is never set, nor zeroed */
+    if (op->redis->cluster && op->pause.timer_set) {
         /* between a TRYAGAIN and the command sent again: nothing to wait */
         ngx_del_timer(&op->pause);
         ngx_queue_remove(&op->queue);

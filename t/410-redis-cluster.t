@@ -1,0 +1,368 @@
+#!/usr/bin/perl
+#
+# tenant_redis cluster=on: each decision goes to the master of its
+# tenant's slot (CRC16 of the hash tag {ID}), MOVED moves the slot in the
+# gateway's map and the command is sent once more, ASK is followed with
+# ASKING, a half-migrated tenant (TRYAGAIN) and CLUSTERDOWN get the
+# failure policy, a dead seed is skipped, and the configuration mistakes
+# are refused with their file and line.
+#
+# A plain Test::More script, since nginx must keep running while the
+# cluster changes under it: three masters (no replicas), started once
+# for the file with "redis-server --cluster-enabled yes" and joined with
+# "redis-cli --cluster create", on free loopback ports (bus ports too);
+# TenantNginx runs the gateways (master + 1 worker) with
+#
+#   tenant_redis cluster=on timeout=100ms;
+#   tenant_redis_cluster 127.0.0.1:P1 127.0.0.1:P2;
+#
+# Which node decided is told by the tenant's keys (CLUSTER
+# COUNTKEYSINSLOT, GET on its quota counter) on each node.  Everything
+# started here is stopped in END, on failure too; bounded by an alarm.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+
+use Test::More;
+use File::Path qw(make_path);
+use IO::Socket::INET;
+use Time::HiRes qw(time sleep);
+
+use TenantTest;
+use TenantNginx;
+
+$SIG{ALRM} = sub { die "410-redis-cluster.t: time limit (150 s) reached\n" };
+alarm 150;
+
+if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
+plan skip_all => 'no redis-cli' if system('redis-cli --version >/dev/null 2>&1');
+
+my $TMP = $TenantNginx::TMP;
+my $CDIR = "$TMP/cluster";
+my $OWNER = $$;
+my (@PORTS, %BUS);
+
+# ---- the cluster: three masters on free ports
+
+sub free_port { TenantNginx::free_port() }
+
+sub rcli {
+    my ($port, @cmd) = @_;
+    my $q = join ' ', map { "'" . s/'/'\\''/gr . "'" } @cmd;
+    my $out = `redis-cli -p $port $q 2>&1`;
+    chomp $out;
+    return $out;
+}
+
+sub node_start {
+    my ($port) = @_;
+    $BUS{$port} ||= free_port();
+    system('redis-server', '--port', $port, '--bind', '127.0.0.1',
+           '--cluster-enabled', 'yes', '--cluster-port', $BUS{$port},
+           '--cluster-config-file', "$CDIR/nodes-$port.conf",
+           '--cluster-node-timeout', 1000,
+           '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
+           '--dir', $CDIR, '--pidfile', "$CDIR/redis-$port.pid",
+           '--logfile', "$CDIR/redis-$port.log") == 0
+        or die "cannot start redis-server --cluster-enabled yes\n";
+    wait_until(5, sub { rcli($port, 'PING') eq 'PONG' })
+        or die "redis-server did not come up on $port\n";
+}
+
+sub node_stop {
+    my ($port) = @_;
+    rcli($port, 'SHUTDOWN', 'NOSAVE');
+    wait_until(5, sub { !IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
+}
+
+sub wait_until {
+    my ($limit, $code) = @_;
+    my $end = time + $limit;
+    while (1) {
+        my $v = eval { $code->() };
+        return $v if $v;
+        return undef if time > $end;
+        sleep 0.05;
+    }
+}
+
+sub cluster_state { rcli($_[0], 'CLUSTER', 'INFO') =~ /cluster_state:(\w+)/ ? $1 : '' }
+sub node_id { rcli($_[0], 'CLUSTER', 'MYID') }
+sub keyslot { rcli($PORTS[0], 'CLUSTER', 'KEYSLOT', $_[0]) }
+sub keys_in { rcli($_[0], 'CLUSTER', 'COUNTKEYSINSLOT', $_[1]) }
+
+# the master serving a slot, as the cluster says
+sub owner {
+    my ($slot) = @_;
+    for my $line (split /\n/, rcli($PORTS[0], 'CLUSTER', 'NODES')) {
+        my ($id, $addr, $flags, @rest) = split ' ', $line;
+        next unless $flags =~ /master/;
+        for my $range (@rest[5 .. $#rest]) {
+            next if $range =~ /^\[/;
+            my ($lo, $hi) = split /-/, $range;
+            $hi //= $lo;
+            return ($addr =~ /:(\d+)/)[0] if $slot >= $lo && $slot <= $hi;
+        }
+    }
+    return undef;
+}
+
+# a tenant ID, "<prefix>N", whose slot the master on $port serves
+sub tenant_on {
+    my ($port, $prefix) = @_;
+    for my $n (1 .. 500) {
+        my $id = "$prefix$n";
+        return $id if (owner(keyslot($id)) // 0) == $port;
+    }
+    die "no tenant found on $port\n";
+}
+
+# the tenant's quota counter on $port (0: none there)
+sub quota_on {
+    my ($port, $id) = @_;
+    my ($key) = grep { /quota/ } split /\n/,
+                rcli($port, 'CLUSTER', 'GETKEYSINSLOT', keyslot($id), 100);
+    return 0 unless $key && $key =~ /^tenant:\{\Q$id\E\}:quota:/;
+    return rcli($port, 'GET', $key) + 0;
+}
+
+# moves a slot to the master on $to by hand: IMPORTING, MIGRATING, every
+# key with MIGRATE, then (unless $half) SETSLOT NODE on every master
+sub move_slot {
+    my ($slot, $to, %o) = @_;
+    my $from = owner($slot);
+    my ($fid, $tid) = (node_id($from), node_id($to));
+    rcli($to, 'CLUSTER', 'SETSLOT', $slot, 'IMPORTING', $fid);
+    rcli($from, 'CLUSTER', 'SETSLOT', $slot, 'MIGRATING', $tid);
+    my @keys = grep { length } split /\n/,
+               rcli($from, 'CLUSTER', 'GETKEYSINSLOT', $slot, 1000);
+    rcli($from, 'MIGRATE', '127.0.0.1', $to, '', 0, 5000, 'KEYS', @keys)
+        if @keys && !$o{keep_keys};
+    return $from if $o{half};
+    rcli($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $tid) for $to, $from,
+        grep { $_ != $to && $_ != $from } @PORTS;
+    return $from;
+}
+
+make_path($CDIR);
+eval {
+    @PORTS = map { free_port() } 1 .. 3;
+    node_start($_) for @PORTS;
+    my $out = `redis-cli --cluster create @{[map { "127.0.0.1:$_" } @PORTS]} --cluster-yes 2>&1`;
+    die "redis-cli --cluster create failed: $out\n" if $?;
+    wait_until(20, sub { !grep { cluster_state($_) ne 'ok' } @PORTS })
+        or die "the cluster is not ok\n";
+    1;
+} or do { fail("a three-master cluster starts: $@"); done_testing(); exit 1 };
+
+END {
+    if ($$ == $OWNER) {
+        local $?;
+        node_stop($_) for @PORTS;
+    }
+}
+
+my $ZP = free_port();
+my $N = eval { nginx_start('a', redis => <<"_EOC_") }
+    tenant_redis cluster=on timeout=100ms;
+    tenant_redis_cluster 127.0.0.1:$PORTS[0] 127.0.0.1:$PORTS[1];
+
+    tenant_limit_zone per_key key=\$arg_k rate=1000r/s burst=1000;
+
+    server {
+        listen 127.0.0.1:$ZP;
+        location /zone {
+            tenant_limit_by per_key;
+            tenant_redis_failure deny;
+            proxy_pass http://backend;
+        }
+    }
+_EOC_
+    or do { fail("nginx starts with cluster=on: $@"); done_testing(); exit 1 };
+
+sub pass_ok { my $r = shift; "$r->{status} $r->{limit}" eq '200 PASSED' }
+
+my %T = map { $_ => tenant_on($PORTS[$_], "t$_-") } 0 .. 2;
+
+subtest 'a. each decision runs on the master of its tenant\'s slot' => sub {
+    ok wait_until(5, sub { pass_ok(api($N, token($T{0}))) }), 'a first decision passes';
+    for my $i (0 .. 2) {
+        my $id = $T{$i};
+        my $r = api($N, token($id), path => '/api-deny');
+        is "$r->{status} $r->{limit}", '200 PASSED', "tenant $id passes";
+        my $slot = keyslot($id);
+        my @have = map { keys_in($_, $slot) } @PORTS;
+        ok $have[$i] > 0, "its keys (slot $slot) are on its master, port $PORTS[$i]";
+        is_deeply [@have[grep { $_ != $i } 0 .. 2]], [0, 0], 'and on no other master';
+    }
+    unlike error_log($N), qr/\[error\]/, 'no [error] logged';
+};
+
+subtest 'b. the quota is exact for tenants on different masters' => sub {
+    my @ids = map { tenant_on($PORTS[$_], "q$_-") } 0 .. 2;
+    my %sent;
+    for my $round (1 .. 7) {
+        for my $i (0 .. 2) {
+            next if $round > 3 + $i * 2;     # 4, 6 and 7 requests
+            my $r = api($N, token($ids[$i]), path => '/api-deny');
+            $sent{$ids[$i]}++ if pass_ok($r);
+        }
+    }
+    is_deeply [map { $sent{$_} // 0 } @ids], [3, 5, 7], 'every request passed';
+    is_deeply [map { quota_on($PORTS[$_], $ids[$_]) } 0 .. 2], [3, 5, 7],
+              'each counter, on its own master, counts its requests once';
+};
+
+subtest 'c. MOVED: a slot moved by hand is followed, the request counted once' => sub {
+    my $id = tenant_on($PORTS[0], 'm-');
+    my $slot = keyslot($id);
+    ok pass_ok(api($N, token($id), path => '/api-deny')), "tenant $id passes on $PORTS[0]";
+    is quota_on($PORTS[0], $id), 1, 'counted there';
+    move_slot($slot, $PORTS[1]);
+    is owner($slot), $PORTS[1], "slot $slot now on $PORTS[1]";
+    my $pos = length error_log($N);
+    my $r = api($N, token($id), path => '/api-deny');
+    is "$r->{status} $r->{limit}", '200 PASSED', 'the next request passes (MOVED, sent again)';
+    is quota_on($PORTS[1], $id), 2, 'counted once, on the new master, after its keys';
+    is quota_on($PORTS[0], $id), 0, 'nothing left on the old one';
+    ok pass_ok(api($N, token($id), path => '/api-deny')), 'and the one after';
+    is quota_on($PORTS[1], $id), 3, 'counted once again';
+    unlike error_log_since($N, $pos), qr/\[error\]/, 'no [error] logged';
+};
+
+subtest 'd. ASK: a key already imported is served by the importing master' => sub {
+    my $k = 'askkey';
+    my $slot = keyslot($k);
+    my $from = owner($slot);
+    my ($to) = grep { $_ != $from } @PORTS;
+    my $zone = "http://127.0.0.1:$ZP";
+    my $ua = TenantNginx::ua(0);
+    is $ua->get("$zone/zone?k=$k")->{status}, 200, "the keyed limit passes (slot $slot on $from)";
+    move_slot($slot, $to, half => 1);
+    is keys_in($from, $slot), 0, "its key moved to $to, the slot still $from\'s (MIGRATING)";
+    my $pos = length error_log($N);
+    is $ua->get("$zone/zone?k=$k")->{status}, 200, 'the keyed limit passes: ASK, then ASKING on the target';
+    is keys_in($to, $slot), 1, 'the key is on the importing master';
+    is owner($slot), $from, 'the slot has not moved (no MOVED, map unchanged)';
+    unlike error_log_since($N, $pos), qr/\[error\]/, 'no [error] logged';
+    rcli($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', node_id($to)) for $to, $from,
+        grep { $_ != $to && $_ != $from } @PORTS;
+    is $ua->get("$zone/zone?k=$k")->{status}, 200, 'and once the slot is moved';
+};
+
+subtest 'e. a half-migrated tenant (ASK, then TRYAGAIN) gets the failure policy, then its new master' => sub {
+    my $id = tenant_on($PORTS[2], 'h-');
+    my $slot = keyslot($id);
+    ok pass_ok(api($N, token($id), path => '/api-deny')), "tenant $id passes on $PORTS[2]";
+    move_slot($slot, $PORTS[0], half => 1);
+    my $pos = length error_log($N);
+    my $r = api($N, token($id), path => '/api-deny');
+    is "$r->{status} $r->{error}", '503 limiter_unavailable',
+       'meanwhile: 503 limiter_unavailable (tenant_redis_failure deny)';
+    cmp_ok $r->{took}, '<', 1, 'answered within the wait';
+    like error_log_since($N, $pos), qr/too many redirects for slot $slot, last "TRYAGAIN/,
+         'logged: too many redirects, the last a TRYAGAIN';
+    $r = api($N, token($id));
+    is "$r->{status} $r->{limit}", '200 UNAVAILABLE', 'with tenant_redis_failure allow: 200, UNAVAILABLE';
+    rcli($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', node_id($PORTS[0])) for @PORTS;
+    $r = api($N, token($id), path => '/api-deny');
+    is "$r->{status} $r->{limit}", '200 PASSED', 'once the slot has moved: it passes on the new master';
+    is quota_on($PORTS[0], $id), 2, 'counted: the first and the last, not the refused ones';
+};
+
+subtest 'f. a dead seed first is skipped' => sub {
+    my $dead = free_port();
+    my $b = eval { nginx_start('b', redis => <<"_EOC_") };
+    tenant_redis cluster=on timeout=100ms;
+    tenant_redis_cluster 127.0.0.1:$dead 127.0.0.1:$PORTS[2];
+_EOC_
+    ok $b, 'nginx starts with a dead seed first' or return;
+    ok wait_until(5, sub { pass_ok(api($b, token($T{1}))) }), 'decisions pass';
+    my @r = map { api($b, token($T{$_ % 3}), path => '/api-deny') } 1 .. 9;
+    is_deeply [map { "$_->{status} $_->{limit}" } @r], [('200 PASSED') x 9],
+              'on every master: 9 decisions pass';
+    like error_log($b), qr/127\.0\.0\.1:$dead/, 'the dead seed is logged';
+    nginx_stop($b);
+};
+
+subtest 'g. CLUSTERDOWN, then a master down: its tenants get the failure policy, the others are served' => sub {
+    node_stop($PORTS[2]);
+    ok wait_until(10, sub { cluster_state($PORTS[0]) eq 'fail' }),
+       "$PORTS[2] stopped: the cluster is down (cluster-require-full-coverage yes)";
+    my $pos = length error_log($N);
+    my $r = api($N, token($T{0}), path => '/api-deny');
+    is "$r->{status} $r->{error}", '503 limiter_unavailable', "CLUSTERDOWN from $PORTS[0]: the failure policy";
+    cmp_ok $r->{took}, '<', 1, 'at once';
+    $r = api($N, token($T{0}));
+    is "$r->{status} $r->{limit}", '200 UNAVAILABLE', 'with tenant_redis_failure allow: 200, UNAVAILABLE';
+    # the link's errors are logged once a second: the lost master's may come first
+    ok wait_until(5, sub { api($N, token($T{0}));
+                           error_log_since($N, $pos) =~ /redis error: "CLUSTERDOWN/ }),
+       'CLUSTERDOWN is logged';
+
+    rcli($_, 'CONFIG', 'SET', 'cluster-require-full-coverage', 'no') for @PORTS[0, 1];
+    ok wait_until(10, sub { !grep { cluster_state($_) ne 'ok' } @PORTS[0, 1] }),
+       'cluster-require-full-coverage no: the rest of the cluster serves';
+    my @r = map { api($N, token($T{$_}), path => '/api-deny') } 0 .. 2;
+    is "$r[0]{status} $r[0]{limit}", '200 PASSED', "a tenant on $PORTS[0] passes";
+    is "$r[1]{status} $r[1]{limit}", '200 PASSED', "a tenant on $PORTS[1] passes";
+    is "$r[2]{status} $r[2]{error}", '503 limiter_unavailable', "a tenant on $PORTS[2] (down): the failure policy";
+    cmp_ok $r[2]{took}, '<', 1, 'at once';
+};
+
+# ---- configuration mistakes: nginx -t, the message and its line
+
+sub nginx_t {
+    my ($http) = @_;
+    my $dir = "$TMP/conf-" . int(rand(1e9));
+    make_path("$dir/logs");
+    open my $fh, '>', "$dir/nginx.conf" or die $!;
+    print $fh join('', map { "load_module $_;\n" } @TenantNginx::MODULES),
+              "error_log $dir/logs/error.log;\npid $dir/logs/nginx.pid;\n",
+              "events {}\nhttp {\n$http}\n";
+    close $fh;
+    my $out = `$TenantNginx::NGINX -t -p $dir/ -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
+    return ($? == 0, $out);
+}
+
+subtest 'h. configuration mistakes are refused, naming the line' => sub {
+    my @cases = (
+        ["tenant_redis cluster=on;\n",
+         qr/"tenant_redis cluster=on" needs the seed nodes: add "tenant_redis_cluster host:port \.\.\." in \S+nginx.conf:\d+/,
+         'cluster=on without tenant_redis_cluster'],
+        ["tenant_redis 127.0.0.1:6379;\ntenant_redis_cluster 127.0.0.1:7000;\n",
+         qr/"tenant_redis_cluster" is only used with "tenant_redis cluster=on" in \S+nginx.conf:\d+/,
+         'tenant_redis_cluster without cluster=on'],
+        ["tenant_redis cluster=on db=2;\ntenant_redis_cluster 127.0.0.1:7000;\n",
+         qr/"db=2" cannot be used with "cluster=on": Redis Cluster has only database 0 in \S+nginx.conf:\d+/,
+         'db= other than 0'],
+        ["tenant_redis sentinel=mymaster cluster=on;\n",
+         qr/"cluster=on" and "sentinel=" cannot be used together in \S+nginx.conf:\d+/,
+         'cluster=on with sentinel='],
+        ["tenant_redis 127.0.0.1:6379 cluster=on;\n",
+         qr/"cluster=on" takes its nodes from "tenant_redis_cluster", not from the address "127.0.0.1:6379"/,
+         'cluster=on with an address'],
+        ["tenant_redis cluster=yes;\n",
+         qr/invalid parameter "cluster=yes"/, 'cluster=yes'],
+        ["tenant_redis cluster=on;\ntenant_redis_cluster 127.0.0.1:7000 nosuchhost.invalid:7001;\n",
+         qr/host not found in cluster node address "nosuchhost.invalid:7001"/, 'a seed that does not resolve'],
+        ["tenant_redis cluster=on;\ntenant_redis_cluster 127.0.0.1:7000;\ntenant_redis_cluster 127.0.0.1:7001;\n",
+         qr/"tenant_redis_cluster" directive is duplicate/, 'tenant_redis_cluster twice'],
+        ["tenant_redis_cluster 127.0.0.1:7000;\n",
+         qr/"tenant_redis_\*" directives need "tenant_redis"/, 'tenant_redis_cluster alone'],
+        ["tenant_redis cluster=on;\ntenant_redis_cluster 127.0.0.1:7000;\ntenant_redis_sentinel 127.0.0.1:26379;\n",
+         qr/"tenant_redis_sentinel" cannot be used with "tenant_redis cluster=on"/, 'with tenant_redis_sentinel'],
+    );
+    for my $c (@cases) {
+        my ($ok, $out) = nginx_t($c->[0]);
+        ok !$ok, "$c->[2]: refused";
+        like $out, $c->[1], "$c->[2]: the message";
+    }
+    my ($ok, $out) = nginx_t("tenant_redis cluster=on timeout=80ms password=secret;\n"
+                             . "tenant_redis_cluster 127.0.0.1:7000 localhost:7001;\n");
+    ok $ok, 'a good one is accepted' or diag $out;
+};
+
+done_testing();
