@@ -29,7 +29,7 @@
 # the quota as for sentinel; "affected NAME t1,t2" events name the
 # tenants a fault may leave without Redis: "others" checks that no other
 # tenant was answered without Redis meanwhile; fds allow a Redis socket
-# a master.
+# a master and the one that reads the slot map.
 
 use strict;
 use warnings;
@@ -783,9 +783,10 @@ if ($CLUSTER) {
             my $w = $s{$l}{$pid};
             $clients += $w->{client};
             next if $w->{state} ne 'worker';
-            # in a cluster, one a master the worker has needed
+            # in a cluster, one a master the worker has needed and the one
+            # that reads the slot map (CLUSTER SLOTS)
             push @fd_bad, "$l: worker $pid has $w->{redis} Redis sockets"
-                if $CLUSTER ? $w->{redis} < 1 || $w->{redis} > 3 : $w->{redis} != 1;
+                if $CLUSTER ? $w->{redis} < 1 || $w->{redis} > 4 : $w->{redis} != 1;
         }
         push @fd_bad, "$l: $clients client connections, more than wrk's and the probe's"
             if $clients > $WRK_CONN + 4;
@@ -811,7 +812,8 @@ if ($CLUSTER) {
 
     verdict(!@fd_bad, 'fds', "non-connection fds at most +$FD_TOL a worker through the"
             . " faults and after the reloads, "
-            . ($CLUSTER ? 'one to three Redis sockets a worker' : 'one Redis socket a worker')
+            . ($CLUSTER ? 'one to four Redis sockets a worker (a master each, the slot map\'s)'
+                      : 'one Redis socket a worker')
             . ', old workers gone');
     info("  $_") for @fd_lines;
     info("  ! $_") for @fd_bad;
