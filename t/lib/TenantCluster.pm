@@ -26,6 +26,18 @@ package TenantCluster;
 # (every master keeps its own replica, so that a later failover of it
 # has a replica to promote).
 #
+# Variants, named when the file loads the module (one per file):
+#
+#   use TenantCluster qw(tls);   every node TLS only (port 0, tls-port,
+#                                tls-cluster and tls-replication yes): a
+#                                test CA and a certificate for redis.test
+#                                and 127.0.0.1 (openssl CLI), in
+#                                TEST_NGINX_CLUSTER_CA; the harness speaks
+#                                TLS too
+#   use TenantCluster qw(acl);   the user "gateway" (password $GW_PASSWORD)
+#                                with $GW_ACL: the rights the module needs
+#                                in a cluster, and no more
+#
 # Debugging: TENANT_CLUSTER=127.0.0.1:P[,...] attaches to a running
 # cluster instead of starting one (nothing is started or stopped;
 # cl_kill and cl_restart die: cl_can_kill() says so); TENANT_CLUSTER_KEEP=1
@@ -37,9 +49,11 @@ use warnings;
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
+use IO::Socket::SSL ();
 use Time::HiRes qw(sleep time);
 
-use Exporter 'import';
+use Exporter ();
+our @ISA = qw(Exporter);
 our @EXPORT = qw(
     cl_seeds cl_nodes cl_masters cl_replicas cl_replica_of cl_master_of
     cl_cmd cl_try cl_slot cl_slots_of cl_owner cl_node_of_key cl_run
@@ -50,11 +64,77 @@ our @EXPORT = qw(
     cl_flush
 );
 
+# What the gateway's user needs on a cluster node: t/lib/TenantTopology's
+# single-node rights, and CLUSTER SLOTS (the slot map) and ASKING (a
+# command sent on after -ASK).
+our $GW_ACL = '~tenant:* resetchannels -@all'
+    . ' +evalsha +eval +script|load +select +ping'
+    . ' +time +get +mget +hget +hmget +exists +pttl'
+    . ' +set +incr +pexpire +expireat +del'
+    . ' +cluster|slots +asking';
+our $GW_PASSWORD = 'gw-Cluster-5e1b';
+
 our $NODE_TIMEOUT = 1000;
+our %OPT;             # tls, acl: as imported
 our $COUNT = 6;
 our (@NODES, %BY_ADDR, $DIR, $ATTACHED, $WHY);
 my $owner = $$;
-my %conn;
+my (%conn, $started);
+
+sub import {
+    my ($class, @what) = @_;
+    for my $w (@what) {
+        die "TenantCluster: unknown variant \"$w\" (tls acl)\n"
+            unless $w eq 'tls' || $w eq 'acl';
+        $OPT{$w} = 1;
+    }
+    # perl -c runs this but not END: nothing is started then
+    if (!$started++ && !$^C) {
+        if ($ENV{TENANT_CLUSTER}) { attach() } else { start() }
+        $ENV{TEST_NGINX_CLUSTER_SEEDS} = join ' ', cl_seeds();
+    }
+    __PACKAGE__->export_to_level(1, $class, @EXPORT);
+}
+
+sub tls_dir { "$DIR/tls" }
+
+sub connect_node {
+    my ($addr) = @_;
+    return IO::Socket::INET->new(PeerAddr => $addr, Timeout => 3)
+        unless $OPT{tls};
+    return IO::Socket::SSL->new(PeerAddr => $addr, Timeout => 3,
+        SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE());
+}
+
+sub make_certs {
+    my $d = tls_dir();
+    make_path($d);
+    my $run = sub {
+        my $out = `cd '$d' && @_ 2>&1`;
+        die "openssl failed: @_\n$out" if $?;
+    };
+    $run->('openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1'
+           . ' -nodes -days 3650 -keyout ca.key -out ca.crt -subj "/CN=Cluster Test CA"'
+           . ' -addext basicConstraints=critical,CA:TRUE'
+           . ' -addext keyUsage=critical,keyCertSign,cRLSign');
+    $run->('openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1'
+           . ' -nodes -keyout server.key -out server.csr -subj /CN=redis.test');
+    open my $e, '>', "$d/server.ext" or die $!;
+    print {$e} "basicConstraints=critical,CA:FALSE\n"
+        . "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        . "extendedKeyUsage=serverAuth,clientAuth\n"
+        . "subjectAltName=DNS:redis.test,IP:127.0.0.1\n";
+    close $e;
+    $run->('openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key'
+           . ' -CAcreateserial -days 3650 -extfile server.ext -out server.crt');
+    chmod 0644, glob "$d/*.key";
+    $ENV{TEST_NGINX_CLUSTER_CA} = "$d/ca.crt";
+}
+
+# redis-cli's options for this cluster
+sub cli_opts {
+    return $OPT{tls} ? ('--tls', '--cacert', tls_dir() . '/ca.crt') : ();
+}
 
 sub free_port {
     my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
@@ -92,8 +172,7 @@ sub cl_wait {
 sub cl_cmd {
     my ($addr, @args) = @_;
     for my $try (1, 2) {
-        my $s = $conn{$addr} ||= IO::Socket::INET->new(PeerAddr => $addr,
-                                                       Timeout => 3)
+        my $s = $conn{$addr} ||= connect_node($addr)
             or die "cannot connect to redis at $addr: $!\n";
         my $req = '*' . @args . "\r\n";
         $req .= '$' . length($_) . "\r\n$_\r\n" for @args;
@@ -165,8 +244,14 @@ sub cl_calls {
 
 sub node_conf {
     my ($n) = @_;
+    my $t = tls_dir();
     return (
-        "port $n->{port}",
+        $OPT{tls} ? ('port 0', "tls-port $n->{port}", 'tls-cluster yes',
+                     'tls-replication yes', "tls-cert-file $t/server.crt",
+                     "tls-key-file $t/server.key", "tls-ca-cert-file $t/ca.crt",
+                     'tls-auth-clients no')
+                  : "port $n->{port}",
+        $OPT{acl} ? "user gateway on >$GW_PASSWORD $GW_ACL" : (),
         "cluster-port $n->{bus}",
         'bind 127.0.0.1',
         "dir $n->{dir}",
@@ -259,6 +344,7 @@ sub start {
         $DIR = tempdir('tenant-cluster-XXXXXX', TMPDIR => 1,
                        CLEANUP => !$ENV{TENANT_CLUSTER_KEEP});
     }
+    make_certs() if $OPT{tls};
     my %taken;
     for my $i (1 .. $COUNT) {
         my ($port, $bus);
@@ -271,7 +357,7 @@ sub start {
         $BY_ADDR{$n->{addr}} = $n;
     }
     node_start($_) for @NODES;
-    my $out = `redis-cli --cluster create @{[ map { $_->{addr} } @NODES ]} --cluster-replicas 1 --cluster-yes 2>&1`;
+    my $out = `redis-cli @{[ cli_opts() ]} --cluster create @{[ map { $_->{addr} } @NODES ]} --cluster-replicas 1 --cluster-yes 2>&1`;
     die "redis-cli --cluster create failed:\n$out" if $?;
     cl_settle(30) or die "the cluster did not settle: $WHY\n";
 }
@@ -466,7 +552,7 @@ sub cl_move_slot {
 sub cl_reshard {
     my ($from, $to, $slots) = @_;
     my %id = map { $_->{addr} => $_->{id} } @{ cl_nodes() };
-    my $out = `redis-cli --cluster reshard $to --cluster-from $id{$from} --cluster-to $id{$to} --cluster-slots $slots --cluster-yes 2>&1`;
+    my $out = `redis-cli @{[ cli_opts() ]} --cluster reshard $to --cluster-from $id{$from} --cluster-to $id{$to} --cluster-slots $slots --cluster-yes 2>&1`;
     die "redis-cli --cluster reshard failed:\n$out" if $?;
     return $out;
 }
@@ -543,7 +629,7 @@ sub cl_problem {
 sub cl_check {
     my ($addr) = grep { (cl_try($_, 'PING'))[0] } cl_seeds();
     return 'no node answers' unless $addr;
-    return scalar `redis-cli --cluster check $addr 2>&1`;
+    return scalar `redis-cli @{[ cli_opts() ]} --cluster check $addr 2>&1`;
 }
 
 # CLUSTERDOWN for one slot: every node forgets who serves it (DELSLOTS);
@@ -564,14 +650,6 @@ sub cl_slot_assign {
     });
 }
 
-# perl -c runs this but not END: nothing is started then
-if ($^C) {
-} elsif ($ENV{TENANT_CLUSTER}) {
-    attach();
-} else {
-    start();
-}
-$ENV{TEST_NGINX_CLUSTER_SEEDS} = join ' ', cl_seeds();
 
 END {
     local $?;
