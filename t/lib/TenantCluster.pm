@@ -4,10 +4,9 @@ package TenantCluster;
 # replicas (redis-server --cluster-enabled yes, joined with redis-cli
 # --cluster create --cluster-replicas 1), started once per test FILE when
 # the file loads this module, on free loopback ports (client and bus
-# port both chosen free: cluster-port), in a directory under the
-# servroot, and stopped when the file ends (END, only in the process
-# that started it: the runner's and the test's forked children leave it
-# alone).
+# port both chosen free: cluster-port), in a temporary directory, and
+# stopped when the file ends (END, only in the process that started it:
+# the runner's and the test's forked children leave it alone).
 #
 #   use TenantCluster;
 #   my @seeds = cl_seeds();                 # ("127.0.0.1:P", ...) x 6
@@ -335,15 +334,11 @@ sub cl_restart {
 }
 
 sub start {
-    my $base = $ENV{TEST_NGINX_SERVROOT};
-    if ($base) {
-        make_path($base);
-        $DIR = tempdir('cluster-XXXXXX', DIR => $base,
-                       CLEANUP => !$ENV{TENANT_CLUSTER_KEEP});
-    } else {
-        $DIR = tempdir('tenant-cluster-XXXXXX', TMPDIR => 1,
-                       CLEANUP => !$ENV{TENANT_CLUSTER_KEEP});
-    }
+    # in TMPDIR, like TenantRedis and TenantTopology: not under the
+    # servroot, which a Test::Nginx file running alongside (prove -j)
+    # removes whole when it starts
+    $DIR = tempdir('tenant-cluster-XXXXXX', TMPDIR => 1,
+                   CLEANUP => !$ENV{TENANT_CLUSTER_KEEP});
     make_certs() if $OPT{tls};
     my %taken;
     for my $i (1 .. $COUNT) {
