@@ -119,9 +119,11 @@ static ngx_int_t ngx_http_tenant_redis_forward(ngx_http_tenant_redis_t *redis,
     ngx_uint_t asking);
 static ngx_int_t ngx_http_tenant_redis_redirect(ngx_http_tenant_redis_t *redis,
     ngx_http_tenant_redis_op_t *op, ngx_http_tenant_redis_reply_t *reply);
-static ngx_int_t ngx_http_tenant_redis_moved(ngx_http_tenant_redis_t *redis,
+static ngx_int_t ngx_http_tenant_redis_follow(ngx_http_tenant_redis_t *redis,
     ngx_http_tenant_redis_op_t *op, ngx_http_tenant_redis_reply_t *reply,
     ngx_uint_t moved);
+static ngx_uint_t ngx_http_tenant_redis_error_is(
+    ngx_http_tenant_redis_reply_t *reply, const char *code);
 static void ngx_http_tenant_redis_pause_handler(ngx_event_t *ev);
 static void ngx_http_tenant_redis_asked(void *data,
     ngx_http_tenant_redis_reply_t *reply);
@@ -928,25 +930,13 @@ static ngx_int_t
 ngx_http_tenant_redis_redirect(ngx_http_tenant_redis_t *redis,
     ngx_http_tenant_redis_op_t *op, ngx_http_tenant_redis_reply_t *reply)
 {
-    ngx_uint_t  moved;
+    ngx_uint_t  moved, ask, tryagain;
 
-    if (reply->len > sizeof("MOVED ") - 1
-        && ngx_strncmp(reply->str, "MOVED ", sizeof("MOVED ") - 1) == 0)
-    {
-        moved = 1;
+    moved = ngx_http_tenant_redis_error_is(reply, "MOVED ");
+    ask = ngx_http_tenant_redis_error_is(reply, "ASK ");
+    tryagain = ngx_http_tenant_redis_error_is(reply, "TRYAGAIN");
 
-    } else if (reply->len > sizeof("ASK ") - 1
-               && ngx_strncmp(reply->str, "ASK ", sizeof("ASK ") - 1) == 0)
-    {
-        moved = 0;
-
-    } else if (reply->len >= sizeof("TRYAGAIN") - 1
-               && ngx_strncmp(reply->str, "TRYAGAIN", sizeof("TRYAGAIN") - 1)
-                  == 0)
-    {
-        moved = 2;
-
-    } else {
+    if (!moved && !ask && !tryagain) {
         return NGX_DECLINED;
     }
 
@@ -962,7 +952,7 @@ ngx_http_tenant_redis_redirect(ngx_http_tenant_redis_t *redis,
     /* another node may lack the script: one EVAL there too */
     op->retried = 0;
 
-    if (moved == 2) {
+    if (tryagain) {
         op->pause.handler = ngx_http_tenant_redis_pause_handler;
         op->pause.data = op;
         op->pause.log = &redis->log;
@@ -973,14 +963,14 @@ ngx_http_tenant_redis_redirect(ngx_http_tenant_redis_t *redis,
         return NGX_OK;
     }
 
-    return ngx_http_tenant_redis_moved(redis, op, reply, moved);
+    return ngx_http_tenant_redis_follow(redis, op, reply, moved);
 }
 
 
-/* "MOVED SLOT HOST:PORT", "ASK SLOT HOST:PORT" */
+/* "MOVED SLOT HOST:PORT" (moved), "ASK SLOT HOST:PORT" */
 
 static ngx_int_t
-ngx_http_tenant_redis_moved(ngx_http_tenant_redis_t *redis,
+ngx_http_tenant_redis_follow(ngx_http_tenant_redis_t *redis,
     ngx_http_tenant_redis_op_t *op, ngx_http_tenant_redis_reply_t *reply,
     ngx_uint_t moved)
 {
@@ -1019,6 +1009,18 @@ ngx_http_tenant_redis_moved(ngx_http_tenant_redis_t *redis,
     }
 
     return ngx_http_tenant_redis_forward(redis, op, link, !moved);
+}
+
+
+static ngx_uint_t
+ngx_http_tenant_redis_error_is(ngx_http_tenant_redis_reply_t *reply,
+    const char *code)
+{
+    size_t  len;
+
+    len = ngx_strlen(code);
+
+    return reply->len >= len && ngx_strncmp(reply->str, code, len) == 0;
 }
 
 

@@ -9,6 +9,7 @@
 #include <ngx_event.h>
 
 #include "ngx_http_tenant_redis_cluster.h"
+#include "ngx_http_tenant_redis_node.h"
 
 
 /* a failover is also followed through MOVED and lost links, sooner */
@@ -20,28 +21,7 @@
 /* slot map entries are 16 bits; far more than any cluster has */
 #define NGX_HTTP_TENANT_CLUSTER_MAX_NODES      1024
 
-#define NGX_HTTP_TENANT_CLUSTER_BACKOFF_MIN    100
-#define NGX_HTTP_TENANT_CLUSTER_BACKOFF_MAX    500
-
 #define NGX_HTTP_TENANT_CLUSTER_NAME_LEN       (NGX_MAXHOSTNAMELEN + 8)
-
-
-/* a node the cluster named: "host:port" as in CLUSTER SLOTS and MOVED */
-
-typedef struct {
-    ngx_http_tenant_redis_cluster_t  *cluster;
-    ngx_uint_t                        index;
-    ngx_str_t                         name;
-    ngx_http_tenant_redis_peer_t      peer;
-    ngx_sockaddr_t                    sockaddr;
-    ngx_http_tenant_redis_conn_t     *link;
-    ngx_event_t                       reconnect;
-    ngx_msec_t                        backoff;
-
-    unsigned                          master:1;   /* serves a slot */
-    unsigned                          healthy:1;  /* answered, or new */
-    unsigned                          failed:1;   /* since last success */
-} ngx_http_tenant_redis_node_t;
 
 
 struct ngx_http_tenant_redis_cluster_s {
@@ -95,20 +75,7 @@ static ngx_http_tenant_redis_node_t *ngx_http_tenant_redis_cluster_seed(
 static ngx_http_tenant_redis_node_t *ngx_http_tenant_redis_cluster_node(
     ngx_http_tenant_redis_cluster_t *cl, ngx_str_t *host, in_port_t port,
     ngx_http_tenant_redis_peer_t *seed);
-static ngx_http_tenant_redis_node_t *ngx_http_tenant_redis_node_create(
-    ngx_http_tenant_redis_cluster_t *cl, ngx_str_t *name, size_t hostlen,
-    in_port_t port, ngx_http_tenant_redis_peer_t *seed);
-static ngx_int_t ngx_http_tenant_redis_node_address(
-    ngx_http_tenant_redis_node_t *node);
-static ngx_http_tenant_redis_conn_t *ngx_http_tenant_redis_node_link(
-    ngx_http_tenant_redis_node_t *node);
-static void ngx_http_tenant_redis_node_open(ngx_http_tenant_redis_node_t *node);
-static void ngx_http_tenant_redis_node_loaded(void *data,
-    ngx_http_tenant_redis_reply_t *reply);
-static void ngx_http_tenant_redis_node_down(void *data);
-static void ngx_http_tenant_redis_node_retry_later(
-    ngx_http_tenant_redis_node_t *node, u_char *reason);
-static void ngx_http_tenant_redis_node_reconnect(ngx_event_t *ev);
+static void ngx_http_tenant_redis_cluster_lost(void *data);
 static u_char *ngx_http_tenant_redis_cluster_bulk(u_char *p, u_char *last,
     ngx_str_t *s);
 static u_char *ngx_http_tenant_redis_cluster_log_handler(ngx_log_t *log,
@@ -209,8 +176,7 @@ ngx_http_tenant_redis_cluster_create(ngx_log_t *log,
 void
 ngx_http_tenant_redis_cluster_destroy(ngx_http_tenant_redis_cluster_t *cl)
 {
-    ngx_uint_t                     i;
-    ngx_http_tenant_redis_node_t  *node;
+    ngx_uint_t  i;
 
     /* commands still waiting fail, quietly: the requests are going too */
     cl->exiting = 1;
@@ -228,17 +194,7 @@ ngx_http_tenant_redis_cluster_destroy(ngx_http_tenant_redis_cluster_t *cl)
     }
 
     for (i = 0; i < cl->nnodes; i++) {
-        node = cl->nodes[i];
-
-        if (node->link) {
-            ngx_http_tenant_redis_conn_destroy(node->link);
-        }
-
-        if (node->reconnect.timer_set) {
-            ngx_del_timer(&node->reconnect);
-        }
-
-        ngx_free(node);
+        ngx_http_tenant_redis_node_destroy(cl->nodes[i]);
     }
 
     ngx_free(cl->nodes);
@@ -841,299 +797,29 @@ ngx_http_tenant_redis_cluster_node(ngx_http_tenant_redis_cluster_t *cl,
         return NULL;
     }
 
-    return ngx_http_tenant_redis_node_create(cl, &name, host->len, port,
+    node = ngx_http_tenant_redis_node_create(&cl->log, cl->conf, cl->script,
+                                             cl->sha1, &name, host->len, port,
                                              seed);
-}
-
-
-static ngx_http_tenant_redis_node_t *
-ngx_http_tenant_redis_node_create(ngx_http_tenant_redis_cluster_t *cl,
-    ngx_str_t *name, size_t hostlen, in_port_t port,
-    ngx_http_tenant_redis_peer_t *seed)
-{
-    ngx_http_tenant_redis_conf_t  *rcf;
-    ngx_http_tenant_redis_node_t  *node;
-
-    rcf = cl->conf;
-
-    node = ngx_calloc(sizeof(ngx_http_tenant_redis_node_t) + name->len,
-                      &cl->log);
     if (node == NULL) {
         return NULL;
     }
 
-    node->cluster = cl;
-    node->name.data = (u_char *) (node + 1);
-    node->name.len = name->len;
-    ngx_memcpy(node->name.data, name->data, name->len);
-
-    node->peer.host.data = node->name.data;
-    node->peer.host.len = hostlen;
-    node->peer.port = port;
-    node->peer.username = rcf->username;
-    node->peer.password = rcf->password;
-    node->peer.tls = rcf->tls_ctx;
-
-    if (seed) {
-        /* resolved when the configuration was read */
-        node->peer.sockaddr = seed->sockaddr;
-        node->peer.socklen = seed->socklen;
-
-    } else if (ngx_http_tenant_redis_node_address(node) != NGX_OK) {
-        node->peer.resolver = rcf->resolver;
-        node->peer.resolver_timeout = rcf->resolver_timeout;
-    }
-
-    node->link = ngx_http_tenant_redis_conn_create(&cl->log,
-                                       ngx_http_tenant_redis_node_down, node);
-    if (node->link == NULL) {
-        ngx_free(node);
-        return NULL;
-    }
-
-    node->reconnect.handler = ngx_http_tenant_redis_node_reconnect;
-    node->reconnect.data = node;
-    node->reconnect.log = &cl->log;
-    node->reconnect.cancelable = 1;
-
-    node->backoff = NGX_HTTP_TENANT_CLUSTER_BACKOFF_MIN;
-
-    /* until a first attempt fails, commands queue behind the connect */
-    node->healthy = 1;
-
     node->index = cl->nnodes;
+    node->lost = ngx_http_tenant_redis_cluster_lost;
+    node->data = cl;
+
     cl->nodes[cl->nnodes++] = node;
 
     return node;
 }
 
 
-/* an IP address: no resolver needed; NGX_DECLINED: a name */
-
-static ngx_int_t
-ngx_http_tenant_redis_node_address(ngx_http_tenant_redis_node_t *node)
-{
-    in_addr_t             addr;
-    ngx_str_t            *host;
-    struct sockaddr_in   *sin;
-#if (NGX_HAVE_INET6)
-    struct sockaddr_in6  *sin6;
-#endif
-
-    host = &node->peer.host;
-
-    addr = ngx_inet_addr(host->data, host->len);
-
-    if (addr != INADDR_NONE) {
-        sin = &node->sockaddr.sockaddr_in;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(node->peer.port);
-        sin->sin_addr.s_addr = addr;
-
-        node->peer.sockaddr = &node->sockaddr.sockaddr;
-        node->peer.socklen = sizeof(struct sockaddr_in);
-        return NGX_OK;
-    }
-
-#if (NGX_HAVE_INET6)
-    sin6 = &node->sockaddr.sockaddr_in6;
-
-    if (ngx_inet6_addr(host->data, host->len, sin6->sin6_addr.s6_addr)
-        == NGX_OK)
-    {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(node->peer.port);
-
-        node->peer.sockaddr = &node->sockaddr.sockaddr;
-        node->peer.socklen = sizeof(struct sockaddr_in6);
-        return NGX_OK;
-    }
-#endif
-
-    return NGX_DECLINED;
-}
-
-
-/* the node's link, opened now if need be; NULL: not usable now */
-
-static ngx_http_tenant_redis_conn_t *
-ngx_http_tenant_redis_node_link(ngx_http_tenant_redis_node_t *node)
-{
-    if (node->peer.sockaddr == NULL && node->peer.resolver == NULL) {
-        ngx_http_tenant_redis_log_link(&node->cluster->log,
-                                       "redis cluster node \"%V\" is named, "
-                                       "not addressed: it needs a "
-                                       "\"resolver\" at the http level",
-                                       &node->name);
-        return NULL;
-    }
-
-    if (!ngx_http_tenant_redis_conn_is_open(node->link)) {
-
-        if (node->reconnect.timer_set) {
-            return NULL;
-        }
-
-        ngx_http_tenant_redis_node_open(node);
-
-        if (!ngx_http_tenant_redis_conn_is_open(node->link)) {
-            return NULL;
-        }
-    }
-
-    /* after a failure, commands wait for no connect: the policy applies */
-
-    if (!ngx_http_tenant_redis_conn_is_ready(node->link) && !node->healthy) {
-        return NULL;
-    }
-
-    return node->link;
-}
-
-
-/* SCRIPT LOAD leaves right behind AUTH, ahead of any EVALSHA */
+/* a master lost, or not reached, may have failed over */
 
 static void
-ngx_http_tenant_redis_node_open(ngx_http_tenant_redis_node_t *node)
+ngx_http_tenant_redis_cluster_lost(void *data)
 {
-    u_char                           *p, *buf;
-    ngx_str_t                         argv[3];
-    ngx_http_tenant_redis_cluster_t  *cl;
-
-    cl = node->cluster;
-
-    if (ngx_http_tenant_redis_conn_open(node->link, &node->peer) != NGX_OK) {
-        ngx_http_tenant_redis_node_retry_later(node,
-                                ngx_http_tenant_redis_conn_error(node->link));
-        return;
-    }
-
-    ngx_str_set(&argv[0], "SCRIPT");
-    ngx_str_set(&argv[1], "LOAD");
-    argv[2] = *cl->script;
-
-    buf = ngx_alloc(ngx_http_tenant_redis_resp_size(3, argv), &cl->log);
-
-    if (buf == NULL) {
-        ngx_http_tenant_redis_conn_close(node->link, 0);
-        return;
-    }
-
-    p = ngx_http_tenant_redis_resp(buf, 3, argv);
-
-    if (ngx_http_tenant_redis_conn_send(node->link, buf, p - buf,
-                                        ngx_http_tenant_redis_node_loaded,
-                                        node)
-        != NGX_OK)
-    {
-        ngx_http_tenant_redis_conn_close(node->link, 0);
-    }
-
-    ngx_free(buf);
-}
-
-
-static void
-ngx_http_tenant_redis_node_loaded(void *data,
-    ngx_http_tenant_redis_reply_t *reply)
-{
-    ngx_http_tenant_redis_node_t *node = data;
-
-    ngx_http_tenant_redis_cluster_t  *cl;
-
-    cl = node->cluster;
-
-    if (reply == NULL || cl->exiting) {
-        /* the link is going away; ngx_http_tenant_redis_node_down() tells */
-        return;
-    }
-
-    if (reply->type == NGX_HTTP_TENANT_REDIS_ERROR) {
-        /* each EVAL will fail the same way and say so */
-        ngx_http_tenant_redis_log_link(&cl->log,
-                                       "redis cluster node %V: SCRIPT LOAD "
-                                       "failed: \"%*s\"", &node->name,
-                                       (size_t) reply->len, reply->str);
-
-    } else if (reply->type != NGX_HTTP_TENANT_REDIS_STRING
-               || reply->len != 40
-               || ngx_strncmp(reply->str, cl->sha1, 40) != 0)
-    {
-        ngx_log_error(NGX_LOG_WARN, &cl->log, 0,
-                      "tenant: redis cluster node %V: SCRIPT LOAD returned "
-                      "an unexpected reply, EVALSHA will fall back to EVAL",
-                      &node->name);
-    }
-
-    node->backoff = NGX_HTTP_TENANT_CLUSTER_BACKOFF_MIN;
-    node->healthy = 1;
-
-    if (node->failed) {
-        node->failed = 0;
-
-        ngx_log_error(NGX_LOG_WARN, &cl->log, 0,
-                      "tenant: redis cluster node %V: connection restored",
-                      &node->name);
-    }
-}
-
-
-/* a master lost may have failed over: the map is read again at once */
-
-static void
-ngx_http_tenant_redis_node_down(void *data)
-{
-    ngx_http_tenant_redis_node_t *node = data;
-
-    if (node->cluster->exiting) {
-        return;
-    }
-
-    ngx_http_tenant_redis_node_retry_later(node,
-                                ngx_http_tenant_redis_conn_error(node->link));
-
-    ngx_http_tenant_redis_cluster_refresh(node->cluster);
-}
-
-
-static void
-ngx_http_tenant_redis_node_retry_later(ngx_http_tenant_redis_node_t *node,
-    u_char *reason)
-{
-    ngx_msec_t  delay;
-
-    if (node->cluster->exiting || node->reconnect.timer_set) {
-        return;
-    }
-
-    delay = node->backoff;
-    node->backoff = ngx_min(node->backoff * 2,
-                            NGX_HTTP_TENANT_CLUSTER_BACKOFF_MAX);
-    node->healthy = 0;
-    node->failed = 1;
-
-    ngx_http_tenant_redis_log_link(&node->cluster->log,
-                                   "redis cluster node %V: %s, retrying in "
-                                   "%Mms", &node->name,
-                                   reason[0] ? (char *) reason
-                                             : "connection lost",
-                                   delay);
-
-    /* a node that serves no slot waits for the next command instead */
-    ngx_add_timer(&node->reconnect, delay);
-}
-
-
-static void
-ngx_http_tenant_redis_node_reconnect(ngx_event_t *ev)
-{
-    ngx_http_tenant_redis_node_t *node = ev->data;
-
-    if (!node->cluster->exiting && node->master
-        && !ngx_http_tenant_redis_conn_is_open(node->link))
-    {
-        ngx_http_tenant_redis_node_open(node);
-    }
+    ngx_http_tenant_redis_cluster_refresh(data);
 }
 
 

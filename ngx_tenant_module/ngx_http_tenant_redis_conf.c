@@ -137,6 +137,20 @@ ngx_http_tenant_redis_parse(ngx_conf_t *cf, ngx_http_tenant_redis_conf_t *rcf)
         return NGX_CONF_ERROR;
     }
 
+    /* the tenant's "{ID}" must be the first braces of every key */
+    if (rcf->cluster
+        && (ngx_strlchr(rcf->prefix.data, rcf->prefix.data + rcf->prefix.len,
+                        '{')
+            || ngx_strlchr(rcf->prefix.data,
+                           rcf->prefix.data + rcf->prefix.len, '}')))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"prefix=%V\" cannot hold \"{\" or \"}\" with "
+                           "\"cluster=on\": the tenant's {ID} is the hash tag "
+                           "of its keys", &rcf->prefix);
+        return NGX_CONF_ERROR;
+    }
+
     if (rcf->cluster && rcf->db != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"db=%i\" cannot be used with \"cluster=on\": "

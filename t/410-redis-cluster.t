@@ -178,6 +178,14 @@ my $N = eval { nginx_start('a', redis => <<"_EOC_") }
             tenant_redis_failure deny;
             proxy_pass http://backend;
         }
+        location /login {
+            tenant_lockout key=\$arg_u after=2 window=1m duration=1m;
+            tenant_redis_failure deny;
+            proxy_pass http://127.0.0.1:$ZP/refuse;
+        }
+        location /refuse {
+            return 401;
+        }
     }
 _EOC_
     or do { fail("nginx starts with cluster=on: $@"); done_testing(); exit 1 };
@@ -252,6 +260,18 @@ subtest 'd. ASK: a key already imported is served by the importing master' => su
     is $ua->get("$zone/zone?k=$k")->{status}, 200, 'and once the slot is moved';
 };
 
+subtest 'd2. the lockout (two keys, one hash tag) runs on the master of its key\'s slot' => sub {
+    my $u = 'alice';
+    my $slot = keyslot($u);
+    my $ua = TenantNginx::ua(0);
+    my @st = map { $ua->get("http://127.0.0.1:$ZP/login?u=$u")->{status} } 1 .. 3;
+    is_deeply \@st, [401, 401, 429], 'two 401s counted, then locked out (429)';
+    my $m = owner($slot);
+    is rcli($m, 'EXISTS', "tenant:lockout:{$u}:locked"), 1,
+       "the lock is on $m, the master of slot $slot";
+    is_deeply [map { keys_in($_, $slot) } grep { $_ != $m } @PORTS], [0, 0], 'and on no other';
+};
+
 subtest 'e. a half-migrated tenant (ASK, then TRYAGAIN) gets the failure policy, then its new master' => sub {
     my $id = tenant_on($PORTS[2], 'h-');
     my $slot = keyslot($id);
@@ -312,6 +332,8 @@ subtest 'g. CLUSTERDOWN, then a master down: its tenants get the failure policy,
     cmp_ok $r[2]{took}, '<', 1, 'at once';
 };
 
+note "gateway a's error log:\n", join "\n", grep { /tenant: / } split /\n/, error_log($N);
+
 # ---- configuration mistakes: nginx -t, the message and its line
 
 sub nginx_t {
@@ -344,6 +366,9 @@ subtest 'h. configuration mistakes are refused, naming the line' => sub {
         ["tenant_redis 127.0.0.1:6379 cluster=on;\n",
          qr/"cluster=on" takes its nodes from "tenant_redis_cluster", not from the address "127.0.0.1:6379"/,
          'cluster=on with an address'],
+        ["tenant_redis cluster=on \"prefix=app{x}:\";\ntenant_redis_cluster 127.0.0.1:7000;\n",
+         qr/"prefix=app\{x\}:" cannot hold "\{" or "\}" with "cluster=on": the tenant's \{ID\} is the hash tag of its keys/,
+         'a prefix with braces'],
         ["tenant_redis cluster=yes;\n",
          qr/invalid parameter "cluster=yes"/, 'cluster=yes'],
         ["tenant_redis cluster=on;\ntenant_redis_cluster 127.0.0.1:7000 nosuchhost.invalid:7001;\n",
