@@ -16,6 +16,7 @@ package TenantLoad;
 use strict;
 use warnings;
 
+use HTTP::Tiny;
 use Time::HiRes qw(time sleep);
 
 use TenantNginx;
