@@ -15,7 +15,10 @@
 #   c. CLUSTER FAILOVER under load: decisions resume within 2 s on the
 #      promoted replica;
 #   d. a wrong password, a wrong server name: the failure policy, fast,
-#      with the reason in the error log.
+#      with the reason in the error log;
+#   e. a user without +asking while a slot moves key by key: only 200 or
+#      the failure policy, the counter exact; that the log names the
+#      refused ASKING is a TODO (the gateway does not read that reply).
 #
 # Two gateways (nginx, 2 workers each, t/lib/TenantNginx.pm).  Loopback
 # only; bounded by an alarm.
@@ -164,6 +167,30 @@ subtest 'd. a wrong password, a wrong server name: the failure policy, and why' 
         unlike error_log($g), qr/\[(alert|emerg)\]|exited on signal/, "$name: no crash";
         nginx_stop($g);
     }
+};
+
+subtest 'e. a user without +asking: the failure policy while the slot moves, and the log says why' => sub {
+    cl_flush();
+    my ($from, $to) = @MASTERS[0, 2];
+    my ($busy) = cl_tenants_on($from, 1, 'tls-e-');
+    ok wait_passes($GA, $busy, 5) && wait_passes($GB, $busy, 5), "$busy passes";
+    cl_cmd($_, 'ACL', 'SETUSER', 'gateway', '-asking') for cl_seeds();
+    my $pos = length error_log($GA);
+    my $slot = cl_slot("tenant:{$busy}");
+    my ($b, $o, $base) = under_load($busy, [], sub {
+        cl_move_slot($slot, $to, batch => 1, pause => 0.2);
+    });
+    cl_cmd($_, 'ACL', 'SETUSER', 'gateway', '+asking') for cl_seeds();
+    my $admitted = grep { passed($_) } @$b;
+    is_deeply [grep { !(passed($_) || policy($_)) || $_->{took} >= $FAST } @$b], [],
+              "$busy: 200 PASSED or 503 limiter_unavailable, fast";
+    is quota_counter($busy) - $base, $admitted, "its counter grew by the $admitted admitted";
+    ok scalar(grep { passed($_) && $_->{at} > time - 0.4 } @$b), 'served once the slot has moved';
+    diag "no +asking: $busy: " . load_summary(@$b);
+    local $TODO = 'the reply to ASKING is not read: a NOPERM there is logged only'
+                 . ' as "too many redirects ... last MOVED"';
+    like error_log_since($GA, $pos), qr/ASKING.*NOPERM|NOPERM.*asking/i,
+         'the error log names the refused ASKING';
 };
 
 for my $g ($GA, $GB) {
