@@ -643,8 +643,6 @@ ngx_http_tenant_redis_cluster_apply(ngx_http_tenant_redis_cluster_t *cl,
     cl->slots = cl->next_slots;
     cl->next_slots = slots;
 
-    /* a node that serves no slot any more is not reconnected to */
-
     for (i = 0; i < cl->nnodes; i++) {
         cl->nodes[i]->master = 0;
     }
@@ -652,6 +650,14 @@ ngx_http_tenant_redis_cluster_apply(ngx_http_tenant_redis_cluster_t *cl,
     for (s = 0; s < NGX_HTTP_TENANT_REDIS_SLOTS; s++) {
         if (cl->slots[s]) {
             cl->nodes[cl->slots[s] - 1]->master = 1;
+        }
+    }
+
+    /* a node that serves no slot any more is let go */
+
+    for (i = 0; i < cl->nnodes; i++) {
+        if (!cl->nodes[i]->master) {
+            ngx_http_tenant_redis_node_retire(cl->nodes[i]);
         }
     }
 
@@ -706,14 +712,10 @@ ngx_http_tenant_redis_cluster_range(ngx_http_tenant_redis_cluster_t *cl,
     host.data = m[0]->str;
     host.len = m[0]->len;
 
-    /* "" or "?": the node does not know its own address, use ours */
+    /* "" or "?": the node does not know its own address, the one asked */
 
     if (host.len == 0 || (host.len == 1 && host.data[0] == '?')) {
-        host = cl->probe_next < cl->conf->cluster_seeds->nelts
-               ? ((ngx_http_tenant_redis_peer_t *)
-                  cl->conf->cluster_seeds->elts)[cl->probe_next].host
-               : cl->nodes[cl->probe_next
-                           - cl->conf->cluster_seeds->nelts]->peer.host;
+        host = ngx_http_tenant_redis_cluster_candidate(cl)->host;
     }
 
     return ngx_http_tenant_redis_cluster_node(cl, &host,

@@ -868,6 +868,13 @@ ngx_http_tenant_redis_conn_is_ready(ngx_http_tenant_redis_conn_t *rc)
 }
 
 
+ngx_uint_t
+ngx_http_tenant_redis_conn_pending(ngx_http_tenant_redis_conn_t *rc)
+{
+    return rc->npending;
+}
+
+
 u_char *
 ngx_http_tenant_redis_conn_error(ngx_http_tenant_redis_conn_t *rc)
 {

@@ -105,6 +105,10 @@ ngx_uint_t ngx_http_tenant_redis_conn_is_open(
 ngx_uint_t ngx_http_tenant_redis_conn_is_ready(
     ngx_http_tenant_redis_conn_t *rc);
 
+/* commands sent and not answered yet */
+ngx_uint_t ngx_http_tenant_redis_conn_pending(
+    ngx_http_tenant_redis_conn_t *rc);
+
 /* why the link went down, and the address it was for */
 u_char *ngx_http_tenant_redis_conn_error(ngx_http_tenant_redis_conn_t *rc);
 ngx_str_t *ngx_http_tenant_redis_conn_address(

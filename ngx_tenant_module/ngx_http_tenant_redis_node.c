@@ -101,6 +101,21 @@ ngx_http_tenant_redis_node_destroy(ngx_http_tenant_redis_node_t *node)
 }
 
 
+void
+ngx_http_tenant_redis_node_retire(ngx_http_tenant_redis_node_t *node)
+{
+    if (node->reconnect.timer_set) {
+        ngx_del_timer(&node->reconnect);
+    }
+
+    if (ngx_http_tenant_redis_conn_is_open(node->link)
+        && ngx_http_tenant_redis_conn_pending(node->link) == 0)
+    {
+        ngx_http_tenant_redis_conn_close(node->link, 1);
+    }
+}
+
+
 /* an IP address: no resolver needed; NGX_DECLINED: a name */
 
 static ngx_int_t

@@ -65,6 +65,12 @@ ngx_http_tenant_redis_node_t *ngx_http_tenant_redis_node_create(
 /* commands still waiting fail, and no handler of the owner is called */
 void ngx_http_tenant_redis_node_destroy(ngx_http_tenant_redis_node_t *node);
 
+/*
+ * A node that serves no slot any more (a demoted master, one removed):
+ * its link is closed once nothing waits on it, and not made again.
+ */
+void ngx_http_tenant_redis_node_retire(ngx_http_tenant_redis_node_t *node);
+
 /* the link, opened now if need be; NULL: not to be used now */
 ngx_http_tenant_redis_conn_t *ngx_http_tenant_redis_node_link(
     ngx_http_tenant_redis_node_t *node);

@@ -4,8 +4,9 @@
 # tenant's slot (CRC16 of the hash tag {ID}), MOVED moves the slot in the
 # gateway's map and the command is sent once more, ASK is followed with
 # ASKING, a half-migrated tenant (TRYAGAIN) and CLUSTERDOWN get the
-# failure policy, a dead seed is skipped, and the configuration mistakes
-# are refused with their file and line.
+# failure policy, a dead seed is skipped, every node of a TLS cluster is
+# reached over TLS with its certificate verified, and the configuration
+# mistakes are refused with their file and line.
 #
 # A plain Test::More script, since nginx must keep running while the
 # cluster changes under it: three masters (no replicas), started once
@@ -32,6 +33,7 @@ use Time::HiRes qw(time sleep);
 
 use TenantTest;
 use TenantNginx;
+use TenantTopology ();
 
 $SIG{ALRM} = sub { die "410-redis-cluster.t: time limit (150 s) reached\n" };
 alarm 150;
@@ -42,7 +44,7 @@ plan skip_all => 'no redis-cli' if system('redis-cli --version >/dev/null 2>&1')
 my $TMP = $TenantNginx::TMP;
 my $CDIR = "$TMP/cluster";
 my $OWNER = $$;
-my (@PORTS, %BUS);
+my (@PORTS, @TLS_PORTS, %BUS);
 
 # ---- the cluster: three masters on free ports
 
@@ -92,6 +94,12 @@ sub cluster_state { rcli($_[0], 'CLUSTER', 'INFO') =~ /cluster_state:(\w+)/ ? $1
 sub node_id { rcli($_[0], 'CLUSTER', 'MYID') }
 sub keyslot { rcli($PORTS[0], 'CLUSTER', 'KEYSLOT', $_[0]) }
 sub keys_in { rcli($_[0], 'CLUSTER', 'COUNTKEYSINSLOT', $_[1]) }
+
+# the MOVED a node answered since its stats were reset (INFO errorstats)
+sub moved_count {
+    my ($port, @tls) = @_;
+    return rcli($port, @tls, 'INFO', 'errorstats') =~ /errorstat_MOVED:count=(\d+)/ ? $1 : 0;
+}
 
 # the master serving a slot, as the cluster says
 sub owner {
@@ -161,6 +169,7 @@ END {
     if ($$ == $OWNER) {
         local $?;
         node_stop($_) for @PORTS;
+        system("kill \$(cat $CDIR/redis-$_.pid) 2>/dev/null") for @TLS_PORTS;
     }
 }
 
@@ -196,6 +205,8 @@ my %T = map { $_ => tenant_on($PORTS[$_], "t$_-") } 0 .. 2;
 
 subtest 'a. each decision runs on the master of its tenant\'s slot' => sub {
     ok wait_until(5, sub { pass_ok(api($N, token($T{0}))) }), 'a first decision passes';
+    ok wait_until(5, sub { error_log($N) =~ /slot map read from/ }), 'the worker has read the slot map';
+    rcli($_, 'CONFIG', 'RESETSTAT') for @PORTS;
     for my $i (0 .. 2) {
         my $id = $T{$i};
         my $r = api($N, token($id), path => '/api-deny');
@@ -205,6 +216,8 @@ subtest 'a. each decision runs on the master of its tenant\'s slot' => sub {
         ok $have[$i] > 0, "its keys (slot $slot) are on its master, port $PORTS[$i]";
         is_deeply [@have[grep { $_ != $i } 0 .. 2]], [0, 0], 'and on no other master';
     }
+    is_deeply [map { moved_count($_) } @PORTS], [0, 0, 0],
+              'sent there at once: no MOVED (the slot computed as Redis does)';
     unlike error_log($N), qr/\[error\]/, 'no [error] logged';
 };
 
@@ -334,6 +347,73 @@ subtest 'g. CLUSTERDOWN, then a master down: its tenants get the failure policy,
 
 note "gateway a's error log:\n", join "\n", grep { /tenant: / } split /\n/, error_log($N);
 
+subtest 'h. tls: every node is reached over TLS, its certificate verified' => sub {
+    TenantTopology::make_certs();
+    my $t = TenantTopology::tls_dir();
+    my @tls = map { free_port() } 1 .. 3;
+    my @cli = ('--tls', '--cacert', "$t/ca.crt");
+    for my $p (@tls) {
+        $BUS{$p} = free_port();
+        system('redis-server', '--port', 0, '--tls-port', $p, '--bind', '127.0.0.1',
+               '--tls-cert-file', "$t/server.crt", '--tls-key-file', "$t/server.key",
+               '--tls-ca-cert-file', "$t/ca.crt", '--tls-auth-clients', 'no',
+               # a node is a client of the others' bus: a client certificate
+               '--tls-client-cert-file', "$t/client.crt",
+               '--tls-client-key-file', "$t/client.key",
+               '--tls-cluster', 'yes', '--tls-replication', 'yes',
+               '--cluster-enabled', 'yes', '--cluster-port', $BUS{$p},
+               '--cluster-config-file', "$CDIR/nodes-$p.conf",
+               '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
+               '--dir', $CDIR, '--pidfile', "$CDIR/redis-$p.pid",
+               '--logfile', "$CDIR/redis-$p.log") == 0
+            or return fail('a TLS node starts');
+        push @TLS_PORTS, $p;
+    }
+    my $tcli = sub { my ($p, @c) = @_; rcli($p, @cli, @c) };
+    ok wait_until(5, sub { !grep { $tcli->($_, 'PING') ne 'PONG' } @tls }), 'three TLS nodes answer';
+    my $out = `redis-cli @cli --cluster create @{[map { "127.0.0.1:$_" } @tls]} --cluster-yes 2>&1`;
+    ok !$?, 'redis-cli --cluster create over TLS' or diag $out;
+    ok wait_until(20, sub { !grep { $tcli->($_, 'CLUSTER', 'INFO') !~ /cluster_state:ok/ } @tls }),
+       'the TLS cluster is ok';
+
+    my $c = eval { nginx_start('c', redis => <<"_EOC_") };
+    tenant_redis cluster=on tls timeout=200ms;
+    tenant_redis_cluster 127.0.0.1:$tls[1];
+    tenant_redis_ssl_trusted_certificate $t/ca.crt;
+    tenant_redis_ssl_server_name redis.test;
+_EOC_
+    ok $c, 'nginx starts with cluster=on tls' or return diag $@;
+    ok wait_until(5, sub { pass_ok(api($c, token('tls-0'))) }), 'a first decision passes';
+    ok wait_until(5, sub { error_log($c) =~ /slot map read from/ }), 'the worker has read the slot map';
+    $tcli->($_, 'CONFIG', 'RESETSTAT') for @tls;
+    my %on;
+    for my $n (1 .. 60) {
+        my $id = "tls-$n";
+        my $slot = $tcli->($tls[0], 'CLUSTER', 'KEYSLOT', $id);
+        next unless pass_ok(api($c, token($id), path => '/api-deny'));
+        my ($where) = grep { $tcli->($_, 'CLUSTER', 'COUNTKEYSINSLOT', $slot) > 0 } @tls;
+        $on{$where}++ if $where;
+    }
+    is scalar(keys %on), 3, 'decisions passed on each of the three masters: '
+        . join ', ', map { "$_: " . ($on{$_} // 0) } @tls;
+    is_deeply [map { moved_count($_, @cli) } @tls], [0, 0, 0],
+              '60 tenants, each sent to its master at once: no MOVED';
+    unlike error_log($c), qr/\[error\]/, 'no [error] logged';
+    nginx_stop($c);
+
+    my $d = eval { nginx_start('d', redis => <<"_EOC_") };
+    tenant_redis cluster=on tls timeout=200ms;
+    tenant_redis_cluster 127.0.0.1:$tls[1];
+    tenant_redis_ssl_trusted_certificate $t/ca.crt;
+    tenant_redis_ssl_server_name wrong.test;
+_EOC_
+    ok $d, 'nginx starts expecting another name' or return diag $@;
+    my $r = api($d, token('tls-1'), path => '/api-deny');
+    is "$r->{status} $r->{error}", '503 limiter_unavailable', 'a node whose certificate does not match: the failure policy';
+    ok wait_until(5, sub { error_log($d) =~ /certificate/ }), 'the certificate is blamed in the log';
+    nginx_stop($d);
+};
+
 # ---- configuration mistakes: nginx -t, the message and its line
 
 sub nginx_t {
@@ -349,7 +429,7 @@ sub nginx_t {
     return ($? == 0, $out);
 }
 
-subtest 'h. configuration mistakes are refused, naming the line' => sub {
+subtest 'i. configuration mistakes are refused, naming the line' => sub {
     my @cases = (
         ["tenant_redis cluster=on;\n",
          qr/"tenant_redis cluster=on" needs the seed nodes: add "tenant_redis_cluster host:port \.\.\." in \S+nginx.conf:\d+/,
