@@ -16,10 +16,11 @@ package TenantNginx;
 #   /api       tenant_jwt, tenant_limit, tenant_redis_failure allow
 #   /api-deny  the same with tenant_redis_failure deny
 #   /plain     no module at all
+#   and what "server" adds;
 # each adding X-Limit-Status ($tenant_limit_status) and X-Request-Time,
-# in front of a local upstream that answers 200.  Plans: "big" (the
-# default) and "pro" allow 100000 requests a second; "solo" allows
-# 1 a minute (the second request is 429).
+# in front of a local upstream that answers 200 (its /check: 401 unless
+# ?pw=ok).  Plans: "big" (the default) and "pro" allow 100000 requests a
+# second; "solo" allows 1 a minute (the second request is 429).
 
 use strict;
 use warnings;
@@ -98,7 +99,7 @@ _EOC_
     }
     return <<"_EOC_";
 ${load}${user}master_process on;
-worker_processes 1;
+worker_processes $n->{workers};
 daemon on;
 error_log $p/logs/error.log $n->{log_level};
 pid $p/logs/nginx.pid;
@@ -126,11 +127,17 @@ $n->{redis}
         location / {
             return 200 "upstream ok\\n";
         }
+        location /check {
+            if (\$arg_pw != "ok") {
+                return 401 "wrong password\\n";
+            }
+            return 200 "welcome\\n";
+        }
     }
 
     server {
         listen 127.0.0.1:$n->{port};
-$loc
+$loc$n->{server}
         location /plain {
             return 200 "plain\\n";
         }
@@ -146,12 +153,14 @@ sub port_open {
     return !!$s;
 }
 
-# nginx_start($name, redis => $http_level_text, log_level => 'info')
+# nginx_start($name, redis => $http_level_text, log_level => 'info',
+#             workers => 1, server => $text_in_the_server_block)
 sub nginx_start {
     my ($name, %o) = @_;
     my $n = $NGX{$name} = {
         name => $name, prefix => "$TMP/$name", port => free_port(),
         uport => free_port(), log_level => $o{log_level} || 'info',
+        workers => $o{workers} || 1, server => $o{server} // '',
         redis => $o{redis} // die "nginx_start: no redis configuration",
     };
     make_path("$n->{prefix}/$_") for qw(conf logs tmp);

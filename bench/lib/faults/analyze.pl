@@ -21,6 +21,15 @@
 # recovery is checked on those resume times, the quota on lost
 # increments (reported, not a failure: replication is asynchronous) and
 # doubled ones.
+#
+# MODE=cluster (the run "cluster"): the faults are a master killed
+# ("clkill.N": "back" the promotion of its replica, "resume" as for
+# sentinel, recovery within FAILOVER_RESUME_MS) and a slot moved
+# ("reshard.N": "back" the end of the move, recovery within RECOVERY_MS);
+# the quota as for sentinel; "affected NAME t1,t2" events name the
+# tenants a fault may leave without Redis: "others" checks that no other
+# tenant was answered without Redis meanwhile; fds allow a Redis socket
+# a master and the one that reads the slot map.
 
 use strict;
 use warnings;
@@ -33,6 +42,9 @@ my $POLICY   = $ENV{POLICY} // die "analyze.pl: POLICY unset\n";
 my $MODE     = $ENV{MODE} // 'plain';
 my $NAME     = $ENV{RUN_NAME} // $POLICY;
 my $SENTINEL = $MODE eq 'sentinel';
+my $CLUSTER  = $MODE eq 'cluster';
+my $REPLICATED = $SENTINEL || $CLUSTER;   # a failover may lose increments
+my $FAILOVER_RESUME = $ENV{FAILOVER_RESUME_MS} // 2000;
 my $TIMEOUT  = $ENV{REDIS_TIMEOUT_MS} // 50;
 my $RECOVERY = $ENV{RECOVERY_MS} // 1000;
 my $SLACK    = $ENV{LATENCY_SLACK_MS} // 100;
@@ -63,7 +75,7 @@ sub ms { sprintf '%.0f', $_[0] * 1000 }
 # ------------------------------------------------------------- timeline
 
 my (@phases, %t_fault, %t_back, %t_ping, @reloads, $t_start, $t_stop);
-my (%t_resume, %retries, %t_settled);
+my (%t_resume, %retries, %t_settled, %affected);
 open my $ev, '<', "$dir/events.tsv" or die "analyze.pl: events.tsv: $!\n";
 while (<$ev>) {
     chomp;
@@ -76,6 +88,8 @@ while (<$ev>) {
         $t_back{$1} = $t;
     } elsif ($what =~ /^resume (\S+) (\d+)/) {
         $t_resume{$1}{$2} = $t;
+    } elsif ($what =~ /^affected (\S+) ?(\S*)/) {
+        $affected{$1} = { map { $_ => 1 } split /,/, $2 };
     } elsif ($what =~ /^retries (\S+) (\d+)/) {
         $retries{$1} = $2;
     } elsif ($what =~ /^settled (\S+)/) {
@@ -117,7 +131,8 @@ sub in_fault {
 # the faults in which Redis dies (SIGKILL, SHUTDOWN): a request whose
 # script ran just before may never get its reply, whatever the module does
 sub is_death { $_[0] =~ /^(kill|refuse)/ }
-sub is_failover { $_[0] =~ /^failover/ }
+sub is_failover { $_[0] =~ /^(failover|clkill)/ }
+sub is_move { $_[0] =~ /^reshard/ }
 
 print "run $NAME ($MODE): tenant_redis_failure $POLICY, tenant_redis timeout=${TIMEOUT}ms, redis "
     . ($ENV{REDIS_VERSION} // '?') . "\n";
@@ -127,11 +142,16 @@ for my $p (@phases) {
     my $line = sprintf "  %-12s %6.2f .. %6.2f", $n, $p->{start} - $t_start,
                        $p->{end} - $t_start;
     if (exists $t_fault{$n} && is_failover($n)) {
-        $line .= sprintf "  SENTINEL FAILOVER at %6.2f (%d refused first), promoted"
+        $line .= sprintf "  %s at %6.2f (%d refused first), promoted"
                          . " at %6.2f (+%d ms), settled at %6.2f",
+                         $CLUSTER ? 'SIGKILL' : 'SENTINEL FAILOVER',
                          $t_fault{$n} - $t_start, $retries{$n} // 0,
                          $t_back{$n} - $t_start, ms($t_back{$n} - $t_fault{$n}),
                          ($t_settled{$n} // $p->{end}) - $t_start;
+    } elsif (exists $t_fault{$n} && is_move($n)) {
+        $line .= sprintf "  move began at %6.2f, done at %6.2f (%d ms)",
+                         $t_fault{$n} - $t_start, $t_back{$n} - $t_start,
+                         ms($t_back{$n} - $t_fault{$n});
     } elsif (exists $t_fault{$n}) {
         $line .= sprintf "  fault at %6.2f, Redis back at %6.2f (out %d ms)",
                          $t_fault{$n} - $t_start, $t_back{$n} - $t_start,
@@ -335,7 +355,8 @@ sub consistent {
                        && $_->{end} < $p->{end} } @log;
         push @seen, "$n $c";
         # a failover need not leave the gateway without Redis
-        push @none, $n unless $c || is_failover($n);
+        # nor a slot moved fast enough
+        push @none, $n unless $c || is_failover($n) || is_move($n);
     }
     my $rate  = grep { $_->{org} eq 'rated' && $_->{why} eq 'rate_limited' } @log;
     my $quota = grep { $_->{org} eq 'small' && $_->{why} eq 'quota_exceeded' } @log;
@@ -400,10 +421,11 @@ sub consistent {
 # --- recovery
 
 {
-    my $lim_s = $RECOVERY / 1000;
     my (@bad, @lines);
     for my $p (@fault_phases) {
         my $n = $p->{name};
+        my $ms = $CLUSTER && is_failover($n) ? $FAILOVER_RESUME : $RECOVERY;
+        my $lim_s = $ms / 1000;
         my ($tb, $tf) = ($t_back{$n}, $t_fault{$n});
         my (%first, %seen);
         for my $r (@log) {
@@ -434,7 +456,7 @@ sub consistent {
                           && $_->{end} < $p->{end} } @log;
         push @bad, sprintf "%s: %d requests started over %d ms after Redis's return"
                    . " were answered without it (last at +%d ms, worker %s)",
-                   $n, scalar @late, $RECOVERY, ms($late[-1]{start} - $tb), $late[-1]{pid}
+                   $n, scalar @late, $ms, ms($late[-1]{start} - $tb), $late[-1]{pid}
             if @late;
         # the probe's view: its first Redis decision after the return
         my @pl;
@@ -446,9 +468,10 @@ sub consistent {
         }
         push @lines, sprintf "%-12s workers: %s; probe: %s", $n, join(', ', @w),
                              join(', ', @pl);
-        printf "RESUME: %s promoted %d ms after SENTINEL FAILOVER; decisions on the new"
+        printf "RESUME: %s promoted %d ms after %s; decisions on the new"
                . " master %s ms after the promotion (worker by worker: %s)\n", $n,
-               ms($tb - $tf), %first ? ms(max(map { $first{$_} } keys %first) - $tb) : 'never',
+               ms($tb - $tf), $CLUSTER ? 'the SIGKILL' : 'SENTINEL FAILOVER',
+               %first ? ms(max(map { $first{$_} } keys %first) - $tb) : 'never',
                join(', ', @w)
             if is_failover($n);
     }
@@ -460,10 +483,13 @@ sub consistent {
                . " (first at %.3f s, %s, worker %s)", scalar @outside,
                $outside[0]{end} - $t_start, phase_of($outside[0]{end}), $outside[0]{pid}
         if @outside;
-    verdict(!@bad, 'recovery', "first Redis decision per worker within $RECOVERY ms"
-            . ($SENTINEL ? " of the promotion, on the new master" : " of Redis's return")
+    verdict(!@bad, 'recovery', "first Redis decision per worker within "
+            . ($SENTINEL ? "$RECOVERY ms of the promotion, on the new master"
+               : $CLUSTER ? "$FAILOVER_RESUME ms of a promotion, on the new master,"
+                            . " and $RECOVERY ms of the end of a move"
+               : "$RECOVERY ms of Redis's return")
             . ", none without Redis after that or outside the faults");
-    info($SENTINEL ? "resume (ms after the promotion; workers: the first EVALSHA on the new"
+    info($REPLICATED ? "resume (ms after the promotion; workers: the first EVALSHA on the new"
                      . " master, from its CLIENT LIST; probe: its first decision, either master):"
                    : "recovery (ms after Redis's return):");
     info("  $_") for @lines;
@@ -510,7 +536,7 @@ sub consistent {
     for my $t (@TENANTS) {
         my ($p, $u, $cnt, $pc) = ($P{$t} // 0, $U{$t} // 0, $c{$t} // 0, $Pc{$t} // 0);
         $admitted += $p;
-        if ($SENTINEL) {
+        if ($REPLICATED) {
             # the counters are the new master's: what the old one counted
             # and had not yet sent to the replica when it was promoted (or
             # counted after that, before the worker left it) is gone
@@ -590,7 +616,7 @@ sub consistent {
             push @{ $late{$ph} }, $r;
         }
     };
-    for my $r ($SENTINEL ? () : @{ $lanes{exact} // [] }) {
+    for my $r ($REPLICATED ? () : @{ $lanes{exact} // [] }) {
         if ($r->{status} == 200 && $r->{lim} eq 'PASSED') {
             my $u = $r->{used};
             if ($u !~ /^\d+$/) {
@@ -607,7 +633,7 @@ sub consistent {
             $nfail++;
         }
     }
-    $close_block->(($c{exact} // 0) - $prev, 'the end') unless $SENTINEL;
+    $close_block->(($c{exact} // 0) - $prev, 'the end') unless $REPLICATED;
 
     # late replies may count only within the deadline the module gives the
     # script: the timeout plus its slack, from when the request was sent
@@ -644,7 +670,7 @@ sub consistent {
     push @strict, "exact: $nlate late replies counted for requests answered without Redis"
         if $nlate;
 
-    if ($SENTINEL) {
+    if ($REPLICATED) {
         verdict(!@hard, 'quota', 'no increment doubled (counter <= admitted + answered'
                 . ' without Redis, every tenant), the small quota never exceeded');
         printf "LOST: %d admitted requests of %d (%.4f %%) have no increment on the master"
@@ -666,6 +692,29 @@ sub consistent {
     info("  $_") for @late_lines;
     info("  ! $_") for @hard[0 .. min(9, $#hard)];
     info("  = $_") for @strict;
+}
+
+# --- cluster: the tenants of the other masters and slots never notice
+
+if ($CLUSTER) {
+    my (@bad, @seen);
+    for my $p (@fault_phases) {
+        my $n = $p->{name};
+        my %hit = %{ $affected{$n} // {} };
+        my %by;
+        for my $r (@log) {
+            next unless $r->{lim} eq 'UNAVAILABLE';
+            next unless ($r->{end} >= $t_fault{$n} && $r->{end} < $p->{end});
+            $by{$r->{org}}++;
+        }
+        push @seen, "$n (" . (join(',', sort keys %hit) || 'none') . '): '
+                    . (join(', ', map { "$_ $by{$_}" } sort keys %by) || 'none');
+        push @bad, map { "$n: $_ ($by{$_} answers without Redis) is not on the"
+                         . " master or slot of the fault" } grep { !$hit{$_} } sort keys %by;
+    }
+    verdict(!@bad, 'others', 'answers without Redis during each fault, only for its'
+            . ' tenants (in brackets): ' . join('; ', @seen));
+    info("  ! $_") for @bad;
 }
 
 # --- file descriptors and memory
@@ -734,8 +783,10 @@ sub consistent {
             my $w = $s{$l}{$pid};
             $clients += $w->{client};
             next if $w->{state} ne 'worker';
+            # in a cluster, one a master the worker has needed and the one
+            # that reads the slot map (CLUSTER SLOTS)
             push @fd_bad, "$l: worker $pid has $w->{redis} Redis sockets"
-                if $w->{redis} != 1;
+                if $CLUSTER ? $w->{redis} < 1 || $w->{redis} > 4 : $w->{redis} != 1;
         }
         push @fd_bad, "$l: $clients client connections, more than wrk's and the probe's"
             if $clients > $WRK_CONN + 4;
@@ -760,7 +811,10 @@ sub consistent {
         if $fr - $br > $RSS_TOL * $nworkers;
 
     verdict(!@fd_bad, 'fds', "non-connection fds at most +$FD_TOL a worker through the"
-            . " faults and after the reloads, one Redis socket a worker, old workers gone");
+            . " faults and after the reloads, "
+            . ($CLUSTER ? 'one to four Redis sockets a worker (a master each, the slot map\'s)'
+                      : 'one Redis socket a worker')
+            . ', old workers gone');
     info("  $_") for @fd_lines;
     info("  ! $_") for @fd_bad;
     verdict(!@rss_bad, 'rss', "per worker, no more than +$RSS_TOL kB over the last round"

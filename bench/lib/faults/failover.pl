@@ -2,6 +2,10 @@
 # One Sentinel failover for bench/faults, timed.
 #
 #   failover.pl SENTINEL_PORT MASTER_NAME REPLICA_PORT GATEWAY_MASTER_PID LIMIT_S
+#   failover.pl kill:PID - REPLICA_PORT GATEWAY_MASTER_PID LIMIT_S
+#
+# (the second form, for Redis Cluster: the master PID gets SIGKILL and
+# the cluster promotes its replica by itself; the rest is the same)
 #
 # Sends SENTINEL FAILOVER MASTER_NAME to the Sentinel (again every 200 ms
 # while it answers -INPROG or -NOGOODSLAVE, for up to LIMIT_S), then polls
@@ -94,12 +98,17 @@ sub rcmd {
     return cmd($rep, @a);
 }
 
-my $sen = conn($SPORT);
+my ($KILL) = $SPORT =~ /^kill:(\d+)$/;
+my $sen = $KILL ? undef : conn($SPORT);
 $rep = conn($RPORT);
 
 my ($t_fault, $retries) = (undef, 0);
 my $t_end = time + $LIMIT;
-while (time < $t_end) {
+if ($KILL) {
+    $t_fault = time;
+    kill 'KILL', $KILL or die "failover.pl: kill $KILL: $!\n";
+}
+while (!$t_fault && time < $t_end) {
     my $t = time;
     my $r = cmd($sen, 'SENTINEL', 'FAILOVER', $NAME);
     if ($r =~ /^\+OK/) { $t_fault = $t; last }
