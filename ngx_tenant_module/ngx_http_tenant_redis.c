@@ -127,6 +127,8 @@ static ngx_int_t ngx_http_tenant_redis_follow(ngx_http_tenant_redis_t *redis,
 static ngx_uint_t ngx_http_tenant_redis_error_is(
     ngx_http_tenant_redis_reply_t *reply, const char *code);
 static void ngx_http_tenant_redis_pause_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_tenant_redis_asking(ngx_http_tenant_redis_t *redis,
+    ngx_http_tenant_redis_conn_t *link);
 static void ngx_http_tenant_redis_asked(void *data,
     ngx_http_tenant_redis_reply_t *reply);
 static ngx_int_t ngx_http_tenant_redis_not_master(
@@ -760,11 +762,7 @@ ngx_http_tenant_redis_retry(ngx_http_tenant_redis_t *redis,
 
     /* after ASK, the target serves the slot only to an ASKING command */
     if (op->asking
-        && ngx_http_tenant_redis_conn_send(op->link,
-                                           (u_char *) "*1\r\n$6\r\nASKING\r\n",
-                                           sizeof("*1\r\n$6\r\nASKING\r\n") - 1,
-                                           ngx_http_tenant_redis_asked, NULL)
-           != NGX_OK)
+        && ngx_http_tenant_redis_asking(redis, op->link) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -919,13 +917,7 @@ ngx_http_tenant_redis_forward(ngx_http_tenant_redis_t *redis,
     op->asking = asking;
 
     /* one after the other on the link: nothing comes in between */
-    if (asking
-        && ngx_http_tenant_redis_conn_send(link,
-                                           (u_char *) "*1\r\n$6\r\nASKING\r\n",
-                                           sizeof("*1\r\n$6\r\nASKING\r\n") - 1,
-                                           ngx_http_tenant_redis_asked, NULL)
-           != NGX_OK)
-    {
+    if (asking && ngx_http_tenant_redis_asking(redis, link) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1071,12 +1063,37 @@ ngx_http_tenant_redis_pause_handler(ngx_event_t *ev)
 }
 
 
-/* ASKING answers +OK; a link lost meanwhile fails the command after it */
+/* ASKING, queued right in front of the command that follows an ASK */
+
+static ngx_int_t
+ngx_http_tenant_redis_asking(ngx_http_tenant_redis_t *redis,
+    ngx_http_tenant_redis_conn_t *link)
+{
+    static u_char  asking[] = "*1\r\n$6\r\nASKING\r\n";
+
+    return ngx_http_tenant_redis_conn_send(link, asking, sizeof(asking) - 1,
+                                           ngx_http_tenant_redis_asked,
+                                           redis);
+}
+
+
+/*
+ * ASKING answers +OK.  A refusal (an ACL user without +asking) leaves the
+ * command after it to be redirected again, to no end: the refusal is
+ * what the log must name.  A link lost meanwhile fails that command.
+ */
 
 static void
 ngx_http_tenant_redis_asked(void *data, ngx_http_tenant_redis_reply_t *reply)
 {
-    return;
+    ngx_http_tenant_redis_t *redis = data;
+
+    if (reply && reply->type == NGX_HTTP_TENANT_REDIS_ERROR) {
+        ngx_http_tenant_redis_log_link(&redis->log,
+                                       "redis cluster node refused ASKING: "
+                                       "\"%*s\"", (size_t) reply->len,
+                                       reply->str);
+    }
 }
 
 

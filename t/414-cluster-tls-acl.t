@@ -17,8 +17,8 @@
 #   d. a wrong password, a wrong server name: the failure policy, fast,
 #      with the reason in the error log;
 #   e. a user without +asking while a slot moves key by key: only 200 or
-#      the failure policy, the counter exact; that the log names the
-#      refused ASKING is a TODO (the gateway does not read that reply).
+#      the failure policy, the counter exact, and the log names the
+#      refused ASKING.
 #
 # Two gateways (nginx, 2 workers each, t/lib/TenantNginx.pm).  Loopback
 # only; bounded by an alarm.
@@ -187,8 +187,6 @@ subtest 'e. a user without +asking: the failure policy while the slot moves, and
     is quota_counter($busy) - $base, $admitted, "its counter grew by the $admitted admitted";
     ok scalar(grep { passed($_) && $_->{at} > time - 0.4 } @$b), 'served once the slot has moved';
     diag "no +asking: $busy: " . load_summary(@$b);
-    local $TODO = 'the reply to ASKING is not read: a NOPERM there is logged only'
-                 . ' as "too many redirects ... last MOVED"';
     like error_log_since($GA, $pos), qr/ASKING.*NOPERM|NOPERM.*asking/i,
          'the error log names the refused ASKING';
 };

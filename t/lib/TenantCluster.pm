@@ -51,6 +51,8 @@ use IO::Socket::INET;
 use IO::Socket::SSL ();
 use Time::HiRes qw(sleep time);
 
+use TenantTopology ();
+
 use Exporter ();
 our @ISA = qw(Exporter);
 our @EXPORT = qw(
@@ -66,11 +68,9 @@ our @EXPORT = qw(
 # What the gateway's user needs on a cluster node: t/lib/TenantTopology's
 # single-node rights, and CLUSTER SLOTS (the slot map) and ASKING (a
 # command sent on after -ASK).
-our $GW_ACL = '~tenant:* resetchannels -@all'
-    . ' +evalsha +eval +script|load +select +ping'
-    . ' +time +get +mget +hget +hmget +exists +pttl'
-    . ' +set +incr +pexpire +expireat +del'
-    . ' +cluster|slots +asking';
+# The single-node rights are TenantTopology's own, not a copy that would
+# fall behind when the script calls something new.
+our $GW_ACL = $TenantTopology::GATEWAY_ACL . ' +cluster|slots +asking';
 our $GW_PASSWORD = 'gw-Cluster-5e1b';
 
 our $NODE_TIMEOUT = 1000;
