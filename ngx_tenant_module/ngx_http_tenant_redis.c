@@ -114,8 +114,15 @@ static ngx_int_t ngx_http_tenant_redis_retry(ngx_http_tenant_redis_t *redis,
     ngx_http_tenant_redis_op_t *op);
 static void ngx_http_tenant_redis_op_done(void *data,
     ngx_http_tenant_redis_reply_t *reply);
+static ngx_http_tenant_redis_cmd_t *ngx_http_tenant_redis_write(
+    ngx_http_tenant_redis_t *redis, int argc, const char **argv,
+    const size_t *argvlen);
+static ngx_http_tenant_redis_op_t *ngx_http_tenant_redis_submit(
+    ngx_http_tenant_redis_t *redis, ngx_http_tenant_redis_cmd_t *cmd,
+    ngx_int_t slot, ngx_http_tenant_redis_handler_pt handler, void *data);
 static ngx_int_t ngx_http_tenant_redis_cluster_send(
-    ngx_http_tenant_redis_t *redis, ngx_http_tenant_redis_op_t *op);
+    ngx_http_tenant_redis_t *redis, ngx_http_tenant_redis_op_t *op,
+    ngx_int_t slot);
 static ngx_int_t ngx_http_tenant_redis_forward(ngx_http_tenant_redis_t *redis,
     ngx_http_tenant_redis_op_t *op, ngx_http_tenant_redis_conn_t *link,
     ngx_uint_t asking);
@@ -315,6 +322,19 @@ ngx_http_tenant_redis_send(ngx_http_tenant_redis_t *redis,
     ngx_http_tenant_redis_cmd_t *cmd,
     ngx_http_tenant_redis_handler_pt handler, void *data)
 {
+    /* in a cluster, to the master of the keys' slot */
+    return ngx_http_tenant_redis_submit(redis, cmd, NGX_DECLINED, handler,
+                                        data);
+}
+
+
+/* slot: where a cluster's command goes; NGX_DECLINED: by its keys */
+
+static ngx_http_tenant_redis_op_t *
+ngx_http_tenant_redis_submit(ngx_http_tenant_redis_t *redis,
+    ngx_http_tenant_redis_cmd_t *cmd, ngx_int_t slot,
+    ngx_http_tenant_redis_handler_pt handler, void *data)
+{
     u_char                      *p, header[NGX_HTTP_TENANT_REDIS_HEADER];
     size_t                       len;
     ngx_str_t                    command, sha1;
@@ -347,7 +367,7 @@ ngx_http_tenant_redis_send(ngx_http_tenant_redis_t *redis,
     ngx_memcpy(op->body.data, cmd->start, len);
 
     if (redis->cluster) {
-        if (ngx_http_tenant_redis_cluster_send(redis, op) != NGX_OK) {
+        if (ngx_http_tenant_redis_cluster_send(redis, op, slot) != NGX_OK) {
             ngx_free(op);
             return NULL;
         }
@@ -385,6 +405,74 @@ ngx_http_tenant_redis_eval(ngx_http_tenant_redis_t *redis, int argc,
     const char **argv, const size_t *argvlen,
     ngx_http_tenant_redis_handler_pt handler, void *data)
 {
+    ngx_http_tenant_redis_cmd_t  *cmd;
+
+    cmd = ngx_http_tenant_redis_write(redis, argc, argv, argvlen);
+    if (cmd == NULL) {
+        return NULL;
+    }
+
+    return ngx_http_tenant_redis_send(redis, cmd, handler, data);
+}
+
+
+ngx_uint_t
+ngx_http_tenant_redis_masters(ngx_http_tenant_redis_t *redis)
+{
+    if (redis == NULL) {
+        return 0;
+    }
+
+    if (redis->cluster) {
+        return ngx_http_tenant_redis_cluster_masters(redis->cluster);
+    }
+
+    return 1;
+}
+
+
+/*
+ * In a cluster, the command goes where the master's lowest slot goes:
+ * after a MOVED for that slot, to its new master, as any command.
+ */
+
+ngx_http_tenant_redis_op_t *
+ngx_http_tenant_redis_eval_master(ngx_http_tenant_redis_t *redis,
+    ngx_uint_t master, int argc, const char **argv, const size_t *argvlen,
+    ngx_http_tenant_redis_handler_pt handler, void *data)
+{
+    ngx_int_t                     slot;
+    ngx_http_tenant_redis_cmd_t  *cmd;
+
+    if (master >= ngx_http_tenant_redis_masters(redis)) {
+        return NULL;
+    }
+
+    slot = NGX_DECLINED;
+
+    if (redis->cluster) {
+        slot = ngx_http_tenant_redis_cluster_master_slot(redis->cluster,
+                                                         master);
+        if (slot == NGX_ERROR) {
+            return NULL;
+        }
+    }
+
+    cmd = ngx_http_tenant_redis_write(redis, argc, argv, argvlen);
+    if (cmd == NULL) {
+        return NULL;
+    }
+
+    return ngx_http_tenant_redis_submit(redis, cmd, slot, handler, data);
+}
+
+
+/* the worker's command buffer, the argument vector written in it */
+
+static ngx_http_tenant_redis_cmd_t *
+ngx_http_tenant_redis_write(ngx_http_tenant_redis_t *redis, int argc,
+    const char **argv, const size_t *argvlen)
+{
     int                           i;
     size_t                        size;
     ngx_http_tenant_redis_cmd_t  *cmd;
@@ -404,7 +492,7 @@ ngx_http_tenant_redis_eval(ngx_http_tenant_redis_t *redis, int argc,
         ngx_http_tenant_redis_arg(cmd, (u_char *) argv[i], argvlen[i]);
     }
 
-    return ngx_http_tenant_redis_send(redis, cmd, handler, data);
+    return cmd;
 }
 
 
@@ -852,19 +940,21 @@ ngx_http_tenant_redis_op_done(void *data, ngx_http_tenant_redis_reply_t *reply)
 
 
 /*
- * The command's slot, from its keys, and the link to the slot's master.
- * The keys of one call share a hash tag, so a slot: a call that would
- * span two is refused here, as Redis would refuse it.
+ * The command's slot, from its keys unless given, and the link to the
+ * slot's master.  The keys of one call share a hash tag, so a slot: a
+ * call that would span two is refused here, as Redis would refuse it.
  */
 
 static ngx_int_t
 ngx_http_tenant_redis_cluster_send(ngx_http_tenant_redis_t *redis,
-    ngx_http_tenant_redis_op_t *op)
+    ngx_http_tenant_redis_op_t *op, ngx_int_t slot)
 {
-    ngx_int_t                      slot;
     ngx_http_tenant_redis_conn_t  *link;
 
-    slot = ngx_http_tenant_redis_cluster_slot(op->body.data, op->body.len);
+    if (slot == NGX_DECLINED) {
+        slot = ngx_http_tenant_redis_cluster_slot(op->body.data,
+                                                  op->body.len);
+    }
 
     if (slot == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, &redis->log, 0,

@@ -155,6 +155,23 @@ ngx_http_tenant_redis_op_t *ngx_http_tenant_redis_eval(
     const size_t *argvlen, ngx_http_tenant_redis_handler_pt handler,
     void *data);
 
+/*
+ * The masters a listing (SCAN) must visit one after the other to see
+ * every key: 1 without a cluster; with one, those of the slot map, in
+ * the order of the lowest slot each serves (0: no map yet, no client).
+ */
+ngx_uint_t ngx_http_tenant_redis_masters(ngx_http_tenant_redis_t *redis);
+
+/*
+ * As ngx_http_tenant_redis_eval(), to the given master of that order,
+ * whatever the keys (a script that runs without keys, as SCAN does);
+ * NULL also when there is no such master now.
+ */
+ngx_http_tenant_redis_op_t *ngx_http_tenant_redis_eval_master(
+    ngx_http_tenant_redis_t *redis, ngx_uint_t master, int argc,
+    const char **argv, const size_t *argvlen,
+    ngx_http_tenant_redis_handler_pt handler, void *data);
+
 /* the handler will not be called; the reply, when it comes, is dropped */
 void ngx_http_tenant_redis_cancel(ngx_http_tenant_redis_op_t *op);
 

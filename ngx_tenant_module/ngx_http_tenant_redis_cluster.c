@@ -52,6 +52,8 @@ struct ngx_http_tenant_redis_cluster_s {
 };
 
 
+static ngx_int_t ngx_http_tenant_redis_cluster_walk(
+    ngx_http_tenant_redis_cluster_t *cl, ngx_uint_t i, ngx_uint_t *n);
 static void ngx_http_tenant_redis_cluster_timer_handler(ngx_event_t *ev);
 static void ngx_http_tenant_redis_cluster_probe(
     ngx_http_tenant_redis_cluster_t *cl);
@@ -384,6 +386,77 @@ ngx_http_tenant_redis_cluster_redirect(ngx_http_tenant_redis_cluster_t *cl,
     }
 
     return ngx_http_tenant_redis_node_link(node);
+}
+
+
+ngx_uint_t
+ngx_http_tenant_redis_cluster_masters(ngx_http_tenant_redis_cluster_t *cl)
+{
+    ngx_uint_t  n;
+
+    if (!cl->mapped) {
+        return 0;
+    }
+
+    (void) ngx_http_tenant_redis_cluster_walk(cl,
+                                              NGX_HTTP_TENANT_CLUSTER_MAX_NODES,
+                                              &n);
+    return n;
+}
+
+
+ngx_int_t
+ngx_http_tenant_redis_cluster_master_slot(ngx_http_tenant_redis_cluster_t *cl,
+    ngx_uint_t i)
+{
+    ngx_uint_t  n;
+
+    if (!cl->mapped) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tenant_redis_cluster_walk(cl, i, &n);
+}
+
+
+/*
+ * The slots in order, each master counted where it first appears: the
+ * lowest slot of the i-th (NGX_ERROR: there are fewer), and in *n how
+ * many were met.  The map can change with each MOVED: it is walked
+ * whenever asked, which costs a pass over 16384 entries, for listings
+ * only.
+ */
+
+static ngx_int_t
+ngx_http_tenant_redis_cluster_walk(ngx_http_tenant_redis_cluster_t *cl,
+    ngx_uint_t i, ngx_uint_t *n)
+{
+    uint8_t     seen[NGX_HTTP_TENANT_CLUSTER_MAX_NODES / 8];
+    ngx_uint_t  s, node;
+
+    ngx_memzero(seen, sizeof(seen));
+
+    *n = 0;
+
+    for (s = 0; s < NGX_HTTP_TENANT_REDIS_SLOTS; s++) {
+        if (cl->slots[s] == 0) {
+            continue;
+        }
+
+        node = cl->slots[s] - 1;
+
+        if (seen[node / 8] & (1 << (node % 8))) {
+            continue;
+        }
+
+        seen[node / 8] |= (uint8_t) (1 << (node % 8));
+
+        if ((*n)++ == i) {
+            return s;
+        }
+    }
+
+    return NGX_ERROR;
 }
 
 

@@ -59,6 +59,17 @@ ngx_http_tenant_redis_conn_t *ngx_http_tenant_redis_cluster_redirect(
     ngx_http_tenant_redis_cluster_t *cl, ngx_uint_t slot, ngx_str_t *node,
     ngx_uint_t moved);
 
+/*
+ * The masters of the current map, in the order of the lowest slot each
+ * serves, which a failover or a new node elsewhere does not change:
+ * how many there are (0: no map yet), and the lowest slot of the i-th,
+ * by which a command for that master is routed (NGX_ERROR: no i-th).
+ */
+ngx_uint_t ngx_http_tenant_redis_cluster_masters(
+    ngx_http_tenant_redis_cluster_t *cl);
+ngx_int_t ngx_http_tenant_redis_cluster_master_slot(
+    ngx_http_tenant_redis_cluster_t *cl, ngx_uint_t i);
+
 /* the map may be out of date: read it again, at most a few times a second */
 void ngx_http_tenant_redis_cluster_refresh(
     ngx_http_tenant_redis_cluster_t *cl);

@@ -41,8 +41,9 @@
  *        ARGV[3] and COUNT ARGV[4], answered { next cursor, key, HGETALL,
  *        key, HGETALL, ... }, a key seen twice in the page given once,
  *        one that is not a hash left out.
- *        The keys are SCAN's, not declared: like the counters an
- *        override names below, they need one server, not a cluster.
+ *        The keys are SCAN's, not declared, and one server's: in a
+ *        cluster, the call goes to each master in turn, without keys
+ *        (ngx_http_tenant_redis_eval_master()).
  *
  * Otherwise the tenant decision:
  *

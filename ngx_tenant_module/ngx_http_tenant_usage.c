@@ -20,6 +20,11 @@
  * script through the worker's client: mode "U" for one tenant, "S" for
  * a page of SCAN over every tenant's.  Nothing here blocks, and a
  * request that goes away first cancels its operation.
+ *
+ * SCAN sees the keys of the one server it runs on.  In a Redis Cluster
+ * the listing goes through the masters one after the other, in the
+ * client's order, and its cursor is "I-C": the I-th master's SCAN
+ * cursor C.
  */
 
 
@@ -32,6 +37,9 @@
 /* SCAN's cursor is an unsigned 64-bit number */
 #define NGX_HTTP_TENANT_USAGE_CURSOR_MAX     "18446744073709551615"
 
+/* a cluster's master index in a cursor: the client knows at most 1024 */
+#define NGX_HTTP_TENANT_USAGE_MASTER_LEN     4
+
 
 typedef struct {
     ngx_http_request_t             *request;
@@ -39,8 +47,11 @@ typedef struct {
     ngx_event_t                     timer;
     ngx_str_t                       tenant;     /* empty: every tenant */
     ngx_str_t                       period;
-    ngx_str_t                       cursor;
+    ngx_str_t                       cursor;     /* SCAN's, on the master */
     ngx_str_t                       count;
+    ngx_uint_t                      master;     /* a cluster's: which */
+    ngx_uint_t                      masters;    /* a cluster's: how many */
+    ngx_flag_t                      cluster;
     ngx_str_t                       key;        /* or SCAN's MATCH */
     ngx_str_t                      *prefix;
     u_char                          count_text[NGX_INT_T_LEN];
@@ -53,7 +64,10 @@ static ngx_int_t ngx_http_tenant_usage_args(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tenant_usage_arg(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_tenant_usage_month(ngx_str_t *period);
+static ngx_int_t ngx_http_tenant_usage_cursor(ngx_http_tenant_usage_t *u);
 static ngx_int_t ngx_http_tenant_usage_number(ngx_str_t *n, ngx_str_t *max);
+static ngx_int_t ngx_http_tenant_usage_masters(ngx_http_request_t *r,
+    ngx_http_tenant_usage_t *u);
 static ngx_int_t ngx_http_tenant_usage_key(ngx_http_request_t *r,
     ngx_http_tenant_usage_t *u);
 static ngx_int_t ngx_http_tenant_usage_wait(ngx_http_request_t *r,
@@ -68,6 +82,8 @@ static json_t *ngx_http_tenant_usage_one(ngx_http_tenant_usage_t *u,
     ngx_http_tenant_redis_reply_t *reply);
 static json_t *ngx_http_tenant_usage_page(ngx_http_tenant_usage_t *u,
     ngx_http_tenant_redis_reply_t *reply);
+static json_t *ngx_http_tenant_usage_next(ngx_http_tenant_usage_t *u,
+    ngx_http_tenant_redis_reply_t *cursor);
 static ngx_int_t ngx_http_tenant_usage_counts(json_t *object,
     ngx_http_tenant_redis_reply_t *hash);
 static ngx_int_t ngx_http_tenant_usage_tenant(ngx_http_tenant_usage_t *u,
@@ -136,10 +152,11 @@ ngx_http_tenant_usage_merge(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf)
 static ngx_int_t
 ngx_http_tenant_usage_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                 rc;
-    const char               *invalid;
-    ngx_table_elt_t          *allow;
-    ngx_http_tenant_usage_t  *u;
+    ngx_int_t                     rc;
+    const char                   *invalid;
+    ngx_table_elt_t              *allow;
+    ngx_http_tenant_usage_t      *u;
+    ngx_http_tenant_main_conf_t  *tmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         allow = ngx_list_push(&r->headers_out.headers);
@@ -167,7 +184,10 @@ ngx_http_tenant_usage_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
     u->request = r;
+    u->cluster = tmcf->redis->cluster;
 
     rc = ngx_http_tenant_usage_args(r, u, &invalid);
 
@@ -184,6 +204,17 @@ ngx_http_tenant_usage_handler(ngx_http_request_t *r)
 
     if (ngx_http_tenant_usage_key(r, u) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (u->cluster && u->tenant.len == 0
+        && ngx_http_tenant_usage_masters(r, u) != NGX_OK)
+    {
+        r->main->count++;
+        ngx_http_tenant_usage_refuse(r, NGX_HTTP_TENANT_INVALID_REQUEST,
+                                     "\"cursor\" names a redis cluster "
+                                     "master the slot map has no more: "
+                                     "start the export again");
+        return NGX_DONE;
     }
 
     rc = ngx_http_tenant_usage_wait(r, u);
@@ -258,7 +289,6 @@ ngx_http_tenant_usage_args(ngx_http_request_t *r, ngx_http_tenant_usage_t *u,
     const char **invalid)
 {
     ngx_int_t  n, rc[4];
-    ngx_str_t  max;
 
     rc[0] = ngx_http_tenant_usage_arg(r, "period", &u->period);
     rc[1] = ngx_http_tenant_usage_arg(r, "tenant", &u->tenant);
@@ -279,7 +309,6 @@ ngx_http_tenant_usage_args(ngx_http_request_t *r, ngx_http_tenant_usage_t *u,
         ngx_str_set(&u->count, NGX_HTTP_TENANT_USAGE_COUNT_DEFAULT);
     }
 
-    ngx_str_set(&max, NGX_HTTP_TENANT_USAGE_CURSOR_MAX);
     n = ngx_atoi(u->count.data, u->count.len);
 
     if (rc[0] == NGX_DECLINED
@@ -293,7 +322,7 @@ ngx_http_tenant_usage_args(ngx_http_request_t *r, ngx_http_tenant_usage_t *u,
     {
         *invalid = "\"tenant\" is not a valid tenant ID";
 
-    } else if (ngx_http_tenant_usage_number(&u->cursor, &max) != NGX_OK) {
+    } else if (ngx_http_tenant_usage_cursor(u) != NGX_OK) {
         *invalid = "\"cursor\" must be a \"next_cursor\" of an earlier page";
 
     } else if (n < 1 || n > NGX_HTTP_TENANT_USAGE_COUNT_MAX) {
@@ -364,6 +393,79 @@ ngx_http_tenant_usage_month(ngx_str_t *period)
         || (p[5] == '1' && p[6] > '2'))
     {
         return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A "next_cursor" of an earlier page, or "0", the first: SCAN's cursor
+ * on a single server; in a cluster, "I-C", the I-th master's cursor C,
+ * I as the module writes it (no leading zero), whether that master
+ * still exists being known only to the client.
+ */
+
+static ngx_int_t
+ngx_http_tenant_usage_cursor(ngx_http_tenant_usage_t *u)
+{
+    u_char     *dash;
+    ngx_str_t   max, index;
+
+    ngx_str_set(&max, NGX_HTTP_TENANT_USAGE_CURSOR_MAX);
+
+    u->master = 0;
+
+    if (!u->cluster) {
+        return ngx_http_tenant_usage_number(&u->cursor, &max);
+    }
+
+    if (u->cursor.len == 1 && u->cursor.data[0] == '0') {
+        return NGX_OK;
+    }
+
+    dash = ngx_strlchr(u->cursor.data, u->cursor.data + u->cursor.len, '-');
+    if (dash == NULL) {
+        return NGX_ERROR;
+    }
+
+    index.data = u->cursor.data;
+    index.len = dash - u->cursor.data;
+
+    if (index.len > NGX_HTTP_TENANT_USAGE_MASTER_LEN
+        || ngx_http_tenant_usage_number(&index, &max) != NGX_OK
+        || (index.len > 1 && index.data[0] == '0'))
+    {
+        return NGX_ERROR;
+    }
+
+    u->master = ngx_atoi(index.data, index.len);
+
+    u->cursor.data = dash + 1;
+    u->cursor.len -= index.len + 1;
+
+    return ngx_http_tenant_usage_number(&u->cursor, &max);
+}
+
+
+/*
+ * A cluster's listing: how many masters the client knows now, and
+ * whether the cursor's is one of them.  None known (no slot map yet):
+ * the read fails as Redis being down does, when sent.
+ */
+
+static ngx_int_t
+ngx_http_tenant_usage_masters(ngx_http_request_t *r,
+    ngx_http_tenant_usage_t *u)
+{
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
+    u->masters = ngx_http_tenant_redis_masters(tmcf->redis_client);
+
+    if (u->masters && u->master >= u->masters) {
+        return NGX_DECLINED;
     }
 
     return NGX_OK;
@@ -492,8 +594,15 @@ ngx_http_tenant_usage_send(ngx_http_request_t *r, ngx_http_tenant_usage_t *u)
 
 #undef ngx_http_tenant_usage_add
 
-    return ngx_http_tenant_redis_eval(tmcf->redis_client, n, arg, len,
-                                      ngx_http_tenant_usage_reply, u);
+    if (u->tenant.len) {
+        /* the master of the tenant's slot, in a cluster */
+        return ngx_http_tenant_redis_eval(tmcf->redis_client, n, arg, len,
+                                          ngx_http_tenant_usage_reply, u);
+    }
+
+    return ngx_http_tenant_redis_eval_master(tmcf->redis_client, u->master,
+                                             n, arg, len,
+                                             ngx_http_tenant_usage_reply, u);
 }
 
 
@@ -620,7 +729,8 @@ ngx_http_tenant_usage_one(ngx_http_tenant_usage_t *u,
 
 /*
  * {"period":MONTH,"tenants":[{"tenant":ID,"requests":N,"meters":{}},...],
- *  "next_cursor":"N"}, null for the last page
+ *  "next_cursor":"N"}, null for the last page; a cluster's has its
+ * "masters":N last
  */
 
 static json_t *
@@ -676,11 +786,13 @@ ngx_http_tenant_usage_page(ngx_http_tenant_usage_t *u,
         }
     }
 
-    next = (cursor->len == 1 && cursor->str[0] == '0')
-           ? json_null()
-           : json_stringn((char *) cursor->str, cursor->len);
+    next = ngx_http_tenant_usage_next(u, cursor);
 
-    if (json_object_set_new(root, "next_cursor", next) != 0) {
+    if (json_object_set_new(root, "next_cursor", next) != 0
+        || (u->cluster
+            && json_object_set_new(root, "masters", json_integer(u->masters))
+               != 0))
+    {
         goto failed;
     }
 
@@ -694,6 +806,47 @@ failed:
     json_decref(root);
 
     return NULL;
+}
+
+
+/*
+ * The page after this one: SCAN's cursor on the same master; in a
+ * cluster, when that master's SCAN has ended, the next master's start;
+ * null after the last master's last page.
+ */
+
+static json_t *
+ngx_http_tenant_usage_next(ngx_http_tenant_usage_t *u,
+    ngx_http_tenant_redis_reply_t *cursor)
+{
+    u_char     *p, buf[NGX_HTTP_TENANT_USAGE_MASTER_LEN + 1
+                       + sizeof(NGX_HTTP_TENANT_USAGE_CURSOR_MAX)];
+    ngx_uint_t  ended;
+
+    ended = (cursor->len == 1 && cursor->str[0] == '0');
+
+    if (!u->cluster) {
+        return ended ? json_null()
+                     : json_stringn((char *) cursor->str, cursor->len);
+    }
+
+    if (ended && u->master + 1 >= u->masters) {
+        return json_null();
+    }
+
+    if (ended) {
+        p = ngx_sprintf(buf, "%ui-0", u->master + 1);
+
+    } else if (cursor->len < sizeof(NGX_HTTP_TENANT_USAGE_CURSOR_MAX)) {
+        p = ngx_sprintf(buf, "%ui-%*s", u->master, (size_t) cursor->len,
+                        cursor->str);
+
+    } else {
+        /* not a SCAN cursor: no page can follow it */
+        return NULL;
+    }
+
+    return json_stringn((char *) buf, p - buf);
 }
 
 
