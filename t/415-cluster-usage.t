@@ -36,7 +36,7 @@ use Time::HiRes qw(time sleep);
 use TenantTest;
 use TenantNginx;
 
-$SIG{ALRM} = sub { die "414-cluster-usage.t: time limit (120 s) reached\n" };
+$SIG{ALRM} = sub { die "415-cluster-usage.t: time limit (120 s) reached\n" };
 alarm 120;
 
 if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
