@@ -6,6 +6,7 @@
 
 #include "ngx_http_tenant_module.h"
 #include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_lease.h"
 #include "ngx_http_tenant_plan.h"
 #include "ngx_http_tenant_claims.h"
 #include "ngx_http_tenant_redis.h"
@@ -16,8 +17,6 @@
 
 static ngx_int_t ngx_http_tenant_limit_failure(
     ngx_http_tenant_loc_conf_t *tlcf);
-static void ngx_http_tenant_limit_ignored(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_redis_reply_t *reply);
 static ngx_int_t ngx_http_tenant_limit_needed(ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
 static void ngx_http_tenant_limit_reply(void *data,
@@ -46,6 +45,13 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_OK;
     }
 
+    /* a unit of a lease this worker holds: no round trip */
+    if (ngx_http_tenant_lease_take(r, ctx, tlcf) == NGX_OK) {
+        ctx->applied_limit |= apply.limit;
+        ctx->applied_meter = apply.meter;
+        return NGX_OK;
+    }
+
     ctx->applied_limit |= apply.limit;
 
     if (apply.meter.len) {
@@ -60,6 +66,7 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
                                                ngx_http_tenant_limit_reply, r)
                   : NULL;
     if (ctx->op == NULL) {
+        ngx_http_tenant_lease_refused(r, ctx);
         ngx_http_tenant_redis_log_failure(r->connection->log,
                                           "redis is not connected");
         ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
@@ -235,6 +242,7 @@ ngx_http_tenant_limit_reply(void *data, ngx_http_tenant_redis_reply_t *reply)
         ctx->limit_state = NGX_HTTP_TENANT_LIMIT_DONE;
 
     } else {
+        ngx_http_tenant_lease_refused(r, ctx);
         ngx_http_tenant_redis_log_failure(r->connection->log,
                                           reply == NULL
                                           ? "redis request failed"
@@ -278,6 +286,15 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     if (verdict->integer == NGX_HTTP_TENANT_VERDICT_LATE) {
         /* the failure policy answers, as if the reply had not come */
         return NGX_DECLINED;
+    }
+
+    if (ctx->leasing) {
+        if (reply->elements >= NGX_HTTP_TENANT_REPLY_LEASE) {
+            return ngx_http_tenant_lease_parse(r, ctx, reply);
+        }
+
+        /* refused before anything was counted: the short reply */
+        ngx_http_tenant_lease_refused(r, ctx);
     }
 
     res = &ctx->limit;
@@ -329,7 +346,8 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         && reply->elements != NGX_HTTP_TENANT_REPLY_SENT_LIMITS)
     {
         /* a short answer (nothing counted), or the limits it worked out */
-        ngx_http_tenant_limit_ignored(r, ctx, reply);
+        ngx_http_tenant_limit_ignored(r, ctx, reply,
+                                      NGX_HTTP_TENANT_REPLY_IGNORED);
         return NGX_OK;
     }
 
@@ -346,17 +364,18 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 }
 
 
-/* the overrides the script could not use: FIELD, VALUE after the numbers */
+/* the overrides the script could not use: FIELD, VALUE from first on */
 
-static void
+void
 ngx_http_tenant_limit_ignored(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_redis_reply_t *reply)
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_redis_reply_t *reply,
+    size_t first)
 {
     size_t                          i;
     ngx_str_t                       field, value;
     ngx_http_tenant_redis_reply_t  *f, *v;
 
-    for (i = NGX_HTTP_TENANT_REPLY_IGNORED; i + 1 < reply->elements; i += 2) {
+    for (i = first; i + 1 < reply->elements; i += 2) {
         f = reply->element[i];
         v = reply->element[i + 1];
 
@@ -428,6 +447,7 @@ ngx_http_tenant_limit_merge(ngx_conf_t *cf, ngx_http_tenant_loc_conf_t *conf,
     ngx_conf_merge_uint_value(conf->registry_failure, prev->registry_failure,
                               NGX_CONF_UNSET_UINT);
     ngx_conf_merge_str_value(conf->meter, prev->meter, "");
+    ngx_http_tenant_lease_merge(conf, prev);
 
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tenant_module);
 

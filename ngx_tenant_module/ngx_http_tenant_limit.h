@@ -37,5 +37,10 @@ ngx_http_tenant_redis_cmd_t *ngx_http_tenant_limit_command(
     ngx_http_tenant_loc_conf_t *tlcf, ngx_http_tenant_apply_t *apply);
 void ngx_http_tenant_limit_forget(void);
 
+/* the overrides a reply says it ignored, from its element first on */
+void ngx_http_tenant_limit_ignored(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_redis_reply_t *reply,
+    size_t first);
+
 
 #endif /* _NGX_HTTP_TENANT_LIMIT_H_INCLUDED_ */

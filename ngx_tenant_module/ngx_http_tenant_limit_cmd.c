@@ -132,7 +132,7 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
     fixed = d.plan ? ngx_http_tenant_plan_args(r, tlcf, apply, tmcf, &d)
                    : NULL;
 
-    size = NGX_HTTP_TENANT_OWN_ARGS * NGX_HTTP_TENANT_ARG_ROOM
+    size = (NGX_HTTP_TENANT_OWN_ARGS + 1) * NGX_HTTP_TENANT_ARG_ROOM
            + 6 * (tmcf->redis->prefix.len + ctx->identity.tenant_id.len + 2)
            + sizeof(":revoked::rate:quota::meter::user:") + jti.len
            + ctx->identity.user.len
@@ -165,6 +165,11 @@ ngx_http_tenant_limit_command(ngx_http_request_t *r,
 
     } else {
         ngx_http_tenant_plan_args_write(cmd, apply, tmcf, &d);
+    }
+
+    /* ARGV[18], tenant_limit_lease's max: ask for a lease */
+    if (ctx->leasing) {
+        ngx_http_tenant_redis_arg_number(cmd, tlcf->lease_max);
     }
 
     return cmd;

@@ -12,6 +12,7 @@
 #include "ngx_http_tenant_headers.h"
 #include "ngx_http_tenant_policy.h"
 #include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_lease.h"
 #include "ngx_http_tenant_keyed.h"
 #include "ngx_http_tenant_plan.h"
 #include "ngx_http_tenant_script.h"
@@ -498,6 +499,13 @@ static ngx_command_t  ngx_http_tenant_commands[] = {
       offsetof(ngx_http_tenant_loc_conf_t, limit_dry_run),
       NULL },
 
+    { ngx_string("tenant_limit_lease"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tenant_lease_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tenant_limit_headers"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -653,6 +661,9 @@ ngx_http_tenant_create_loc_conf(ngx_conf_t *cf)
     tlcf->limit = NGX_CONF_UNSET;
     tlcf->limit_dry_run = NGX_CONF_UNSET;
     tlcf->limit_headers = NGX_CONF_UNSET;
+    tlcf->lease = NGX_CONF_UNSET;
+    tlcf->lease_max = NGX_CONF_UNSET;
+    tlcf->lease_ttl = NGX_CONF_UNSET_MSEC;
     tlcf->redis_failure = NGX_CONF_UNSET_UINT;
     tlcf->registry_failure = NGX_CONF_UNSET_UINT;
     tlcf->log_level = NGX_CONF_UNSET_UINT;
@@ -794,6 +805,7 @@ ngx_http_tenant_postconfiguration(ngx_conf_t *cf)
 
     /* what was kept for the locations of the configuration read before */
     ngx_http_tenant_limit_forget();
+    ngx_http_tenant_lease_forget();
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {
@@ -867,6 +879,7 @@ ngx_http_tenant_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_tenant_limit_forget();
+    ngx_http_tenant_lease_forget();
     ngx_http_tenant_jwt_exit();
     ngx_http_tenant_keys_exit();
 }

@@ -116,6 +116,9 @@ typedef struct {
     ngx_str_t                       meter;
     ngx_str_t                       meter_field;  /* "meter:NAME" */
     ngx_str_t                       limit_plans;  /* the plans, for Redis */
+    ngx_flag_t                      lease;        /* tenant_limit_lease */
+    ngx_int_t                       lease_max;
+    ngx_msec_t                      lease_ttl;
 
     ngx_array_t                    *require_roles;
     ngx_str_t                       min_role_name;
@@ -229,6 +232,7 @@ typedef struct {
     unsigned                        decision_started:1;
     unsigned                        jwks_waited:1; /* for a key fetch */
     unsigned                        decided:1;     /* counted, metrics */
+    unsigned                        leasing:1;     /* asked for a lease */
 } ngx_http_tenant_ctx_t;
 
 

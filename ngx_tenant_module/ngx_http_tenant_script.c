@@ -81,6 +81,25 @@
  *           tag keeps it in the tenant's slot)
  * ARGV[17]  when that counter expires (unix seconds): the end of the
  *           month and tenant_usage_retention
+ * ARGV[18]  tenant_limit_lease's max: ask for a lease of up to that many
+ *           units; absent in the exact mode, which is then unchanged
+ *
+ * A lease of n units is granted only where n requests arriving at once
+ * would all be admitted: n is at most the requests the GCRA admits now
+ * (floor((now + tau - TAT) / T) + 1), and a quarter (rounded up) of that
+ * and of what remains of the quota and of the meter, so that the last
+ * units are granted one by one.  TAT moves by n * T, the counters and the
+ * usage by n.  Its reply is always the long one (rate and quota limit -2
+ * when they are the ones nginx sent), followed by { GRANTED,
+ * T, KEYS[3], QUOTA KEY, METER KEY, USAGE KEY, "requests" or "", METER
+ * FIELD or "" } (the keys "" where nothing was counted), then the ignored
+ * overrides: what mode "G" needs to give unused units back.
+ *
+ *   "G"  gives back ARGV[2] unused units of a lease: KEYS[1] the GCRA state
+ *        moved back by ARGV[2] * ARGV[3] (T, 0 for none) but never below
+ *        now, KEYS[2] (quota) and KEYS[3] (meter) decremented when ARGV[4]
+ *        and ARGV[5] are not "", KEYS[4]'s fields ARGV[6] and ARGV[7] (the
+ *        usage) too; nothing goes below 0.
  *
  * Usage is what billing reads, whatever the limits: an admitted request
  * counts in the hash's "requests" where "L" is set, and in ARGV[6] where
@@ -151,6 +170,31 @@ static u_char  ngx_http_tenant_script_source[] =
 "end\n"
 
 "if mode == 'U' then return redis.call('HGETALL', KEYS[1]) end\n"
+
+"if mode == 'G' then\n"
+"  local u, T = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+"  if T > 0 then\n"
+"    local t = redis.call('TIME')\n"
+"    local now = t[1] * 1000000 + t[2]\n"
+"    local tat = tonumber(redis.call('GET', KEYS[1]))\n"
+"    if tat and tat > now then\n"
+"      tat = math.max(tat - u * T, now)\n"
+"      redis.call('SET', KEYS[1], tat, 'PX', ceil((tat - now) / 1000) + 1000)\n"
+"    end\n"
+"  end\n"
+"  for i = 2, 3 do\n"
+"    local c = ARGV[i + 2] ~= '' and tonumber(redis.call('GET', KEYS[i]))\n"
+"    if c and c > 0 then redis.call('DECRBY', KEYS[i], math.min(c, u)) end\n"
+"  end\n"
+"  for i = 6, 7 do\n"
+"    local c = ARGV[i] ~= ''\n"
+"              and tonumber(redis.call('HGET', KEYS[4], ARGV[i]))\n"
+"    if c and c > 0 then\n"
+"      redis.call('HINCRBY', KEYS[4], ARGV[i], -math.min(c, u))\n"
+"    end\n"
+"  end\n"
+"  return {0, '', ''}\n"
+"end\n"
 
 "if mode == 'S' then\n"
 "  local r = redis.call('SCAN', ARGV[2], 'MATCH', ARGV[3], 'COUNT', ARGV[4])\n"
@@ -291,7 +335,12 @@ static u_char  ngx_http_tenant_script_source[] =
 "local counted = (mode == 'L' or mode == 'LJ')\n"
 "if not counted then T, ql = nil, nil end\n"
 "local limited = T or ql or ml\n"
+"local want = tonumber(ARGV[18])\n"
 "if not limited and not counted and ARGV[6] == '' then\n"
+"  if want then\n"
+"    return {0, status, plan, -1, -1, 0, -1, -1, -1, -1, want, 0, KEYS[3],\n"
+"            '', '', '', '', '', unpack(ig or {})}\n"
+"  end\n"
 "  if ig then return {0, status, plan, -1, -1, -1, -1, -1, -1, -1,\n"
 "                     unpack(ig)} end\n"
 "  return {0, status, plan}\n"
@@ -327,6 +376,14 @@ static u_char  ngx_http_tenant_script_source[] =
 "  verdict, retry = 4, mend - t[1]\n"
 "end\n"
 
+"local n = 1\n"
+"if want and verdict == 0 then\n"
+"  n = want\n"
+"  local function cap(a) n = math.min(n, math.max(1, ceil(a / 4))) end\n"
+"  if T then cap(floor((now + tau - tat) / T) + 1) end\n"
+"  if ql then cap(ql - qused) end\n"
+"  if ml then cap(ml - (tonumber(v[3]) or 0)) end\n"
+"end\n"
 "if verdict ~= 0 then\n"
 "  if admit then\n"
 "    rrem = floor((now + T + tau - tat) / T)\n"
@@ -334,14 +391,16 @@ static u_char  ngx_http_tenant_script_source[] =
 "  end\n"
 "else\n"
 "  if T then\n"
-"    redis.call('SET', KEYS[3], tat + T, 'PX',\n"
-"               ceil((tat + T - now) / 1000) + 1000)\n"
+"    redis.call('SET', KEYS[3], tat + n * T, 'PX',\n"
+"               ceil((tat + n * T - now) / 1000) + 1000)\n"
+"    rrem = rrem - (n - 1)\n"
+"    rreset = ceil((tat + n * T - now) / 1000000)\n"
 "  end\n"
 "  if ql then\n"
-"    qused = redis.call('INCR', qkey)\n"
-"    if qused == 1 then redis.call('EXPIREAT', qkey, qend + 86400) end\n"
+"    qused = redis.call('INCRBY', qkey, n)\n"
+"    if qused == n then redis.call('EXPIREAT', qkey, qend + 86400) end\n"
 "  end\n"
-"  if ml and redis.call('INCR', mkey) == 1 then\n"
+"  if ml and redis.call('INCRBY', mkey, n) == n then\n"
 "    redis.call('EXPIREAT', mkey, mend + 86400)\n"
 "  end\n"
 
@@ -353,12 +412,20 @@ static u_char  ngx_http_tenant_script_source[] =
  */
 "  local ukey, new = KEYS[1] .. ':usage:' .. ARGV[16], false\n"
 "  if counted then\n"
-"    new = redis.call('HINCRBY', ukey, 'requests', 1) == 1\n"
+"    new = redis.call('HINCRBY', ukey, 'requests', n) == n\n"
 "  end\n"
-"  if ARGV[6] ~= '' and redis.call('HINCRBY', ukey, ARGV[6], 1) == 1 then\n"
+"  if ARGV[6] ~= '' and redis.call('HINCRBY', ukey, ARGV[6], n) == n then\n"
 "    new = true\n"
 "  end\n"
 "  if new then redis.call('EXPIREAT', ukey, ARGV[17]) end\n"
+"end\n"
+"if want then\n"
+"  return {verdict, status, plan, rrem, rreset, retry, qused,\n"
+"          override and rl or -2, override and (ql or -1) or -2,\n"
+"          ql and qend - t[1] or -1, verdict == 0 and n or 0, T or 0,\n"
+"          KEYS[3], ql and qkey or '', ml and mkey or '',\n"
+"          KEYS[1] .. ':usage:' .. ARGV[16], counted and 'requests' or '',\n"
+"          ARGV[6], unpack(ig or {})}\n"
 "end\n"
 "if not limited then\n"
 "  if ig then return {0, status, plan, -1, -1, -1, -1, -1, -1, -1,\n"

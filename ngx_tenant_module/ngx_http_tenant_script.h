@@ -106,6 +106,27 @@ typedef enum {
 } ngx_http_tenant_reply_number_e;
 
 
+/*
+ * The lease's reply (tenant_limit_lease on): the long reply, then what the
+ * give-back needs, then the ignored overrides; "G" gives units back.
+ */
+#define NGX_HTTP_TENANT_SCRIPT_GIVE_BACK   "G"
+#define NGX_HTTP_TENANT_SCRIPT_GIVE_BACK_KEYS  "4"
+#define NGX_HTTP_TENANT_REPLY_AS_SENT      -2
+
+typedef enum {
+    NGX_HTTP_TENANT_REPLY_GRANTED = 10,
+    NGX_HTTP_TENANT_REPLY_INTERVAL,        /* T, 0 for no rate */
+    NGX_HTTP_TENANT_REPLY_RATE_KEY,
+    NGX_HTTP_TENANT_REPLY_QUOTA_KEY,       /* "" for none */
+    NGX_HTTP_TENANT_REPLY_METER_KEY,
+    NGX_HTTP_TENANT_REPLY_USAGE_KEY,
+    NGX_HTTP_TENANT_REPLY_USAGE_REQUESTS,  /* "requests" or "" */
+    NGX_HTTP_TENANT_REPLY_USAGE_METER,     /* "meter:NAME" or "" */
+    NGX_HTTP_TENANT_REPLY_LEASE            /* its length, ignored after */
+} ngx_http_tenant_reply_lease_e;
+
+
 /* a short mode's reply: { verdict, "", "", limit, remaining, reset, retry } */
 #define NGX_HTTP_TENANT_REPLY_KEYED_RETRY  6
 

@@ -1,0 +1,770 @@
+/*
+ * Copyright (C) ngx_tenant_module authors
+ */
+
+
+#include "ngx_http_tenant_module.h"
+#include "ngx_http_tenant_lease.h"
+#include "ngx_http_tenant_limit.h"
+#include "ngx_http_tenant_claims.h"
+#include "ngx_http_tenant_redis.h"
+#include "ngx_http_tenant_script.h"
+
+
+/*
+ * Leases are the worker's own, in a small table: a lease is keyed by the
+ * location and by everything of the token the decision reads (tenant,
+ * user, plan, jti, iat), so that the registry's word on the token comes
+ * with every grant.  A lease holds units already counted in Redis: the
+ * worker may admit that many requests and no more, whatever the others
+ * do; what it does not use goes back at the end of the lease.
+ */
+
+
+#define NGX_HTTP_TENANT_LEASE_SLOTS   256
+#define NGX_HTTP_TENANT_LEASE_MAX     64
+#define NGX_HTTP_TENANT_LEASE_TTL     200
+
+
+typedef struct {
+    ngx_http_tenant_loc_conf_t     *conf;        /* NULL: a free slot */
+    ngx_str_t                       key;
+    uint32_t                        hash;
+    ngx_msec_t                      used;        /* least recently: evicted */
+    ngx_msec_t                      pending;     /* a grant asked, until */
+
+    ngx_int_t                       units;       /* counted, not admitted */
+    ngx_msec_t                      expires;
+    ngx_http_tenant_limit_result_t  res;         /* as granted */
+    time_t                          quota_end;
+    ngx_int_t                       interval;    /* T, 0 for no rate */
+    ngx_str_t                       give[6];     /* keys and fields */
+    u_char                         *mem;         /* the grant's strings */
+    ngx_event_t                     timer;
+} ngx_http_tenant_lease_t;
+
+
+/* what the give-back needs, in the order of the lease reply */
+enum {
+    NGX_HTTP_TENANT_LEASE_RATE_KEY = 0,
+    NGX_HTTP_TENANT_LEASE_QUOTA_KEY,
+    NGX_HTTP_TENANT_LEASE_METER_KEY,
+    NGX_HTTP_TENANT_LEASE_USAGE_KEY,
+    NGX_HTTP_TENANT_LEASE_REQUESTS,
+    NGX_HTTP_TENANT_LEASE_METER
+};
+
+
+static ngx_int_t ngx_http_tenant_lease_key(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_str_t *key);
+static ngx_http_tenant_lease_t *ngx_http_tenant_lease_find(
+    ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key, uint32_t hash);
+static ngx_http_tenant_lease_t *ngx_http_tenant_lease_slot(
+    ngx_http_request_t *r, ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key);
+static void ngx_http_tenant_lease_admit(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_lease_t *l);
+static ngx_int_t ngx_http_tenant_lease_keep(ngx_http_request_t *r,
+    ngx_http_tenant_lease_t *l, ngx_int_t granted,
+    ngx_http_tenant_redis_reply_t *reply);
+static void ngx_http_tenant_lease_end(ngx_http_tenant_lease_t *l);
+static void ngx_http_tenant_lease_expire(ngx_event_t *ev);
+static void ngx_http_tenant_lease_give_back(ngx_http_tenant_lease_t *l);
+static void ngx_http_tenant_lease_given_back(void *data,
+    ngx_http_tenant_redis_reply_t *reply);
+static ngx_int_t ngx_http_tenant_lease_str(ngx_http_request_t *r,
+    ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s);
+
+
+static ngx_http_tenant_lease_t
+    ngx_http_tenant_leases[NGX_HTTP_TENANT_LEASE_SLOTS];
+
+
+/* tenant_limit_lease off | on [max=N] [ttl=TIME] */
+
+char *
+ngx_http_tenant_lease_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tenant_loc_conf_t *tlcf = conf;
+
+    ngx_int_t    max;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+    ngx_msec_t   ttl;
+
+    if (tlcf->lease != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0 && cf->args->nelts == 2) {
+        tlcf->lease = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "on") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\", expected \"on\" or "
+                           "\"off\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    max = NGX_CONF_UNSET;
+    ttl = NGX_CONF_UNSET_MSEC;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max=", 4) == 0 && max == NGX_CONF_UNSET) {
+            max = ngx_atoi(value[i].data + 4, value[i].len - 4);
+
+            if (max < 1 || max > 1000000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\", \"max\" must "
+                                   "be from 1 to 1000000", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "ttl=", 4) == 0
+            && ttl == NGX_CONF_UNSET_MSEC)
+        {
+            s.len = value[i].len - 4;
+            s.data = value[i].data + 4;
+
+            ttl = ngx_parse_time(&s, 0);
+
+            if (ttl == (ngx_msec_t) NGX_ERROR || ttl == 0
+                || ttl > 3600000)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\", \"ttl\" must "
+                                   "be a time from 1ms to 1h", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    tlcf->lease = 1;
+    tlcf->lease_max = max;
+    tlcf->lease_ttl = ttl;
+
+    return NGX_CONF_OK;
+}
+
+
+void
+ngx_http_tenant_lease_merge(ngx_http_tenant_loc_conf_t *conf,
+    ngx_http_tenant_loc_conf_t *prev)
+{
+    if (conf->lease == NGX_CONF_UNSET) {
+        conf->lease = prev->lease;
+        conf->lease_max = prev->lease_max;
+        conf->lease_ttl = prev->lease_ttl;
+    }
+
+    ngx_conf_merge_value(conf->lease, prev->lease, 0);
+    ngx_conf_merge_value(conf->lease_max, prev->lease_max,
+                         NGX_HTTP_TENANT_LEASE_MAX);
+    ngx_conf_merge_msec_value(conf->lease_ttl, prev->lease_ttl,
+                              NGX_HTTP_TENANT_LEASE_TTL);
+}
+
+
+/*
+ * Only the first decision of a request: an internal redirect's second
+ * pass asks for what the first did not apply, exactly, as without leases.
+ */
+
+ngx_int_t
+ngx_http_tenant_lease_take(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_loc_conf_t *tlcf)
+{
+    ngx_str_t                     key;
+    ngx_http_tenant_lease_t      *l;
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    if (!tlcf->lease || ctx->limit_state != NGX_HTTP_TENANT_LIMIT_IDLE) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_tenant_lease_key(r, ctx, &key) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    l = ngx_http_tenant_lease_find(tlcf, &key,
+                                   ngx_murmur_hash2(key.data, key.len));
+
+    if (l && l->units > 0 && ngx_current_msec < l->expires) {
+        ngx_http_tenant_lease_admit(r, ctx, l);
+        return NGX_OK;
+    }
+
+    /* while one request asks for a lease, the others are decided exactly */
+    if (l && l->pending && ngx_current_msec < l->pending) {
+        return NGX_DECLINED;
+    }
+
+    l = ngx_http_tenant_lease_slot(r, tlcf, &key);
+    if (l == NULL) {
+        return NGX_DECLINED;
+    }
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
+
+    l->pending = ngx_current_msec + tmcf->redis->timeout + 1;
+    ctx->leasing = 1;
+
+    return NGX_DECLINED;
+}
+
+
+void
+ngx_http_tenant_lease_refused(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx)
+{
+    ngx_str_t                    key;
+    ngx_http_tenant_lease_t     *l;
+    ngx_http_tenant_loc_conf_t  *tlcf;
+
+    if (!ctx->leasing || ngx_http_tenant_lease_key(r, ctx, &key) != NGX_OK) {
+        return;
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
+
+    l = ngx_http_tenant_lease_find(tlcf, &key,
+                                   ngx_murmur_hash2(key.data, key.len));
+    if (l) {
+        l->pending = 0;
+    }
+}
+
+
+/*
+ * { verdict, status, plan, 7 numbers, GRANTED, T, the give-back's keys
+ * and fields, ignored overrides }: see ngx_http_tenant_script.c.
+ */
+
+ngx_int_t
+ngx_http_tenant_lease_parse(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_redis_reply_t *reply)
+{
+    size_t                           i;
+    ngx_str_t                        key;
+    ngx_int_t                       *field[NGX_HTTP_TENANT_REPLY_NNUMBERS];
+    ngx_int_t                        granted;
+    ngx_http_tenant_lease_t         *l;
+    ngx_http_tenant_loc_conf_t      *tlcf;
+    ngx_http_tenant_redis_reply_t   *e;
+    ngx_http_tenant_limit_result_t  *res;
+
+    res = &ctx->limit;
+    res->verdict = reply->element[NGX_HTTP_TENANT_REPLY_VERDICT]->integer;
+
+    if (ngx_http_tenant_lease_str(r,
+                                  reply->element[NGX_HTTP_TENANT_REPLY_STATUS],
+                                  &res->status)
+        != NGX_OK
+        || ngx_http_tenant_lease_str(r,
+                                  reply->element[NGX_HTTP_TENANT_REPLY_PLAN],
+                                  &res->plan)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    field[NGX_HTTP_TENANT_REPLY_RATE_REMAINING] = &res->rate_remaining;
+    field[NGX_HTTP_TENANT_REPLY_RATE_RESET] = &res->rate_reset;
+    field[NGX_HTTP_TENANT_REPLY_RETRY_AFTER] = &res->retry_after;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_USED] = &res->quota_used;
+    field[NGX_HTTP_TENANT_REPLY_RATE_LIMIT] = &res->rate_limit;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_LIMIT] = &res->quota_limit;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_RESET] = &res->quota_reset;
+
+    for (i = 0; i < NGX_HTTP_TENANT_REPLY_NNUMBERS; i++) {
+        e = reply->element[NGX_HTTP_TENANT_REPLY_NUMBERS + i];
+
+        if (e->type != NGX_HTTP_TENANT_REDIS_INTEGER) {
+            return NGX_ERROR;
+        }
+
+        *field[i] = e->integer;
+    }
+
+    if (res->rate_limit == NGX_HTTP_TENANT_REPLY_AS_SENT) {
+        res->rate_limit = ctx->limit_sent.rate_limit;
+    }
+
+    if (res->quota_limit == NGX_HTTP_TENANT_REPLY_AS_SENT) {
+        res->quota_limit = ctx->limit_sent.quota_limit;
+    }
+
+    e = reply->element[NGX_HTTP_TENANT_REPLY_GRANTED];
+    granted = (e->type == NGX_HTTP_TENANT_REDIS_INTEGER) ? e->integer : -1;
+
+    if (granted < 0) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_tenant_limit_ignored(r, ctx, reply, NGX_HTTP_TENANT_REPLY_LEASE);
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
+
+    if (ngx_http_tenant_lease_key(r, ctx, &key) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    l = ngx_http_tenant_lease_find(tlcf, &key,
+                                   ngx_murmur_hash2(key.data, key.len));
+
+    if (granted > 0 && l == NULL) {
+        /* its slot went to another lease meanwhile */
+        l = ngx_http_tenant_lease_slot(r, tlcf, &key);
+    }
+
+    if (l == NULL) {
+        if (granted > 1) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "tenant: no room for a lease of tenant \"%V\", "
+                          "%i units stay counted",
+                          &ctx->identity.tenant_id, granted - 1);
+        }
+
+        return NGX_OK;
+    }
+
+    l->pending = 0;
+
+    if (granted == 0) {
+        return NGX_OK;
+    }
+
+    /* the request consumes the first unit */
+    if (ngx_http_tenant_lease_keep(r, l, granted - 1, reply) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tenant: a lease of tenant \"%V\" not kept, %i units "
+                      "stay counted", &ctx->identity.tenant_id, granted - 1);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the units not used, the time it may be used until, the give-back */
+
+static ngx_int_t
+ngx_http_tenant_lease_keep(ngx_http_request_t *r, ngx_http_tenant_lease_t *l,
+    ngx_int_t units, ngx_http_tenant_redis_reply_t *reply)
+{
+    u_char                          *p;
+    size_t                           size, i;
+    ngx_http_tenant_loc_conf_t      *tlcf;
+    ngx_http_tenant_redis_reply_t   *e;
+    ngx_http_tenant_ctx_t           *ctx;
+
+    /* a lease granted to a request that did not wait for the last one */
+    ngx_http_tenant_lease_end(l);
+
+    e = reply->element[NGX_HTTP_TENANT_REPLY_INTERVAL];
+    if (e->type != NGX_HTTP_TENANT_REDIS_INTEGER || e->integer < 0) {
+        return NGX_ERROR;
+    }
+
+    l->interval = e->integer;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+
+    size = ctx->limit.status.len + ctx->limit.plan.len;
+
+    for (i = 0; i < 6; i++) {
+        e = reply->element[NGX_HTTP_TENANT_REPLY_RATE_KEY + i];
+
+        if (e->type != NGX_HTTP_TENANT_REDIS_STRING) {
+            return NGX_ERROR;
+        }
+
+        size += e->len;
+    }
+
+    l->mem = ngx_alloc(size + 1, r->connection->log);
+    if (l->mem == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = l->mem;
+
+    for (i = 0; i < 6; i++) {
+        e = reply->element[NGX_HTTP_TENANT_REPLY_RATE_KEY + i];
+
+        l->give[i].data = p;
+        l->give[i].len = e->len;
+        p = ngx_cpymem(p, e->str, e->len);
+    }
+
+    l->res = ctx->limit;
+
+    l->res.status.data = p;
+    p = ngx_cpymem(p, ctx->limit.status.data, ctx->limit.status.len);
+    l->res.plan.data = p;
+    ngx_memcpy(p, ctx->limit.plan.data, ctx->limit.plan.len);
+
+    l->quota_end = ngx_time() + ngx_max(ctx->limit.quota_reset, 0);
+    l->units = units;
+
+    if (units == 0) {
+        /* nothing to give back; its word on the registry is not kept */
+        ngx_http_tenant_lease_end(l);
+        return NGX_OK;
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
+
+    l->expires = ngx_current_msec + tlcf->lease_ttl;
+
+    l->timer.handler = ngx_http_tenant_lease_expire;
+    l->timer.data = l;
+    l->timer.log = ngx_cycle->log;
+    l->timer.cancelable = 1;
+
+    ngx_add_timer(&l->timer, tlcf->lease_ttl);
+
+    return NGX_OK;
+}
+
+
+/*
+ * What the node knows: the limits at the grant, the units it has used
+ * since taken off (approximate: other nodes and workers count too).
+ */
+
+static void
+ngx_http_tenant_lease_admit(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_lease_t *l)
+{
+    ngx_http_tenant_limit_result_t  *res;
+
+    l->units--;
+    l->used = ngx_current_msec;
+
+    res = &ctx->limit;
+    *res = l->res;
+
+    res->verdict = NGX_HTTP_TENANT_VERDICT_PASS;
+    res->retry_after = 0;
+
+    /* the request may outlive the lease */
+    res->status.data = ngx_pstrdup(r->pool, &l->res.status);
+    res->plan.data = ngx_pstrdup(r->pool, &l->res.plan);
+
+    if (res->status.data == NULL || res->plan.data == NULL) {
+        ngx_str_set(&res->status, "active");
+        ngx_str_null(&res->plan);
+    }
+
+    if (res->rate_remaining >= 0) {
+        res->rate_remaining += l->units;
+    }
+
+    if (res->quota_used >= 0) {
+        res->quota_used = ngx_max(res->quota_used - l->units, 0);
+        res->quota_reset = ngx_max(l->quota_end - ngx_time(), 0);
+    }
+
+    ctx->limit_state = NGX_HTTP_TENANT_LIMIT_DONE;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tenant lease: admitted, tenant \"%V\", %i left",
+                   &ctx->identity.tenant_id, l->units);
+}
+
+
+static void
+ngx_http_tenant_lease_expire(ngx_event_t *ev)
+{
+    ngx_http_tenant_lease_end(ev->data);
+}
+
+
+/* the lease's unused units given back, its grant forgotten, its key kept */
+
+static void
+ngx_http_tenant_lease_end(ngx_http_tenant_lease_t *l)
+{
+    if (l->timer.timer_set) {
+        ngx_del_timer(&l->timer);
+    }
+
+    if (l->units > 0) {
+        ngx_http_tenant_lease_give_back(l);
+    }
+
+    if (l->mem) {
+        ngx_free(l->mem);
+        l->mem = NULL;
+    }
+
+    l->units = 0;
+    l->expires = 0;
+}
+
+
+static void
+ngx_http_tenant_lease_give_back(ngx_http_tenant_lease_t *l)
+{
+    u_char                        units[NGX_INT_T_LEN], interval[NGX_INT_T_LEN];
+    ngx_str_t                    *g, *rate;
+    ngx_uint_t                    i, n;
+    const char                   *argv[12];
+    size_t                        argvlen[12];
+    ngx_http_tenant_main_conf_t  *tmcf;
+
+    static ngx_str_t  keys = ngx_string(NGX_HTTP_TENANT_SCRIPT_GIVE_BACK_KEYS);
+    static ngx_str_t  mode = ngx_string(NGX_HTTP_TENANT_SCRIPT_GIVE_BACK);
+    static ngx_str_t  yes = ngx_string("1");
+
+    g = l->give;
+    rate = &g[NGX_HTTP_TENANT_LEASE_RATE_KEY];
+
+    n = 0;
+
+#define ngx_http_tenant_lease_arg(s)                                          \
+    argv[n] = (const char *) (s)->data; argvlen[n] = (s)->len; n++
+
+    ngx_http_tenant_lease_arg(&keys);
+
+    /* an absent counter is named by the rate key: all in the tenant's slot */
+    for (i = NGX_HTTP_TENANT_LEASE_RATE_KEY;
+         i <= NGX_HTTP_TENANT_LEASE_USAGE_KEY;
+         i++)
+    {
+        ngx_http_tenant_lease_arg(g[i].len ? &g[i] : rate);
+    }
+
+    ngx_http_tenant_lease_arg(&mode);
+
+    argv[n] = (const char *) units;
+    argvlen[n++] = ngx_sprintf(units, "%i", l->units) - units;
+    argv[n] = (const char *) interval;
+    argvlen[n++] = ngx_sprintf(interval, "%i", l->interval) - interval;
+
+    argv[n] = g[NGX_HTTP_TENANT_LEASE_QUOTA_KEY].len ? (char *) yes.data : "";
+    argvlen[n++] = g[NGX_HTTP_TENANT_LEASE_QUOTA_KEY].len ? 1 : 0;
+    argv[n] = g[NGX_HTTP_TENANT_LEASE_METER_KEY].len ? (char *) yes.data : "";
+    argvlen[n++] = g[NGX_HTTP_TENANT_LEASE_METER_KEY].len ? 1 : 0;
+
+    ngx_http_tenant_lease_arg(&g[NGX_HTTP_TENANT_LEASE_REQUESTS]);
+    ngx_http_tenant_lease_arg(&g[NGX_HTTP_TENANT_LEASE_METER]);
+
+#undef ngx_http_tenant_lease_arg
+
+    tmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_tenant_module);
+
+    if (tmcf == NULL || tmcf->redis_client == NULL
+        || ngx_http_tenant_redis_eval(tmcf->redis_client, n, argv, argvlen,
+                                      ngx_http_tenant_lease_given_back, NULL)
+           == NULL)
+    {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "tenant: redis is not connected, %i leased units "
+                      "not given back stay counted", l->units);
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "tenant lease: %i units given back", l->units);
+}
+
+
+static void
+ngx_http_tenant_lease_given_back(void *data,
+    ngx_http_tenant_redis_reply_t *reply)
+{
+    if (reply == NULL) {
+        ngx_http_tenant_redis_log_failure(ngx_cycle->log,
+                                          "a lease's give-back failed, its "
+                                          "unused units stay counted");
+    }
+}
+
+
+/* "TENANT\0USER\0PLAN\0JTI\0IAT": what the decision reads of the token */
+
+static ngx_int_t
+ngx_http_tenant_lease_key(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_str_t *key)
+{
+    u_char      *p;
+    uint64_t     iat;
+    ngx_str_t    jti;
+
+    if (ngx_http_tenant_claim_jti(ctx->payload, &jti) != NGX_OK) {
+        ngx_str_null(&jti);
+    }
+
+    if (ngx_http_tenant_claim_seconds(ctx->payload, "iat", &iat) != NGX_OK) {
+        iat = 0;
+    }
+
+    key->data = ngx_pnalloc(r->pool, ctx->identity.tenant_id.len
+                                     + ctx->identity.user.len
+                                     + ctx->identity.plan.len + jti.len
+                                     + 4 + NGX_INT64_LEN);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(key->data, ctx->identity.tenant_id.data,
+                   ctx->identity.tenant_id.len);
+    *p++ = '\0';
+    p = ngx_cpymem(p, ctx->identity.user.data, ctx->identity.user.len);
+    *p++ = '\0';
+    p = ngx_cpymem(p, ctx->identity.plan.data, ctx->identity.plan.len);
+    *p++ = '\0';
+    p = ngx_cpymem(p, jti.data, jti.len);
+    *p++ = '\0';
+    p = ngx_sprintf(p, "%uL", iat);
+
+    key->len = p - key->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_tenant_lease_t *
+ngx_http_tenant_lease_find(ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key,
+    uint32_t hash)
+{
+    ngx_uint_t                i;
+    ngx_http_tenant_lease_t  *l;
+
+    for (i = 0; i < NGX_HTTP_TENANT_LEASE_SLOTS; i++) {
+        l = &ngx_http_tenant_leases[i];
+
+        if (l->conf == tlcf && l->hash == hash && l->key.len == key->len
+            && ngx_memcmp(l->key.data, key->data, key->len) == 0)
+        {
+            return l;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the key's slot: found, free, or the least recently used one's */
+
+static ngx_http_tenant_lease_t *
+ngx_http_tenant_lease_slot(ngx_http_request_t *r,
+    ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key)
+{
+    uint32_t                  hash;
+    ngx_uint_t                i;
+    ngx_http_tenant_lease_t  *l, *lru;
+
+    hash = ngx_murmur_hash2(key->data, key->len);
+
+    l = ngx_http_tenant_lease_find(tlcf, key, hash);
+    if (l) {
+        return l;
+    }
+
+    lru = &ngx_http_tenant_leases[0];
+
+    for (i = 0; i < NGX_HTTP_TENANT_LEASE_SLOTS; i++) {
+        l = &ngx_http_tenant_leases[i];
+
+        if (l->conf == NULL) {
+            lru = l;
+            break;
+        }
+
+        if ((ngx_msec_int_t) (l->used - lru->used) < 0) {
+            lru = l;
+        }
+    }
+
+    l = lru;
+
+    ngx_http_tenant_lease_end(l);
+    ngx_free(l->key.data);
+    ngx_memzero(l, sizeof(ngx_http_tenant_lease_t));
+
+    l->key.data = ngx_alloc(key->len, r->connection->log);
+    if (l->key.data == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(l->key.data, key->data, key->len);
+    l->key.len = key->len;
+    l->hash = hash;
+    l->conf = tlcf;
+    l->used = ngx_current_msec;
+
+    return l;
+}
+
+
+static ngx_int_t
+ngx_http_tenant_lease_str(ngx_http_request_t *r,
+    ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s)
+{
+    if (reply->type != NGX_HTTP_TENANT_REDIS_STRING) {
+        return NGX_ERROR;
+    }
+
+    s->len = reply->len;
+    s->data = ngx_pnalloc(r->pool, reply->len + 1);
+    if (s->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(s->data, reply->str, reply->len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The leases name configuration by its address and the worker's Redis
+ * client: they go with a configuration read again and at exit, their
+ * unused units left counted (Redis is gone or going).
+ */
+
+void
+ngx_http_tenant_lease_forget(void)
+{
+    ngx_int_t                 left;
+    ngx_uint_t                i;
+    ngx_http_tenant_lease_t  *l;
+
+    left = 0;
+
+    for (i = 0; i < NGX_HTTP_TENANT_LEASE_SLOTS; i++) {
+        l = &ngx_http_tenant_leases[i];
+
+        if (l->timer.timer_set) {
+            ngx_del_timer(&l->timer);
+        }
+
+        left += l->units;
+
+        ngx_free(l->mem);
+        ngx_free(l->key.data);
+        ngx_memzero(l, sizeof(ngx_http_tenant_lease_t));
+    }
+
+    if (left) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "tenant: %i leased units not given back stay counted",
+                      left);
+    }
+}
