@@ -396,12 +396,17 @@ static u_char  ngx_http_tenant_script_source[] =
 "    rrem = rrem - (n - 1)\n"
 "    rreset = ceil((tat + n * T - now) / 1000000)\n"
 "  end\n"
+/* the exact mode keeps INCR, which the documented ACL allows */
 "  if ql then\n"
-"    qused = redis.call('INCRBY', qkey, n)\n"
+"    if n == 1 then qused = redis.call('INCR', qkey)\n"
+"    else qused = redis.call('INCRBY', qkey, n) end\n"
 "    if qused == n then redis.call('EXPIREAT', qkey, qend + 86400) end\n"
 "  end\n"
-"  if ml and redis.call('INCRBY', mkey, n) == n then\n"
-"    redis.call('EXPIREAT', mkey, mend + 86400)\n"
+"  if ml then\n"
+"    local c\n"
+"    if n == 1 then c = redis.call('INCR', mkey)\n"
+"    else c = redis.call('INCRBY', mkey, n) end\n"
+"    if c == n then redis.call('EXPIREAT', mkey, mend + 86400) end\n"
 "  end\n"
 
 /*
