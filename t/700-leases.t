@@ -1,0 +1,225 @@
+#!/usr/bin/perl
+#
+# tenant_limit_lease: a worker admits requests from units counted in Redis
+# ahead of them, and gives back the ones it did not use.  What is checked
+# here is what leases promise, not their speed: never more admitted than
+# the exact mode would, counters equal to the admitted requests once the
+# leases have ended, the registry's word heard within ttl, the held units
+# and then the failure policy when Redis goes away, and a location without
+# the directive deciding each request in Redis as before.
+#
+# A plain Test::More script, since leases live across requests in the
+# workers: one redis-server (TenantRedis), one nginx with two workers
+# (TenantNginx), forked keep-alive clients for concurrency.  Bounded by
+# an alarm; everything started here is stopped in END.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+
+use Test::More;
+use POSIX qw(strftime);
+use Time::HiRes qw(time sleep);
+
+use TenantTest;
+use TenantRedis;    # starts redis-server, sets $ENV{TEST_NGINX_REDIS_PORT}
+use TenantNginx;
+
+$SIG{ALRM} = sub { die "700-leases.t: time limit (120 s) reached\n" };
+alarm 120;
+
+if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
+
+my $RPORT = TenantRedis::redis_port();
+
+sub gateway {
+    my ($path, $lease, %o) = @_;
+    my $failure = $o{failure} || 'allow';
+    return <<"_EOC_";
+        location $path {
+            tenant_jwt on;
+            tenant_jwt_key_file $TenantNginx::DATA/hmac.secret;
+            tenant_limit on;
+            tenant_limit_lease $lease;
+            tenant_redis_failure $failure;
+            add_header X-Limit-Status \$tenant_limit_status always;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://backend;
+        }
+_EOC_
+}
+
+my $n = nginx_start('lease', workers => 2, redis => <<"_EOC_",
+    tenant_redis 127.0.0.1:$RPORT timeout=500ms;
+    tenant_plan q1000 quota=1000/day;
+    tenant_plan r10 rate=10r/s burst=20 quota=1000000/day;
+_EOC_
+    server => gateway('/lease', 'on max=64 ttl=200ms')
+            . gateway('/long', 'on max=64 ttl=30s')
+            . gateway('/long-deny', 'on max=64 ttl=30s', failure => 'deny')
+            . gateway('/exact', 'off'));
+
+my $DAY = strftime('%Y-%m-%d', gmtime);
+
+sub evalsha_calls {
+    my ($line) = grep { /^cmdstat_evalsha:/ } split /\r?\n/,
+                 TenantRedis::redis('INFO', 'commandstats');
+    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
+}
+
+# $clients forked keep-alive clients, each sending $each requests as
+# fast as it can: the statuses, and when the first was sent and the last
+# answered
+sub burst {
+    my ($tok, $path, $clients, $each) = @_;
+    my $dir = "$TenantNginx::TMP/burst" . int(rand 1e9);
+    mkdir $dir or die "$dir: $!";
+    my @pids;
+    for my $c (1 .. $clients) {
+        push @pids, spawn_client("$dir/$c", sub {
+            my ($out) = @_;
+            my $ua = TenantNginx::ua(1);
+            for (1 .. $each) {
+                my $r = api($n, $tok, path => $path, ua => $ua);
+                printf {$out} "%.4f %.4f %s\n", $r->{at} - $r->{took},
+                    $r->{at}, $r->{status};
+            }
+        });
+    }
+    wait_kids(@pids);
+    my ($first, $last, %status) = (9e9, 0);
+    for my $c (1 .. $clients) {
+        for my $l (result_lines("$dir/$c")) {
+            die "a client died: @$l\n" if $l->[0] eq 'DIED';
+            $first = $l->[0] if $l->[0] < $first;
+            $last = $l->[1] if $l->[1] > $last;
+            $status{$l->[2]}++;
+        }
+    }
+    return { first => $first, last => $last, status => \%status };
+}
+
+# ---- quota: exactly the quota admitted, the counter equal to it
+
+{
+    my $tok = token('quota', 'q1000');
+    my ($admitted, $waves) = (0, 0);
+
+    # the first wave asks for three times the quota at once; later ones
+    # use the units the leases of the wave before gave back
+    my $b = burst($tok, '/lease', 6, 500);
+    $admitted += $b->{status}{200} || 0;
+    my $others = join ',', grep { $_ != 200 && $_ != 429 } keys %{ $b->{status} };
+    is($others, '', 'quota: only 200 and 429 answered');
+
+    while ($waves++ < 20) {
+        sleep 0.5;    # > ttl: every lease has ended and given back
+        my $w = burst($tok, '/lease', 2, 40);
+        last unless $w->{status}{200};
+        $admitted += $w->{status}{200};
+    }
+    sleep 0.5;
+
+    is($admitted, 1000, 'quota: exactly 1000 requests admitted');
+    is(TenantRedis::redis('GET', "tenant:{quota}:quota:$DAY"), 1000,
+       'quota: the counter is exactly 1000 after the leases ended');
+    is(TenantRedis::redis('HGET', 'tenant:{quota}:usage:' . substr($DAY, 0, 7),
+                          'requests'),
+       1000, 'quota: the usage counts the 1000 admitted requests');
+}
+
+# ---- rate: never more than the exact GCRA admits in the window
+
+{
+    my $tok = token('rate', 'r10');
+    my $b = burst($tok, '/lease', 4, 60);
+    my $ok = $b->{status}{200} || 0;
+
+    # burst + 1 at once, then one each emission interval (100 ms) of the
+    # window, the window measured from before the first request was sent
+    # to after the last was answered (wider than Redis saw)
+    my $bound = 21 + int(($b->{last} - $b->{first}) / 0.1);
+    ok($ok <= $bound, "rate: $ok admitted, at most the exact bound $bound");
+    ok($ok >= 1, "rate: some admitted ($ok)");
+
+    sleep 0.5;
+    is(TenantRedis::redis('GET', "tenant:{rate}:quota:$DAY"), $ok,
+       'rate: the quota counter equals the admitted requests after the '
+       . 'leases ended');
+}
+
+# ---- freshness: a suspension and a revocation heard within ttl
+
+{
+    my $tok = token('fresh', 'big');
+    my $ua = TenantNginx::ua(1);
+    is(api($n, $tok, path => '/lease', ua => $ua)->{status}, 200,
+       'suspension: admitted while active');
+
+    TenantRedis::redis('HSET', 'tenant:{fresh}', 'status', 'suspended');
+    sleep 0.2 + 0.2;    # ttl, and more than a round trip
+
+    my @s = map { api($n, $tok, path => '/lease', ua => TenantNginx::ua(0))
+                  ->{error} } 1 .. 6;
+    is("@s", join(' ', ('tenant_suspended') x 6),
+       'suspension: refused by both workers once ttl has passed');
+
+    TenantRedis::redis('HDEL', 'tenant:{fresh}', 'status');
+
+    my $jtok = TenantTest::jwt(claims => { org_id => 'fresh', plan => 'big',
+                                           jti => 'j-1' });
+    is(api($n, $jtok, path => '/lease', ua => $ua)->{status}, 200,
+       'revocation: admitted before');
+    TenantRedis::redis('SET', 'tenant:{fresh}:revoked:j-1', 1);
+    sleep 0.2 + 0.2;
+
+    @s = map { api($n, $jtok, path => '/lease', ua => TenantNginx::ua(0))
+               ->{error} } 1 .. 6;
+    is("@s", join(' ', ('token_revoked') x 6),
+       'revocation: the jti is refused by both workers once ttl has passed');
+}
+
+# ---- fewer round trips with leases, one a request without
+
+{
+    my $tok = token('trips', 'big');
+    my $ua = TenantNginx::ua(1);
+
+    my $before = evalsha_calls();
+    my @s = map { api($n, $tok, path => '/long', ua => $ua)->{status} } 1 .. 200;
+    my $calls = evalsha_calls() - $before;
+    is(scalar(grep { $_ == 200 } @s), 200, 'lease: 200 requests admitted');
+    ok($calls <= 200 / 16, "lease: $calls EVALSHA for 200 requests");
+
+    $before = evalsha_calls();
+    @s = map { api($n, $tok, path => '/exact', ua => $ua)->{status} } 1 .. 50;
+    is(evalsha_calls() - $before, 50, 'off: one EVALSHA a request');
+}
+
+# ---- Redis down mid-lease: the held units, then the failure policy
+
+{
+    my $tok = token('down', 'big');
+    my $ua = TenantNginx::ua(1);    # one connection: one worker's lease
+
+    is(api($n, $tok, path => '/long-deny', ua => $ua)->{status}, 200,
+       'redis down: a lease of 64 granted, one used');
+
+    TenantRedis::redis_stop();
+
+    my @s = map { api($n, $tok, path => '/long-deny', ua => $ua)->{status} }
+            1 .. 70;
+    my $held = grep { $_ == 200 } @s[0 .. 62];
+    is($held, 63, 'redis down: the 63 units held are admitted');
+    is("@s[63 .. 69]", join(' ', (503) x 7),
+       'redis down: then the failure policy (deny) answers');
+
+    TenantRedis::redis_start();
+}
+
+like(error_log($n), qr/^(?!.*\[(?:alert|crit|emerg)\])/s,
+     'no alert, crit or emerg in the error log');
+
+done_testing();
