@@ -533,6 +533,15 @@ ngx_http_tenant_lease_give_back(ngx_http_tenant_lease_t *l)
     g = l->give;
     rate = &g[NGX_HTTP_TENANT_LEASE_RATE_KEY];
 
+    /* a lease of the registry's word only: nothing was counted */
+    if (l->interval == 0 && g[NGX_HTTP_TENANT_LEASE_QUOTA_KEY].len == 0
+        && g[NGX_HTTP_TENANT_LEASE_METER_KEY].len == 0
+        && g[NGX_HTTP_TENANT_LEASE_REQUESTS].len == 0
+        && g[NGX_HTTP_TENANT_LEASE_METER].len == 0)
+    {
+        return;
+    }
+
     n = 0;
 
 #define ngx_http_tenant_lease_arg(s)                                          \

@@ -36,12 +36,14 @@ my $RPORT = TenantRedis::redis_port();
 sub gateway {
     my ($path, $lease, %o) = @_;
     my $failure = $o{failure} || 'allow';
+    my $meter = $o{meter} ? "tenant_meter $o{meter};" : '';
     return <<"_EOC_";
         location $path {
             tenant_jwt on;
             tenant_jwt_key_file $TenantNginx::DATA/hmac.secret;
             tenant_limit on;
             tenant_limit_lease $lease;
+            $meter
             tenant_redis_failure $failure;
             add_header X-Limit-Status \$tenant_limit_status always;
             proxy_http_version 1.1;
@@ -55,8 +57,10 @@ my $n = nginx_start('lease', workers => 2, redis => <<"_EOC_",
     tenant_redis 127.0.0.1:$RPORT timeout=500ms;
     tenant_plan q1000 quota=1000/day;
     tenant_plan r10 rate=10r/s burst=20 quota=1000000/day;
+    tenant_plan mq quota=300/day meter=gen:100/day;
 _EOC_
     server => gateway('/lease', 'on max=64 ttl=200ms')
+            . gateway('/gen', 'on max=64 ttl=200ms', meter => 'gen')
             . gateway('/long', 'on max=64 ttl=30s')
             . gateway('/long-deny', 'on max=64 ttl=30s', failure => 'deny')
             . gateway('/exact', 'off'));
@@ -73,7 +77,7 @@ sub evalsha_calls {
 # fast as it can: the statuses, and when the first was sent and the last
 # answered
 sub burst {
-    my ($tok, $path, $clients, $each) = @_;
+    my ($tok, $path, $clients, $each, $pace) = @_;
     my $dir = "$TenantNginx::TMP/burst" . int(rand 1e9);
     mkdir $dir or die "$dir: $!";
     my @pids;
@@ -85,6 +89,7 @@ sub burst {
                 my $r = api($n, $tok, path => $path, ua => $ua);
                 printf {$out} "%.4f %.4f %s\n", $r->{at} - $r->{took},
                     $r->{at}, $r->{status};
+                sleep $pace if $pace;
             }
         });
     }
@@ -134,7 +139,7 @@ sub burst {
 
 {
     my $tok = token('rate', 'r10');
-    my $b = burst($tok, '/lease', 4, 60);
+    my $b = burst($tok, '/lease', 4, 60, 0.03);
     my $ok = $b->{status}{200} || 0;
 
     # burst + 1 at once, then one each emission interval (100 ms) of the
@@ -148,6 +153,41 @@ sub burst {
     is(TenantRedis::redis('GET', "tenant:{rate}:quota:$DAY"), $ok,
        'rate: the quota counter equals the admitted requests after the '
        . 'leases ended');
+}
+
+# ---- a meter and a quota: each reached in turn, exactly
+
+sub until_none {
+    my ($tok, $path) = @_;
+    my $admitted = 0;
+    my $b = burst($tok, $path, 6, 150);
+    $admitted += $b->{status}{200} || 0;
+    for (1 .. 20) {
+        sleep 0.5;
+        my $w = burst($tok, $path, 2, 20);
+        last unless $w->{status}{200};
+        $admitted += $w->{status}{200};
+    }
+    sleep 0.5;
+    return $admitted;
+}
+
+{
+    my $tok = token('metered', 'mq');
+    my $M = substr $DAY, 0, 7;
+
+    is(until_none($tok, '/gen'), 100,
+       'meter: exactly its 100 admitted where it applies');
+    is(until_none($tok, '/lease'), 200,
+       'quota: then exactly the 200 the quota has left, elsewhere');
+    is(TenantRedis::redis('GET', "tenant:{metered}:meter:gen:$DAY"), 100,
+       'meter: its counter is exactly 100');
+    is(TenantRedis::redis('GET', "tenant:{metered}:quota:$DAY"), 300,
+       'quota: its counter is exactly 300');
+    is(TenantRedis::redis('HGET', "tenant:{metered}:usage:$M", 'meter:gen'),
+       100, 'usage: the meter counts the 100');
+    is(TenantRedis::redis('HGET', "tenant:{metered}:usage:$M", 'requests'),
+       300, 'usage: the requests count the 300');
 }
 
 # ---- freshness: a suspension and a revocation heard within ttl
