@@ -114,7 +114,9 @@ ngx_http_tenant_lease_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "max=", 4) == 0 && max == NGX_CONF_UNSET) {
+        if (ngx_strncmp(value[i].data, "max=", 4) == 0
+            && max == NGX_CONF_UNSET)
+        {
             max = ngx_atoi(value[i].data + 4, value[i].len - 4);
 
             if (max < 1 || max > 1000000) {
