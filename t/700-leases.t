@@ -259,6 +259,38 @@ sub until_none {
     TenantRedis::redis_start();
 }
 
+# ---- configuration mistakes: refused with a clear message
+
+{
+    my @bad = (
+        ['tenant_limit_lease yes;',
+         qr/invalid parameter "yes", expected "on" or "off"/],
+        ['tenant_limit_lease on max=0;',
+         qr/invalid parameter "max=0", "max" must be from 1 to 1000000/],
+        ['tenant_limit_lease on ttl=soon;',
+         qr/invalid parameter "ttl=soon", "ttl" must be a time/],
+        ['tenant_limit_lease on size=3;', qr/invalid parameter "size=3"/],
+        ['tenant_limit_lease off max=3;', qr/expected "on" or "off"/],
+        ["tenant_limit_lease on;\n        tenant_limit_lease off;",
+         qr/"tenant_limit_lease" directive is duplicate/],
+    );
+    my $i = 0;
+    for my $b (@bad) {
+        my $c = { name => 'bad' . $i, prefix => "$TenantNginx::TMP/bad" . $i++,
+                  port => TenantNginx::free_port(),
+                  uport => TenantNginx::free_port(), log_level => 'info',
+                  workers => 1, redis => "tenant_redis 127.0.0.1:$RPORT;",
+                  server => "location /x { $b->[0] }" };
+        mkdir $c->{prefix};
+        mkdir "$c->{prefix}/$_" for qw(conf logs tmp);
+        open my $fh, '>', "$c->{prefix}/conf/nginx.conf" or die $!;
+        print $fh TenantNginx::conf($c);
+        close $fh;
+        my $out = `$TenantNginx::NGINX -t -p $c->{prefix}/ -c $c->{prefix}/conf/nginx.conf -e $c->{prefix}/logs/error.log 2>&1`;
+        like($out, $b->[1], 'refused: ' . ($b->[0] =~ s/;\n\s*/; /r));
+    }
+}
+
 like(error_log($n), qr/^(?!.*\[(?:alert|crit|emerg)\])/s,
      'no alert, crit or emerg in the error log');
 
