@@ -71,12 +71,23 @@ static void ngx_http_tenant_lease_expire(ngx_event_t *ev);
 static void ngx_http_tenant_lease_give_back(ngx_http_tenant_lease_t *l);
 static void ngx_http_tenant_lease_given_back(void *data,
     ngx_http_tenant_redis_reply_t *reply);
+static void ngx_http_tenant_lease_lingered(ngx_event_t *ev);
 static ngx_int_t ngx_http_tenant_lease_str(ngx_http_request_t *r,
     ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s);
 
 
 static ngx_http_tenant_lease_t
     ngx_http_tenant_leases[NGX_HTTP_TENANT_LEASE_SLOTS];
+
+/*
+ * A worker that shuts down gracefully (reload, quit) waits for its leases
+ * to end, their timers not being cancelable, and then for the replies
+ * of their give-backs, at most the Redis timeout: so a reload returns
+ * the unused units.  Only a worker that dies or is terminated leaves them
+ * counted.
+ */
+static ngx_event_t  ngx_http_tenant_lease_linger;
+static ngx_uint_t   ngx_http_tenant_lease_giving;
 
 
 /* tenant_limit_lease off | on [max=N] [ttl=TIME] */
@@ -434,7 +445,7 @@ ngx_http_tenant_lease_keep(ngx_http_request_t *r, ngx_http_tenant_lease_t *l,
     l->timer.handler = ngx_http_tenant_lease_expire;
     l->timer.data = l;
     l->timer.log = ngx_cycle->log;
-    l->timer.cancelable = 1;
+    l->timer.cancelable = 0;
 
     ngx_add_timer(&l->timer, tlcf->lease_ttl);
 
@@ -592,6 +603,24 @@ ngx_http_tenant_lease_give_back(ngx_http_tenant_lease_t *l)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "tenant lease: %i units given back", l->units);
+
+    ngx_http_tenant_lease_giving++;
+
+    if (ngx_exiting && !ngx_http_tenant_lease_linger.timer_set) {
+        ngx_http_tenant_lease_linger.handler = ngx_http_tenant_lease_lingered;
+        ngx_http_tenant_lease_linger.log = ngx_cycle->log;
+        ngx_add_timer(&ngx_http_tenant_lease_linger,
+                      tmcf->redis->timeout + 100);
+    }
+}
+
+
+static void
+ngx_http_tenant_lease_lingered(ngx_event_t *ev)
+{
+    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                  "tenant: %ui lease give-backs unanswered at exit, their "
+                  "units may stay counted", ngx_http_tenant_lease_giving);
 }
 
 
@@ -603,6 +632,12 @@ ngx_http_tenant_lease_given_back(void *data,
         ngx_http_tenant_redis_log_failure(ngx_cycle->log,
                                           "a lease's give-back failed, its "
                                           "unused units stay counted");
+    }
+
+    if (--ngx_http_tenant_lease_giving == 0
+        && ngx_http_tenant_lease_linger.timer_set)
+    {
+        ngx_del_timer(&ngx_http_tenant_lease_linger);
     }
 }
 
@@ -772,6 +807,12 @@ ngx_http_tenant_lease_forget(void)
         ngx_free(l->key.data);
         ngx_memzero(l, sizeof(ngx_http_tenant_lease_t));
     }
+
+    if (ngx_http_tenant_lease_linger.timer_set) {
+        ngx_del_timer(&ngx_http_tenant_lease_linger);
+    }
+
+    ngx_http_tenant_lease_giving = 0;
 
     if (left) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,

@@ -61,6 +61,7 @@ my $n = nginx_start('lease', workers => 2, redis => <<"_EOC_",
 _EOC_
     server => gateway('/lease', 'on max=64 ttl=200ms')
             . gateway('/gen', 'on max=64 ttl=200ms', meter => 'gen')
+            . gateway('/second', 'on max=64 ttl=1s')
             . gateway('/long', 'on max=64 ttl=30s')
             . gateway('/long-deny', 'on max=64 ttl=30s', failure => 'deny')
             . gateway('/exact', 'off'));
@@ -219,6 +220,35 @@ sub until_none {
                ->{error} } 1 .. 6;
     is("@s", join(' ', ('token_revoked') x 6),
        'revocation: the jti is refused by both workers once ttl has passed');
+}
+
+# ---- reload mid-lease: the old workers give their units back on exit
+# (before any lease of 30 s is held: a worker that shuts down waits for
+# its leases to end)
+
+{
+    my $tok = token('reload', 'big');
+    my $M = substr $DAY, 0, 7;
+
+    is(api($n, $tok, path => '/second', ua => TenantNginx::ua(0))->{status},
+       200, 'reload: a lease of 64 granted, one used');
+    is(TenantRedis::redis('GET', "tenant:{reload}:quota:$DAY"), 64,
+       'reload: the lease is counted at the grant');
+
+    my @old = worker_pids($n);
+    kill 'HUP', $n->{master};
+    for (1 .. 100) {
+        my %now = map { $_ => 1 } worker_pids($n);
+        last unless grep { $now{$_} } @old;
+        sleep 0.05;
+    }
+    my %now = map { $_ => 1 } worker_pids($n);
+    is(scalar(grep { $now{$_} } @old), 0, 'reload: the old workers exited');
+
+    is(TenantRedis::redis('GET', "tenant:{reload}:quota:$DAY"), 1,
+       'reload: the 63 unused units were given back on exit');
+    is(TenantRedis::redis('HGET', "tenant:{reload}:usage:$M", 'requests'), 1,
+       'reload: the usage counts the one admitted request');
 }
 
 # ---- fewer round trips with leases, one a request without
