@@ -54,7 +54,7 @@ _EOC_
 }
 
 my $n = nginx_start('lease', workers => 2, redis => <<"_EOC_",
-    tenant_redis 127.0.0.1:$RPORT timeout=500ms;
+    tenant_redis 127.0.0.1:$RPORT timeout=2s;
     tenant_plan q1000 quota=1000/day;
     tenant_plan r10 rate=10r/s burst=20 quota=1000000/day;
     tenant_plan mq quota=300/day meter=gen:100/day;
