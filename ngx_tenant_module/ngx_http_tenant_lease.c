@@ -365,6 +365,16 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "tenant: a lease of tenant \"%V\" not kept, %i units "
                       "stay counted", &ctx->identity.tenant_id, granted - 1);
+        return NGX_OK;
+    }
+
+    /* what the node knows: the units it holds are not used yet */
+    if (res->rate_remaining >= 0) {
+        res->rate_remaining += l->units;
+    }
+
+    if (res->quota_used >= 0) {
+        res->quota_used = ngx_max(res->quota_used - l->units, 0);
     }
 
     return NGX_OK;

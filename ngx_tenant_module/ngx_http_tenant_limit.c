@@ -289,7 +289,10 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     }
 
     if (ctx->leasing) {
-        if (reply->elements >= NGX_HTTP_TENANT_REPLY_LEASE) {
+        /* a refusal for the plan may be long, with ignored overrides */
+        if (reply->elements >= NGX_HTTP_TENANT_REPLY_LEASE
+            && verdict->integer != NGX_HTTP_TENANT_VERDICT_PLAN)
+        {
             return ngx_http_tenant_lease_parse(r, ctx, reply);
         }
 

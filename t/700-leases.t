@@ -268,6 +268,25 @@ sub until_none {
     is(evalsha_calls() - $before, 50, 'off: one EVALSHA a request');
 }
 
+# ---- the limit headers say what the worker knows
+
+{
+    my $tok = token('headers', 'q1000');
+    my $ua = TenantNginx::ua(1);    # one connection: one worker's lease
+    my @rem;
+    for (1 .. 3) {
+        my $r = $ua->get("http://127.0.0.1:$n->{port}/long",
+                         { headers => { Authorization => "Bearer $tok" } });
+        push @rem, ($r->{headers}{'x-quota-limit'} // '-') . '/'
+                   . ($r->{headers}{'x-quota-remaining'} // '-');
+    }
+    is("@rem", '1000/999 1000/998 1000/997',
+       'headers: the quota remaining counts down from the lease, '
+       . 'not from the 64 units counted at the grant');
+    is(TenantRedis::redis('GET', "tenant:{headers}:quota:$DAY"), 64,
+       'headers: while Redis counts the whole lease');
+}
+
 # ---- Redis down mid-lease: the held units, then the failure policy
 
 {
