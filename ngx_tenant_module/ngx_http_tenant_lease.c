@@ -320,16 +320,19 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
         res->quota_limit = ctx->limit_sent.quota_limit;
     }
 
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
+
     e = reply->element[NGX_HTTP_TENANT_REPLY_GRANTED];
     granted = (e->type == NGX_HTTP_TENANT_REDIS_INTEGER) ? e->integer : -1;
 
-    if (granted < 0) {
+    /* more than asked for, or units with a refusal: not our script */
+    if (granted < 0 || granted > tlcf->lease_max
+        || (granted > 0 && res->verdict != NGX_HTTP_TENANT_VERDICT_PASS))
+    {
         return NGX_ERROR;
     }
 
     ngx_http_tenant_limit_ignored(r, ctx, reply, NGX_HTTP_TENANT_REPLY_LEASE);
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
 
     if (ngx_http_tenant_lease_key(r, ctx, &key) != NGX_OK) {
         return NGX_OK;

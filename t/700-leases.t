@@ -220,6 +220,25 @@ sub until_none {
                ->{error} } 1 .. 6;
     is("@s", join(' ', ('token_revoked') x 6),
        'revocation: the jti is refused by both workers once ttl has passed');
+
+    # tokens_valid_after, the tenant's, then the user's
+    for my $h (['tenant:{fresh}', 'tenant', 'u-1'],
+               ['tenant:{fresh}:user:u-2', 'user', 'u-2'])
+    {
+        my $t = TenantTest::jwt(claims => { org_id => 'fresh', plan => 'big',
+                                            sub => $h->[2], iat => time - 5 });
+        is(api($n, $t, path => '/lease', ua => $ua)->{status}, 200,
+           "revocation ($h->[1]'s tokens_valid_after): admitted before");
+        TenantRedis::redis('HSET', $h->[0], 'tokens_valid_after', int(time));
+        sleep 0.2 + 0.2;
+
+        @s = map { api($n, $t, path => '/lease', ua => TenantNginx::ua(0))
+                   ->{error} } 1 .. 6;
+        is("@s", join(' ', ('token_revoked') x 6),
+           "revocation ($h->[1]'s tokens_valid_after): refused by both "
+           . 'workers once ttl has passed');
+        TenantRedis::redis('HDEL', $h->[0], 'tokens_valid_after');
+    }
 }
 
 # ---- reload mid-lease: the old workers give their units back on exit
