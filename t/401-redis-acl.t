@@ -78,7 +78,8 @@ sub logged { qr/\[error\] .*tenant: (?=.*$::Addr)(?=.*(?:$_[0]))/ }
 # with it: the module's own script (read from its C source) run with
 # SCRIPT LOAD, EVALSHA and EVAL as the gateway user, in every mode: the
 # tenant decision (with and without a plan override), keyed limit Z,
-# lockout K and F, revocation R, usage reads U and S.
+# lockout K and F, revocation R, usage reads U and S, a lease granted and
+# given back (G).
 {
     my $script = TenantTopology::module_script();
     my $as = sub { TenantTopology::rcmd_as('acl', $_[0], $TenantTopology::PASSWORD{$_[0]}, @_[1 .. $#_]) };
@@ -103,11 +104,18 @@ sub logged { qr/\[error\] .*tenant: (?=.*$::Addr)(?=.*(?:$_[0]))/ }
          'tenant:{acl-probe}:user:u1', 'R', $now, 'J'],
         ['usage of one tenant', 1, 'tenant:{acl-probe}:usage:M', 'U'],
         ['usage of every tenant', 0, 'S', 0, 'tenant:{*}:usage:M', 10],
+        ['lease of 64 units', 6, @tenant, @plan, 64],
+        ['lease given back', 4, 'tenant:{acl-probe}:rate',
+         'tenant:{acl-probe}:quota:d', 'tenant:{acl-probe}:rate',
+         'tenant:{acl-probe}:usage:M', 'G', 63, 1000, 1, '', 'requests', ''],
     );
     for my $run (@runs) {
         my ($what, @args) = @$run;
         TenantTopology::rcmd('acl', 'HSET', 'tenant:{acl-probe}', 'plan', 'solo')
             if $what =~ /override/;
+        # the plan's own limits: a lease of more than one unit (INCRBY)
+        TenantTopology::rcmd('acl', 'HDEL', 'tenant:{acl-probe}', 'plan')
+            if $what =~ /^lease of/;
         my $r = $as->('gateway', 'EVALSHA', $sha, @args);
         ok ref $r eq 'ARRAY', "gateway user: EVALSHA runs the script ($what)"
             or diag "reply: $r";

@@ -80,7 +80,8 @@ our @EXPORT = qw(
 our $GATEWAY_ACL = '~tenant:* resetchannels -@all'
     . ' +evalsha +eval +script|load +select +ping'
     . ' +time +get +mget +hget +hmget +exists +pttl'
-    . ' +set +incr +hincrby +pexpire +expireat +del +hgetall +scan';
+    . ' +set +incr +hincrby +pexpire +expireat +del +hgetall +scan'
+    . ' +incrby +decrby';
 
 # A user the gateway cannot decide with: everything but EVALSHA
 # (SCRIPT LOAD and EVAL are left, so falling back to EVAL on NOPERM
