@@ -57,6 +57,7 @@ enum {
 
 static ngx_int_t ngx_http_tenant_lease_key(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_str_t *key);
+static u_char *ngx_http_tenant_lease_part(u_char *p, ngx_str_t *s);
 static ngx_http_tenant_lease_t *ngx_http_tenant_lease_find(
     ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key, uint32_t hash);
 static ngx_http_tenant_lease_t *ngx_http_tenant_lease_slot(
@@ -681,20 +682,30 @@ ngx_http_tenant_lease_key(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(key->data, ctx->identity.tenant_id.data,
-                   ctx->identity.tenant_id.len);
-    *p++ = '\0';
-    p = ngx_cpymem(p, ctx->identity.user.data, ctx->identity.user.len);
-    *p++ = '\0';
-    p = ngx_cpymem(p, ctx->identity.plan.data, ctx->identity.plan.len);
-    *p++ = '\0';
-    p = ngx_cpymem(p, jti.data, jti.len);
-    *p++ = '\0';
+    p = ngx_http_tenant_lease_part(key->data, &ctx->identity.tenant_id);
+    p = ngx_http_tenant_lease_part(p, &ctx->identity.user);
+    p = ngx_http_tenant_lease_part(p, &ctx->identity.plan);
+    p = ngx_http_tenant_lease_part(p, &jti);
     p = ngx_sprintf(p, "%uL", iat);
 
     key->len = p - key->data;
 
     return NGX_OK;
+}
+
+
+/* a part of the key and its '\0'; an absent one (NULL) is empty */
+
+static u_char *
+ngx_http_tenant_lease_part(u_char *p, ngx_str_t *s)
+{
+    if (s->len) {
+        p = ngx_cpymem(p, s->data, s->len);
+    }
+
+    *p++ = '\0';
+
+    return p;
 }
 
 
