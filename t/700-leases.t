@@ -64,7 +64,26 @@ _EOC_
             . gateway('/second', 'on max=64 ttl=1s')
             . gateway('/long', 'on max=64 ttl=30s')
             . gateway('/long-deny', 'on max=64 ttl=30s', failure => 'deny')
-            . gateway('/exact', 'off'));
+            . gateway('/exact', 'off')
+            . <<"_EOC_");
+        location /redir {
+            tenant_jwt on;
+            tenant_jwt_key_file $TenantNginx::DATA/hmac.secret;
+            tenant_limit on;
+            tenant_limit_lease on max=64 ttl=200ms;
+            proxy_intercept_errors on;
+            error_page 401 = /redir-meter;
+            proxy_pass http://backend/check;
+        }
+        location /redir-meter {
+            tenant_jwt on;
+            tenant_jwt_key_file $TenantNginx::DATA/hmac.secret;
+            tenant_limit on;
+            tenant_meter gen;
+            tenant_limit_lease on max=64 ttl=200ms;
+            proxy_pass http://backend;
+        }
+_EOC_
 
 my $DAY = strftime('%Y-%m-%d', gmtime);
 
@@ -189,6 +208,25 @@ sub until_none {
        100, 'usage: the meter counts the 100');
     is(TenantRedis::redis('HGET', "tenant:{metered}:usage:$M", 'requests'),
        300, 'usage: the requests count the 300');
+}
+
+# ---- an internal redirect: the first pass leased, the second exact
+
+{
+    my $tok = token('redir', 'mq');
+    my $M = substr $DAY, 0, 7;
+    my $ua = TenantNginx::ua(1);
+    my @s = map { api($n, $tok, path => '/redir', ua => $ua)->{status} } 1 .. 10;
+    is("@s", join(' ', (200) x 10), 'redirect: 10 requests admitted');
+    sleep 0.5;
+    is(TenantRedis::redis('GET', "tenant:{redir}:quota:$DAY"), 10,
+       'redirect: the quota counts each request once');
+    is(TenantRedis::redis('GET', "tenant:{redir}:meter:gen:$DAY"), 10,
+       'redirect: the meter of the second location counts each once');
+    is(TenantRedis::redis('HGET', "tenant:{redir}:usage:$M", 'requests')
+       . ' ' . TenantRedis::redis('HGET', "tenant:{redir}:usage:$M",
+                                  'meter:gen'),
+       '10 10', 'redirect: the usage counts each request once');
 }
 
 # ---- freshness: a suspension and a revocation heard within ttl
