@@ -273,10 +273,10 @@ sub node_conf {
     my $opt = $n->{opt};
     return (
         $opt->{tls} ? ('port 0', "tls-port $n->{port}", 'tls-cluster yes',
-                     'tls-replication yes', "tls-cert-file $t/server.crt",
-                     "tls-key-file $t/server.key", "tls-ca-cert-file $t/ca.crt",
-                     'tls-auth-clients no')
-                  : "port $n->{port}",
+                       'tls-replication yes', "tls-cert-file $t/server.crt",
+                       "tls-key-file $t/server.key",
+                       "tls-ca-cert-file $t/ca.crt", 'tls-auth-clients no')
+                    : "port $n->{port}",
         $opt->{acl} ? "user gateway on >$GW_PASSWORD $GW_ACL" : (),
         "cluster-port $n->{bus}",
         'bind 127.0.0.1',
