@@ -10,6 +10,7 @@
 
 #include "ngx_http_tenant_redis_cluster.h"
 #include "ngx_http_tenant_redis_node.h"
+#include "ngx_http_tenant_metrics.h"
 
 
 /* a failover is also followed through MOVED and lost links, sooner */
@@ -78,6 +79,10 @@ static ngx_http_tenant_redis_node_t *ngx_http_tenant_redis_cluster_node(
     ngx_http_tenant_redis_cluster_t *cl, ngx_str_t *host, in_port_t port,
     ngx_http_tenant_redis_peer_t *seed);
 static void ngx_http_tenant_redis_cluster_lost(void *data);
+static void ngx_http_tenant_redis_cluster_ready(void *data,
+    ngx_uint_t reconnected);
+static void ngx_http_tenant_redis_cluster_health(
+    ngx_http_tenant_redis_cluster_t *cl);
 static u_char *ngx_http_tenant_redis_cluster_bulk(u_char *p, u_char *last,
     ngx_str_t *s);
 static ngx_uint_t ngx_http_tenant_redis_cluster_tag(u_char *key, size_t len,
@@ -787,6 +792,8 @@ ngx_http_tenant_redis_cluster_apply(ngx_http_tenant_redis_cluster_t *cl,
         }
     }
 
+    ngx_http_tenant_redis_cluster_health(cl);
+
     if (!cl->mapped) {
         ngx_log_error(NGX_LOG_INFO, &cl->log, 0,
                       "tenant: redis cluster slot map read from %V, "
@@ -934,6 +941,7 @@ ngx_http_tenant_redis_cluster_node(ngx_http_tenant_redis_cluster_t *cl,
 
     node->index = cl->nnodes;
     node->lost = ngx_http_tenant_redis_cluster_lost;
+    node->ready = ngx_http_tenant_redis_cluster_ready;
     node->data = cl;
 
     cl->nodes[cl->nnodes++] = node;
@@ -947,7 +955,43 @@ ngx_http_tenant_redis_cluster_node(ngx_http_tenant_redis_cluster_t *cl,
 static void
 ngx_http_tenant_redis_cluster_lost(void *data)
 {
+    ngx_http_tenant_redis_cluster_health(data);
     ngx_http_tenant_redis_cluster_refresh(data);
+}
+
+
+static void
+ngx_http_tenant_redis_cluster_ready(void *data, ngx_uint_t reconnected)
+{
+    if (reconnected) {
+        ngx_http_tenant_metrics_redis_reconnect();
+    }
+
+    ngx_http_tenant_redis_cluster_health(data);
+}
+
+
+/*
+ * For tenant_redis_up: the worker's Redis is up while no master of the
+ * map has failed (one not opened yet counts as up, as it is asked for
+ * only when a tenant of its slots comes).
+ */
+
+static void
+ngx_http_tenant_redis_cluster_health(ngx_http_tenant_redis_cluster_t *cl)
+{
+    ngx_uint_t  i, up;
+
+    up = 1;
+
+    for (i = 0; i < cl->nnodes; i++) {
+        if (cl->nodes[i]->master && !cl->nodes[i]->healthy) {
+            up = 0;
+            break;
+        }
+    }
+
+    ngx_http_tenant_metrics_redis_link(up);
 }
 
 

@@ -82,6 +82,7 @@ my $N = eval { nginx_start('a', redis => <<"_EOC_") }
     tenant_redis_cluster $M[0] $M[1];
 
     tenant_limit_zone per_key key=\$arg_k rate=1000r/s burst=1000;
+    tenant_metrics_zone cluster_metrics 1m;
 
     server {
         listen 127.0.0.1:$ZP;
@@ -98,9 +99,18 @@ my $N = eval { nginx_start('a', redis => <<"_EOC_") }
         location /refuse {
             return 401;
         }
+        location /metrics {
+            tenant_metrics;
+        }
     }
 _EOC_
     or do { fail("nginx starts with cluster=on: $@"); done_testing(); exit 1 };
+
+# tenant_redis_up as the gateway's scrape says it
+sub redis_up {
+    my $m = TenantNginx::ua(0)->get("http://127.0.0.1:$ZP/metrics")->{content} // '';
+    return $m =~ /^tenant_redis_up (\d+)$/m ? $1 : 'absent';
+}
 
 sub pass_ok { my $r = shift; "$r->{status} $r->{limit}" eq '200 PASSED' }
 
@@ -223,6 +233,8 @@ _EOC_
 };
 
 subtest 'g. CLUSTERDOWN, then a master down: its tenants get the failure policy, the others are served' => sub {
+    api($N, token($T{$_})) for 0 .. 2;
+    is redis_up(), 1, 'tenant_redis_up 1 while every master answers';
     cl_cmd($_, 'CONFIG', 'SET', 'cluster-require-full-coverage', 'yes') for @M;
     cl_kill($M[2]);
     ok wait_until(10, sub { cluster_state($M[0]) eq 'fail' }),
@@ -246,6 +258,7 @@ subtest 'g. CLUSTERDOWN, then a master down: its tenants get the failure policy,
     is "$r[1]{status} $r[1]{limit}", '200 PASSED', "a tenant on $M[1] passes";
     is "$r[2]{status} $r[2]{error}", '503 limiter_unavailable', "a tenant on $M[2] (down): the failure policy";
     cmp_ok $r[2]{took}, '<', 1, 'at once';
+    is redis_up(), 0, "tenant_redis_up 0 while $M[2], a master of the map, is down";
 };
 
 note "gateway a's error log:\n", join "\n", grep { /tenant: / } split /\n/, error_log($N);
