@@ -918,6 +918,13 @@ ngx_http_tenant_redis_op_done(void *data, ngx_http_tenant_redis_reply_t *reply)
                                            "redis error: \"%*s\"",
                                            (size_t) reply->len,
                                            reply->str);
+
+            /* a slot without a master: the map may say who has it now */
+            if (redis->cluster
+                && ngx_http_tenant_redis_error_is(reply, "CLUSTERDOWN"))
+            {
+                ngx_http_tenant_redis_cluster_refresh(redis->cluster);
+            }
         }
 
         reply = NULL;
