@@ -223,29 +223,8 @@ sub cl_try {
     return @r ? ($r[0], undef) : (undef, $@);
 }
 
-sub read_reply {
-    my ($s) = @_;
-    my $line = <$s>;
-    die "connection closed\n" unless defined $line;
-    $line =~ s/\r\n\z//;
-    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
-    return $v if $t eq '+' or $t eq ':';
-    die "redis error: $v\n" if $t eq '-';
-    if ($t eq '$') {
-        return undef if $v < 0;
-        my $buf = '';
-        while (length $buf < $v + 2) {
-            my $n = read($s, $buf, $v + 2 - length $buf, length $buf);
-            die "short read\n" unless $n;
-        }
-        return substr($buf, 0, $v);
-    }
-    if ($t eq '*') {
-        return undef if $v < 0;
-        return [ map { read_reply($s) } 1 .. $v ];
-    }
-    die "unexpected redis reply: $line\n";
-}
+# RESP replies are read as TenantTopology reads them
+sub read_reply { TenantTopology::read_reply(@_) }
 
 sub cl_info_field {
     my ($addr, $section, $field) = @_;
