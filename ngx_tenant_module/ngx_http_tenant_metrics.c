@@ -67,6 +67,15 @@ ngx_http_tenant_metrics_zone_init(ngx_shm_zone_t *zone, void *data)
     mcf = zone->data;
 
     if (omcf) {
+        if (omcf->sh->layout != NGX_HTTP_TENANT_METRICS_LAYOUT) {
+            ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                          "tenant_metrics_zone \"%V\" was laid out by "
+                          "another build of the module: give it another "
+                          "name or size to start it afresh",
+                          &zone->shm.name);
+            return NGX_ERROR;
+        }
+
         if (omcf->sh->capacity != mcf->capacity) {
             ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
                           "tenant_metrics_zone \"%V\" has tenants=%ui, "
@@ -105,6 +114,7 @@ ngx_http_tenant_metrics_zone_init(ngx_shm_zone_t *zone, void *data)
         return NGX_ERROR;
     }
 
+    sh->layout = NGX_HTTP_TENANT_METRICS_LAYOUT;
     sh->capacity = mcf->capacity;
     sh->tenants = (ngx_http_tenant_metrics_tenant_t *) (sh + 1);
 

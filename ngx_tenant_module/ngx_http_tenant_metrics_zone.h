@@ -38,7 +38,21 @@ typedef struct {
 } ngx_http_tenant_metrics_tenant_t;
 
 
+/*
+ * The layout of the zone, first in it so that any build finds it: a
+ * reload may load another build of the module, whose counters by reason
+ * or tenant entries differ, and must not take over a zone it would read
+ * and write past.
+ */
+#define NGX_HTTP_TENANT_METRICS_LAYOUT                                       \
+    ((sizeof(ngx_http_tenant_metrics_sh_t) << 32)                            \
+     | (sizeof(ngx_http_tenant_metrics_tenant_t) << 16)                      \
+     | NGX_HTTP_TENANT_NREASONS)
+
+
 typedef struct {
+    uint64_t                        layout;
+
     /* under the zone's lock */
     ngx_rbtree_t                    rbtree;
     ngx_rbtree_node_t               sentinel;

@@ -918,6 +918,13 @@ ngx_http_tenant_redis_op_done(void *data, ngx_http_tenant_redis_reply_t *reply)
                                            "redis error: \"%*s\"",
                                            (size_t) reply->len,
                                            reply->str);
+
+            /* a slot without a master: the map may say who has it now */
+            if (redis->cluster
+                && ngx_http_tenant_redis_error_is(reply, "CLUSTERDOWN"))
+            {
+                ngx_http_tenant_redis_cluster_refresh(redis->cluster);
+            }
         }
 
         reply = NULL;
@@ -1170,7 +1177,9 @@ ngx_http_tenant_redis_asking(ngx_http_tenant_redis_t *redis,
 /*
  * ASKING answers +OK.  A refusal (an ACL user without +asking) leaves the
  * command after it to be redirected again, to no end: the refusal is
- * what the log must name.  A link lost meanwhile fails that command.
+ * what the log must name.  It has a once-a-second limit of its own, so
+ * that the redirect failures it causes, logged under the link's limit,
+ * never hide it.  A link lost meanwhile fails that command.
  */
 
 static void
@@ -1178,12 +1187,20 @@ ngx_http_tenant_redis_asked(void *data, ngx_http_tenant_redis_reply_t *reply)
 {
     ngx_http_tenant_redis_t *redis = data;
 
-    if (reply && reply->type == NGX_HTTP_TENANT_REDIS_ERROR) {
-        ngx_http_tenant_redis_log_link(&redis->log,
-                                       "redis cluster node refused ASKING: "
-                                       "\"%*s\"", (size_t) reply->len,
-                                       reply->str);
+    static time_t  logged;
+
+    if (reply == NULL
+        || reply->type != NGX_HTTP_TENANT_REDIS_ERROR
+        || logged == ngx_time())
+    {
+        return;
     }
+
+    logged = ngx_time();
+
+    ngx_log_error(NGX_LOG_ERR, &redis->log, 0,
+                  "tenant: redis cluster node refused ASKING: \"%*s\"",
+                  (size_t) reply->len, reply->str);
 }
 
 

@@ -10,6 +10,7 @@
 
 #include "ngx_http_tenant_redis_cluster.h"
 #include "ngx_http_tenant_redis_node.h"
+#include "ngx_http_tenant_metrics.h"
 
 
 /* a failover is also followed through MOVED and lost links, sooner */
@@ -78,8 +79,15 @@ static ngx_http_tenant_redis_node_t *ngx_http_tenant_redis_cluster_node(
     ngx_http_tenant_redis_cluster_t *cl, ngx_str_t *host, in_port_t port,
     ngx_http_tenant_redis_peer_t *seed);
 static void ngx_http_tenant_redis_cluster_lost(void *data);
+static void ngx_http_tenant_redis_cluster_ready(void *data,
+    ngx_uint_t reconnected);
+static void ngx_http_tenant_redis_cluster_health(
+    ngx_http_tenant_redis_cluster_t *cl);
 static u_char *ngx_http_tenant_redis_cluster_bulk(u_char *p, u_char *last,
     ngx_str_t *s);
+static ngx_uint_t ngx_http_tenant_redis_cluster_tag(u_char *key, size_t len,
+    ngx_str_t *tag);
+static ngx_uint_t ngx_http_tenant_redis_cluster_crc16(ngx_str_t *tag);
 static u_char *ngx_http_tenant_redis_cluster_log_handler(ngx_log_t *log,
     u_char *buf, size_t len);
 
@@ -209,13 +217,27 @@ ngx_http_tenant_redis_cluster_destroy(ngx_http_tenant_redis_cluster_t *cl)
 ngx_uint_t
 ngx_http_tenant_redis_cluster_key_slot(u_char *key, size_t len)
 {
-    size_t    i, start, end;
-    uint16_t  crc;
+    ngx_str_t  tag;
 
-    /* "{tag}": only the tag counts; "{}" or no "}" leaves the whole key */
+    (void) ngx_http_tenant_redis_cluster_tag(key, len, &tag);
 
-    start = 0;
-    end = len;
+    return ngx_http_tenant_redis_cluster_crc16(&tag);
+}
+
+
+/*
+ * "{tag}": only the tag counts; "{}" or no "}" leaves the whole key.
+ * Returns how many of the key's first bytes decide its slot: through
+ * the tag's "}", or the whole key (0) when it has no tag.
+ */
+
+static ngx_uint_t
+ngx_http_tenant_redis_cluster_tag(u_char *key, size_t len, ngx_str_t *tag)
+{
+    size_t  i, end;
+
+    tag->data = key;
+    tag->len = len;
 
     for (i = 0; i < len; i++) {
         if (key[i] == '{') {
@@ -223,38 +245,59 @@ ngx_http_tenant_redis_cluster_key_slot(u_char *key, size_t len)
         }
     }
 
-    if (i < len) {
-        for (end = i + 1; end < len; end++) {
-            if (key[end] == '}') {
-                break;
-            }
-        }
+    if (i == len) {
+        return 0;
+    }
 
-        if (end < len && end > i + 1) {
-            start = i + 1;
-
-        } else {
-            end = len;
+    for (end = i + 1; end < len; end++) {
+        if (key[end] == '}') {
+            break;
         }
     }
 
+    if (end == len || end == i + 1) {
+        return 0;
+    }
+
+    tag->data = key + i + 1;
+    tag->len = end - i - 1;
+
+    return end + 1;
+}
+
+
+static ngx_uint_t
+ngx_http_tenant_redis_cluster_crc16(ngx_str_t *tag)
+{
+    size_t    i;
+    uint16_t  crc;
+
     crc = 0;
 
-    for (i = start; i < end; i++) {
+    for (i = 0; i < tag->len; i++) {
         crc = (uint16_t) (crc << 8)
-              ^ ngx_http_tenant_crc16_table[((crc >> 8) ^ key[i]) & 0xff];
+              ^ ngx_http_tenant_crc16_table[((crc >> 8) ^ tag->data[i])
+                                            & 0xff];
     }
 
     return crc & (NGX_HTTP_TENANT_REDIS_SLOTS - 1);
 }
 
 
+/*
+ * The module's keys of one call start alike, "PREFIX{ID}": a key whose
+ * first bytes through its tag are those of the one before is in its
+ * slot, without looking for the tag or hashing it again (bench/callgrind
+ * cluster: the six keys' CRC16 was most of what routing cost).
+ */
+
 ngx_int_t
 ngx_http_tenant_redis_cluster_slot(u_char *args, size_t len)
 {
-    u_char     *p, *last;
-    ngx_int_t   numkeys, slot, s;
-    ngx_str_t   arg;
+    u_char      *p, *last;
+    ngx_int_t    numkeys, slot, s;
+    ngx_str_t    arg, prev, tag;
+    ngx_uint_t   decisive;
 
     last = args + len;
 
@@ -269,6 +312,8 @@ ngx_http_tenant_redis_cluster_slot(u_char *args, size_t len)
     }
 
     slot = NGX_ERROR;
+    decisive = 0;
+    ngx_str_null(&prev);
 
     while (numkeys--) {
         p = ngx_http_tenant_redis_cluster_bulk(p, last, &arg);
@@ -276,7 +321,20 @@ ngx_http_tenant_redis_cluster_slot(u_char *args, size_t len)
             return NGX_ERROR;
         }
 
-        s = ngx_http_tenant_redis_cluster_key_slot(arg.data, arg.len);
+        /* without a tag the whole key decides, so only the same key */
+
+        if (slot != NGX_ERROR
+            && (decisive ? arg.len >= decisive : arg.len == prev.len)
+            && ngx_memcmp(arg.data, prev.data,
+                          decisive ? decisive : prev.len)
+               == 0)
+        {
+            continue;
+        }
+
+        decisive = ngx_http_tenant_redis_cluster_tag(arg.data, arg.len, &tag);
+        s = ngx_http_tenant_redis_cluster_crc16(&tag);
+        prev = arg;
 
         if (slot != NGX_ERROR && s != slot) {
             return NGX_ERROR;
@@ -734,6 +792,8 @@ ngx_http_tenant_redis_cluster_apply(ngx_http_tenant_redis_cluster_t *cl,
         }
     }
 
+    ngx_http_tenant_redis_cluster_health(cl);
+
     if (!cl->mapped) {
         ngx_log_error(NGX_LOG_INFO, &cl->log, 0,
                       "tenant: redis cluster slot map read from %V, "
@@ -881,6 +941,7 @@ ngx_http_tenant_redis_cluster_node(ngx_http_tenant_redis_cluster_t *cl,
 
     node->index = cl->nnodes;
     node->lost = ngx_http_tenant_redis_cluster_lost;
+    node->ready = ngx_http_tenant_redis_cluster_ready;
     node->data = cl;
 
     cl->nodes[cl->nnodes++] = node;
@@ -894,7 +955,43 @@ ngx_http_tenant_redis_cluster_node(ngx_http_tenant_redis_cluster_t *cl,
 static void
 ngx_http_tenant_redis_cluster_lost(void *data)
 {
+    ngx_http_tenant_redis_cluster_health(data);
     ngx_http_tenant_redis_cluster_refresh(data);
+}
+
+
+static void
+ngx_http_tenant_redis_cluster_ready(void *data, ngx_uint_t reconnected)
+{
+    if (reconnected) {
+        ngx_http_tenant_metrics_redis_reconnect();
+    }
+
+    ngx_http_tenant_redis_cluster_health(data);
+}
+
+
+/*
+ * For tenant_redis_up: the worker's Redis is up while no master of the
+ * map has failed (one not opened yet counts as up, as it is asked for
+ * only when a tenant of its slots comes).
+ */
+
+static void
+ngx_http_tenant_redis_cluster_health(ngx_http_tenant_redis_cluster_t *cl)
+{
+    ngx_uint_t  i, up;
+
+    up = 1;
+
+    for (i = 0; i < cl->nnodes; i++) {
+        if (cl->nodes[i]->master && !cl->nodes[i]->healthy) {
+            up = 0;
+            break;
+        }
+    }
+
+    ngx_http_tenant_metrics_redis_link(up);
 }
 
 

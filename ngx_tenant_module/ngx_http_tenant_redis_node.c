@@ -273,7 +273,12 @@ ngx_http_tenant_redis_node_loaded(void *data,
         ngx_log_error(NGX_LOG_WARN, node->log, 0,
                       "tenant: redis cluster node %V: connection restored",
                       &node->name);
+
+        node->ready(node->data, 1);
+        return;
     }
+
+    node->ready(node->data, 0);
 }
 
 

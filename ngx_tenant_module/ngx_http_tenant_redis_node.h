@@ -28,6 +28,10 @@ typedef struct ngx_http_tenant_redis_node_s  ngx_http_tenant_redis_node_t;
 /* the link was lost, or could not be made: the owner's map may be stale */
 typedef void (*ngx_http_tenant_redis_node_lost_pt)(void *data);
 
+/* the link answers again (or for the first time); reconnected: after a loss */
+typedef void (*ngx_http_tenant_redis_node_ready_pt)(void *data,
+    ngx_uint_t reconnected);
+
 struct ngx_http_tenant_redis_node_s {
     ngx_str_t                             name;
     ngx_http_tenant_redis_peer_t          peer;
@@ -35,6 +39,7 @@ struct ngx_http_tenant_redis_node_s {
     /* the owner's */
     ngx_uint_t                            index;
     ngx_http_tenant_redis_node_lost_pt    lost;
+    ngx_http_tenant_redis_node_ready_pt   ready;
     void                                 *data;
     unsigned                              master:1;   /* serves a slot */
 

@@ -9,17 +9,20 @@
 # mistakes are refused with their file and line.
 #
 # A plain Test::More script, since nginx must keep running while the
-# cluster changes under it: three masters (no replicas), started once
-# for the file with "redis-server --cluster-enabled yes" and joined with
-# "redis-cli --cluster create", on free loopback ports (bus ports too);
-# TenantNginx runs the gateways (master + 1 worker) with
+# cluster changes under it: three masters (no replicas: a stopped master
+# stays down), started once for the file by t/lib/TenantCluster.pm
+# (use TenantCluster qw(noreplicas)); TenantNginx runs the gateways
+# (master + 1 worker) with
 #
 #   tenant_redis cluster=on timeout=100ms;
 #   tenant_redis_cluster 127.0.0.1:P1 127.0.0.1:P2;
 #
-# Which node decided is told by the tenant's keys (CLUSTER
-# COUNTKEYSINSLOT, GET on its quota counter) on each node.  Everything
-# started here is stopped in END, on failure too; bounded by an alarm.
+# The TLS subtest needs a second cluster, TLS only, beside the plain one
+# the gateway "a" keeps using: TenantCluster's cl_another('tls',
+# 'noreplicas').  Which node decided is told by the tenant's keys
+# (CLUSTER COUNTKEYSINSLOT, GET on its quota counter) on each node.
+# Everything started here is stopped in END, on failure too; bounded by
+# an alarm.
 
 use strict;
 use warnings;
@@ -28,157 +31,58 @@ use lib 't/lib';
 
 use Test::More;
 use File::Path qw(make_path);
-use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 
 use TenantTest;
 use TenantNginx;
-use TenantTopology ();
+use TenantCluster qw(noreplicas);
 
 $SIG{ALRM} = sub { die "410-redis-cluster.t: time limit (150 s) reached\n" };
 alarm 150;
 
 if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
-plan skip_all => 'no redis-cli' if system('redis-cli --version >/dev/null 2>&1');
 
 my $TMP = $TenantNginx::TMP;
-my $CDIR = "$TMP/cluster";
-my $OWNER = $$;
-my (@PORTS, @TLS_PORTS, %BUS);
-
-# ---- the cluster: three masters on free ports
+my @M = cl_masters();          # "127.0.0.1:P" x 3
 
 sub free_port { TenantNginx::free_port() }
+sub wait_until { cl_wait($_[0], $_[1], 0.05) }
 
-sub rcli {
-    my ($port, @cmd) = @_;
-    my $q = join ' ', map { "'" . s/'/'\\''/gr . "'" } @cmd;
-    my $out = `redis-cli -p $port $q 2>&1`;
-    chomp $out;
-    return $out;
+sub cluster_state {
+    my ($info) = cl_try($_[0], 'CLUSTER', 'INFO');
+    return ($info // '') =~ /cluster_state:(\w+)/ ? $1 : '';
 }
-
-sub node_start {
-    my ($port) = @_;
-    $BUS{$port} ||= free_port();
-    system('redis-server', '--port', $port, '--bind', '127.0.0.1',
-           '--cluster-enabled', 'yes', '--cluster-port', $BUS{$port},
-           '--cluster-config-file', "$CDIR/nodes-$port.conf",
-           '--cluster-node-timeout', 1000,
-           '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
-           '--dir', $CDIR, '--pidfile', "$CDIR/redis-$port.pid",
-           '--logfile', "$CDIR/redis-$port.log") == 0
-        or die "cannot start redis-server --cluster-enabled yes\n";
-    wait_until(5, sub { rcli($port, 'PING') eq 'PONG' })
-        or die "redis-server did not come up on $port\n";
-}
-
-sub node_stop {
-    my ($port) = @_;
-    rcli($port, 'SHUTDOWN', 'NOSAVE');
-    wait_until(5, sub { !IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
-}
-
-sub wait_until {
-    my ($limit, $code) = @_;
-    my $end = time + $limit;
-    while (1) {
-        my $v = eval { $code->() };
-        return $v if $v;
-        return undef if time > $end;
-        sleep 0.05;
-    }
-}
-
-sub cluster_state { rcli($_[0], 'CLUSTER', 'INFO') =~ /cluster_state:(\w+)/ ? $1 : '' }
-sub node_id { rcli($_[0], 'CLUSTER', 'MYID') }
-sub keyslot { rcli($PORTS[0], 'CLUSTER', 'KEYSLOT', $_[0]) }
-sub keys_in { rcli($_[0], 'CLUSTER', 'COUNTKEYSINSLOT', $_[1]) }
+sub keys_in { cl_cmd($_[0], 'CLUSTER', 'COUNTKEYSINSLOT', $_[1]) }
 
 # the MOVED a node answered since its stats were reset (INFO errorstats)
 sub moved_count {
-    my ($port, @tls) = @_;
-    return rcli($port, @tls, 'INFO', 'errorstats') =~ /errorstat_MOVED:count=(\d+)/ ? $1 : 0;
+    my $s = cl_info_field($_[0], 'errorstats', 'errorstat_MOVED') // '';
+    return $s =~ /count=(\d+)/ ? $1 : 0;
 }
 
-# the master serving a slot, as the cluster says
-sub owner {
-    my ($slot) = @_;
-    for my $line (split /\n/, rcli($PORTS[0], 'CLUSTER', 'NODES')) {
-        my ($id, $addr, $flags, @rest) = split ' ', $line;
-        next unless $flags =~ /master/;
-        for my $range (@rest[5 .. $#rest]) {
-            next if $range =~ /^\[/;
-            my ($lo, $hi) = split /-/, $range;
-            $hi //= $lo;
-            return ($addr =~ /:(\d+)/)[0] if $slot >= $lo && $slot <= $hi;
-        }
-    }
-    return undef;
-}
-
-# a tenant ID, "<prefix>N", whose slot the master on $port serves
+# a tenant ID, "<prefix>N", whose slot the master $addr serves
 sub tenant_on {
-    my ($port, $prefix) = @_;
-    for my $n (1 .. 500) {
-        my $id = "$prefix$n";
-        return $id if (owner(keyslot($id)) // 0) == $port;
-    }
-    die "no tenant found on $port\n";
+    my ($addr, $prefix) = @_;
+    my ($id) = cl_tenants_on($addr, 1, $prefix);
+    return $id // die "no tenant found on $addr\n";
 }
 
-# the tenant's quota counter on $port (0: none there)
+# the tenant's quota counter on $addr (0: none there)
 sub quota_on {
-    my ($port, $id) = @_;
-    my ($key) = grep { /quota/ } split /\n/,
-                rcli($port, 'CLUSTER', 'GETKEYSINSLOT', keyslot($id), 100);
+    my ($addr, $id) = @_;
+    my ($key) = grep { /quota/ }
+                @{ cl_cmd($addr, 'CLUSTER', 'GETKEYSINSLOT', cl_slot($id), 100) };
     return 0 unless $key && $key =~ /^tenant:\{\Q$id\E\}:quota:/;
-    return rcli($port, 'GET', $key) + 0;
-}
-
-# moves a slot to the master on $to by hand: IMPORTING, MIGRATING, every
-# key with MIGRATE, then (unless $half) SETSLOT NODE on every master
-sub move_slot {
-    my ($slot, $to, %o) = @_;
-    my $from = owner($slot);
-    my ($fid, $tid) = (node_id($from), node_id($to));
-    rcli($to, 'CLUSTER', 'SETSLOT', $slot, 'IMPORTING', $fid);
-    rcli($from, 'CLUSTER', 'SETSLOT', $slot, 'MIGRATING', $tid);
-    my @keys = grep { length } split /\n/,
-               rcli($from, 'CLUSTER', 'GETKEYSINSLOT', $slot, 1000);
-    rcli($from, 'MIGRATE', '127.0.0.1', $to, '', 0, 5000, 'KEYS', @keys)
-        if @keys && !$o{keep_keys};
-    return $from if $o{half};
-    rcli($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $tid) for $to, $from,
-        grep { $_ != $to && $_ != $from } @PORTS;
-    return $from;
-}
-
-make_path($CDIR);
-eval {
-    @PORTS = map { free_port() } 1 .. 3;
-    node_start($_) for @PORTS;
-    my $out = `redis-cli --cluster create @{[map { "127.0.0.1:$_" } @PORTS]} --cluster-yes 2>&1`;
-    die "redis-cli --cluster create failed: $out\n" if $?;
-    wait_until(20, sub { !grep { cluster_state($_) ne 'ok' } @PORTS })
-        or die "the cluster is not ok\n";
-    1;
-} or do { fail("a three-master cluster starts: $@"); done_testing(); exit 1 };
-
-END {
-    if ($$ == $OWNER) {
-        local $?;
-        node_stop($_) for @PORTS;
-        system("kill \$(cat $CDIR/redis-$_.pid) 2>/dev/null") for @TLS_PORTS;
-    }
+    return cl_cmd($addr, 'GET', $key) + 0;
 }
 
 my $ZP = free_port();
 my $N = eval { nginx_start('a', redis => <<"_EOC_") }
     tenant_redis cluster=on timeout=100ms;
-    tenant_redis_cluster 127.0.0.1:$PORTS[0] 127.0.0.1:$PORTS[1];
+    tenant_redis_cluster $M[0] $M[1];
 
     tenant_limit_zone per_key key=\$arg_k rate=1000r/s burst=1000;
+    tenant_metrics_zone cluster_metrics 1m;
 
     server {
         listen 127.0.0.1:$ZP;
@@ -195,34 +99,43 @@ my $N = eval { nginx_start('a', redis => <<"_EOC_") }
         location /refuse {
             return 401;
         }
+        location /metrics {
+            tenant_metrics;
+        }
     }
 _EOC_
     or do { fail("nginx starts with cluster=on: $@"); done_testing(); exit 1 };
 
+# tenant_redis_up as the gateway's scrape says it
+sub redis_up {
+    my $m = TenantNginx::ua(0)->get("http://127.0.0.1:$ZP/metrics")->{content} // '';
+    return $m =~ /^tenant_redis_up (\d+)$/m ? $1 : 'absent';
+}
+
 sub pass_ok { my $r = shift; "$r->{status} $r->{limit}" eq '200 PASSED' }
 
-my %T = map { $_ => tenant_on($PORTS[$_], "t$_-") } 0 .. 2;
+my %T = map { $_ => tenant_on($M[$_], "t$_-") } 0 .. 2;
 
 subtest 'a. each decision runs on the master of its tenant\'s slot' => sub {
     ok wait_until(5, sub { pass_ok(api($N, token($T{0}))) }), 'a first decision passes';
     ok wait_until(5, sub { error_log($N) =~ /slot map read from/ }), 'the worker has read the slot map';
-    rcli($_, 'CONFIG', 'RESETSTAT') for @PORTS;
+    cl_cmd($_, 'CONFIG', 'RESETSTAT') for @M;
     for my $i (0 .. 2) {
         my $id = $T{$i};
         my $r = api($N, token($id), path => '/api-deny');
         is "$r->{status} $r->{limit}", '200 PASSED', "tenant $id passes";
-        my $slot = keyslot($id);
-        my @have = map { keys_in($_, $slot) } @PORTS;
-        ok $have[$i] > 0, "its keys (slot $slot) are on its master, port $PORTS[$i]";
+        my $slot = cl_slot($id);
+        my @have = map { keys_in($_, $slot) } @M;
+        ok $have[$i] > 0, "its keys (slot $slot) are on its master, $M[$i]";
         is_deeply [@have[grep { $_ != $i } 0 .. 2]], [0, 0], 'and on no other master';
     }
-    is_deeply [map { moved_count($_) } @PORTS], [0, 0, 0],
+    is_deeply [map { moved_count($_) } @M], [0, 0, 0],
               'sent there at once: no MOVED (the slot computed as Redis does)';
     unlike error_log($N), qr/\[error\]/, 'no [error] logged';
 };
 
 subtest 'b. the quota is exact for tenants on different masters' => sub {
-    my @ids = map { tenant_on($PORTS[$_], "q$_-") } 0 .. 2;
+    my @ids = map { tenant_on($M[$_], "q$_-") } 0 .. 2;
     my %sent;
     for my $round (1 .. 7) {
         for my $i (0 .. 2) {
@@ -232,64 +145,63 @@ subtest 'b. the quota is exact for tenants on different masters' => sub {
         }
     }
     is_deeply [map { $sent{$_} // 0 } @ids], [3, 5, 7], 'every request passed';
-    is_deeply [map { quota_on($PORTS[$_], $ids[$_]) } 0 .. 2], [3, 5, 7],
+    is_deeply [map { quota_on($M[$_], $ids[$_]) } 0 .. 2], [3, 5, 7],
               'each counter, on its own master, counts its requests once';
 };
 
 subtest 'c. MOVED: a slot moved by hand is followed, the request counted once' => sub {
-    my $id = tenant_on($PORTS[0], 'm-');
-    my $slot = keyslot($id);
-    ok pass_ok(api($N, token($id), path => '/api-deny')), "tenant $id passes on $PORTS[0]";
-    is quota_on($PORTS[0], $id), 1, 'counted there';
-    move_slot($slot, $PORTS[1]);
-    is owner($slot), $PORTS[1], "slot $slot now on $PORTS[1]";
+    my $id = tenant_on($M[0], 'm-');
+    my $slot = cl_slot($id);
+    ok pass_ok(api($N, token($id), path => '/api-deny')), "tenant $id passes on $M[0]";
+    is quota_on($M[0], $id), 1, 'counted there';
+    cl_move_slot($slot, $M[1]);
+    is cl_owner($slot), $M[1], "slot $slot now on $M[1]";
     my $pos = length error_log($N);
     my $r = api($N, token($id), path => '/api-deny');
     is "$r->{status} $r->{limit}", '200 PASSED', 'the next request passes (MOVED, sent again)';
-    is quota_on($PORTS[1], $id), 2, 'counted once, on the new master, after its keys';
-    is quota_on($PORTS[0], $id), 0, 'nothing left on the old one';
+    is quota_on($M[1], $id), 2, 'counted once, on the new master, after its keys';
+    is quota_on($M[0], $id), 0, 'nothing left on the old one';
     ok pass_ok(api($N, token($id), path => '/api-deny')), 'and the one after';
-    is quota_on($PORTS[1], $id), 3, 'counted once again';
+    is quota_on($M[1], $id), 3, 'counted once again';
     unlike error_log_since($N, $pos), qr/\[error\]/, 'no [error] logged';
 };
 
 subtest 'd. ASK: a key already imported is served by the importing master' => sub {
     my $k = 'askkey';
-    my $slot = keyslot($k);
-    my $from = owner($slot);
-    my ($to) = grep { $_ != $from } @PORTS;
+    my $slot = cl_slot($k);
+    my $from = cl_owner($slot);
+    my ($to) = grep { $_ ne $from } @M;
     my $zone = "http://127.0.0.1:$ZP";
     my $ua = TenantNginx::ua(0);
     is $ua->get("$zone/zone?k=$k")->{status}, 200, "the keyed limit passes (slot $slot on $from)";
-    move_slot($slot, $to, half => 1);
+    cl_move_slot($slot, $to, half => 1);
     is keys_in($from, $slot), 0, "its key moved to $to, the slot still $from\'s (MIGRATING)";
     my $pos = length error_log($N);
     is $ua->get("$zone/zone?k=$k")->{status}, 200, 'the keyed limit passes: ASK, then ASKING on the target';
     is keys_in($to, $slot), 1, 'the key is on the importing master';
-    is owner($slot), $from, 'the slot has not moved (no MOVED, map unchanged)';
+    is cl_owner($slot), $from, 'the slot has not moved (no MOVED, map unchanged)';
     unlike error_log_since($N, $pos), qr/\[error\]/, 'no [error] logged';
-    rcli($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', node_id($to)) for $to, $from,
-        grep { $_ != $to && $_ != $from } @PORTS;
+    cl_move_slot_end($slot, $to, $from);
     is $ua->get("$zone/zone?k=$k")->{status}, 200, 'and once the slot is moved';
 };
 
 subtest 'd2. the lockout (two keys, one hash tag) runs on the master of its key\'s slot' => sub {
     my $u = 'alice';
-    my $slot = keyslot($u);
+    my $slot = cl_slot($u);
     my $ua = TenantNginx::ua(0);
     my @st = map { $ua->get("http://127.0.0.1:$ZP/login?u=$u")->{status} } 1 .. 3;
     is_deeply \@st, [401, 401, 429], 'two 401s counted, then locked out (429)';
-    my $m = owner($slot);
-    is rcli($m, 'EXISTS', "tenant:lockout:{$u}:locked"), 1,
+    my $m = cl_owner($slot);
+    is cl_cmd($m, 'EXISTS', "tenant:lockout:{$u}:locked"), 1,
        "the lock is on $m, the master of slot $slot";
-    is_deeply [map { keys_in($_, $slot) } grep { $_ != $m } @PORTS], [0, 0], 'and on no other';
+    is_deeply [map { keys_in($_, $slot) } grep { $_ ne $m } @M], [0, 0], 'and on no other';
 };
 
 subtest 'e. a half-migrated tenant (ASK, then TRYAGAIN) gets the failure policy, then its new master' => sub {
-    my $id = tenant_on($PORTS[2], 'h-');
-    my $slot = keyslot($id);
-    ok pass_ok(api($N, token($id), path => '/api-deny')), "tenant $id passes on $PORTS[2]";
-    move_slot($slot, $PORTS[0], half => 1);
+    my $id = tenant_on($M[2], 'h-');
+    my $slot = cl_slot($id);
+    ok pass_ok(api($N, token($id), path => '/api-deny')), "tenant $id passes on $M[2]";
+    cl_move_slot($slot, $M[0], half => 1);
     my $pos = length error_log($N);
     my $r = api($N, token($id), path => '/api-deny');
     is "$r->{status} $r->{error}", '503 limiter_unavailable',
@@ -299,17 +211,17 @@ subtest 'e. a half-migrated tenant (ASK, then TRYAGAIN) gets the failure policy,
          'logged: too many redirects, the last a TRYAGAIN';
     $r = api($N, token($id));
     is "$r->{status} $r->{limit}", '200 UNAVAILABLE', 'with tenant_redis_failure allow: 200, UNAVAILABLE';
-    rcli($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', node_id($PORTS[0])) for @PORTS;
+    cl_move_slot_end($slot, $M[0], $M[2]);
     $r = api($N, token($id), path => '/api-deny');
     is "$r->{status} $r->{limit}", '200 PASSED', 'once the slot has moved: it passes on the new master';
-    is quota_on($PORTS[0], $id), 2, 'counted: the first and the last, not the refused ones';
+    is quota_on($M[0], $id), 2, 'counted: the first and the last, not the refused ones';
 };
 
 subtest 'f. a dead seed first is skipped' => sub {
     my $dead = free_port();
     my $b = eval { nginx_start('b', redis => <<"_EOC_") };
     tenant_redis cluster=on timeout=100ms;
-    tenant_redis_cluster 127.0.0.1:$dead 127.0.0.1:$PORTS[2];
+    tenant_redis_cluster 127.0.0.1:$dead $M[2];
 _EOC_
     ok $b, 'nginx starts with a dead seed first' or return;
     ok wait_until(5, sub { pass_ok(api($b, token($T{1}))) }), 'decisions pass';
@@ -321,12 +233,15 @@ _EOC_
 };
 
 subtest 'g. CLUSTERDOWN, then a master down: its tenants get the failure policy, the others are served' => sub {
-    node_stop($PORTS[2]);
-    ok wait_until(10, sub { cluster_state($PORTS[0]) eq 'fail' }),
-       "$PORTS[2] stopped: the cluster is down (cluster-require-full-coverage yes)";
+    api($N, token($T{$_})) for 0 .. 2;
+    is redis_up(), 1, 'tenant_redis_up 1 while every master answers';
+    cl_cmd($_, 'CONFIG', 'SET', 'cluster-require-full-coverage', 'yes') for @M;
+    cl_kill($M[2]);
+    ok wait_until(10, sub { cluster_state($M[0]) eq 'fail' }),
+       "$M[2] stopped: the cluster is down (cluster-require-full-coverage yes)";
     my $pos = length error_log($N);
     my $r = api($N, token($T{0}), path => '/api-deny');
-    is "$r->{status} $r->{error}", '503 limiter_unavailable', "CLUSTERDOWN from $PORTS[0]: the failure policy";
+    is "$r->{status} $r->{error}", '503 limiter_unavailable', "CLUSTERDOWN from $M[0]: the failure policy";
     cmp_ok $r->{took}, '<', 1, 'at once';
     $r = api($N, token($T{0}));
     is "$r->{status} $r->{limit}", '200 UNAVAILABLE', 'with tenant_redis_failure allow: 200, UNAVAILABLE';
@@ -335,75 +250,58 @@ subtest 'g. CLUSTERDOWN, then a master down: its tenants get the failure policy,
                            error_log_since($N, $pos) =~ /redis error: "CLUSTERDOWN/ }),
        'CLUSTERDOWN is logged';
 
-    rcli($_, 'CONFIG', 'SET', 'cluster-require-full-coverage', 'no') for @PORTS[0, 1];
-    ok wait_until(10, sub { !grep { cluster_state($_) ne 'ok' } @PORTS[0, 1] }),
+    cl_cmd($_, 'CONFIG', 'SET', 'cluster-require-full-coverage', 'no') for @M[0, 1];
+    ok wait_until(10, sub { !grep { cluster_state($_) ne 'ok' } @M[0, 1] }),
        'cluster-require-full-coverage no: the rest of the cluster serves';
     my @r = map { api($N, token($T{$_}), path => '/api-deny') } 0 .. 2;
-    is "$r[0]{status} $r[0]{limit}", '200 PASSED', "a tenant on $PORTS[0] passes";
-    is "$r[1]{status} $r[1]{limit}", '200 PASSED', "a tenant on $PORTS[1] passes";
-    is "$r[2]{status} $r[2]{error}", '503 limiter_unavailable', "a tenant on $PORTS[2] (down): the failure policy";
+    is "$r[0]{status} $r[0]{limit}", '200 PASSED', "a tenant on $M[0] passes";
+    is "$r[1]{status} $r[1]{limit}", '200 PASSED', "a tenant on $M[1] passes";
+    is "$r[2]{status} $r[2]{error}", '503 limiter_unavailable', "a tenant on $M[2] (down): the failure policy";
     cmp_ok $r[2]{took}, '<', 1, 'at once';
+    is redis_up(), 0, "tenant_redis_up 0 while $M[2], a master of the map, is down";
 };
 
 note "gateway a's error log:\n", join "\n", grep { /tenant: / } split /\n/, error_log($N);
 
 subtest 'h. tls: every node is reached over TLS, its certificate verified' => sub {
-    TenantTopology::make_certs();
-    my $t = TenantTopology::tls_dir();
-    my @tls = map { free_port() } 1 .. 3;
-    my @cli = ('--tls', '--cacert', "$t/ca.crt");
-    for my $p (@tls) {
-        $BUS{$p} = free_port();
-        system('redis-server', '--port', 0, '--tls-port', $p, '--bind', '127.0.0.1',
-               '--tls-cert-file', "$t/server.crt", '--tls-key-file', "$t/server.key",
-               '--tls-ca-cert-file', "$t/ca.crt", '--tls-auth-clients', 'no',
-               # a node is a client of the others' bus: a client certificate
-               '--tls-client-cert-file', "$t/client.crt",
-               '--tls-client-key-file', "$t/client.key",
-               '--tls-cluster', 'yes', '--tls-replication', 'yes',
-               '--cluster-enabled', 'yes', '--cluster-port', $BUS{$p},
-               '--cluster-config-file', "$CDIR/nodes-$p.conf",
-               '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
-               '--dir', $CDIR, '--pidfile', "$CDIR/redis-$p.pid",
-               '--logfile', "$CDIR/redis-$p.log") == 0
-            or return fail('a TLS node starts');
-        push @TLS_PORTS, $p;
-    }
-    my $tcli = sub { my ($p, @c) = @_; rcli($p, @cli, @c) };
-    ok wait_until(5, sub { !grep { $tcli->($_, 'PING') ne 'PONG' } @tls }), 'three TLS nodes answer';
-    my $out = `redis-cli @cli --cluster create @{[map { "127.0.0.1:$_" } @tls]} --cluster-yes 2>&1`;
-    ok !$?, 'redis-cli --cluster create over TLS' or diag $out;
-    ok wait_until(20, sub { !grep { $tcli->($_, 'CLUSTER', 'INFO') !~ /cluster_state:ok/ } @tls }),
+    # a second cluster, TLS only: the plain one above stays as it is
+    my @tls = eval { cl_another('tls', 'noreplicas') };
+    is scalar(@tls), 3, 'redis-cli --cluster create over TLS: three masters'
+        or return diag $@;
+    my $t = TenantCluster::tls_dir();
+    ok wait_until(5, sub { !grep { (cl_try($_, 'PING'))[0] ne 'PONG' } @tls }),
+       'three TLS nodes answer';
+    ok wait_until(20, sub { !grep { cluster_state($_) ne 'ok' } @tls }),
        'the TLS cluster is ok';
 
     my $c = eval { nginx_start('c', redis => <<"_EOC_") };
     tenant_redis cluster=on tls timeout=200ms;
-    tenant_redis_cluster 127.0.0.1:$tls[1];
+    tenant_redis_cluster $tls[1];
     tenant_redis_ssl_trusted_certificate $t/ca.crt;
     tenant_redis_ssl_server_name redis.test;
 _EOC_
     ok $c, 'nginx starts with cluster=on tls' or return diag $@;
     ok wait_until(5, sub { pass_ok(api($c, token('tls-0'))) }), 'a first decision passes';
     ok wait_until(5, sub { error_log($c) =~ /slot map read from/ }), 'the worker has read the slot map';
-    $tcli->($_, 'CONFIG', 'RESETSTAT') for @tls;
+    cl_cmd($_, 'CONFIG', 'RESETSTAT') for @tls;
     my %on;
     for my $n (1 .. 60) {
         my $id = "tls-$n";
-        my $slot = $tcli->($tls[0], 'CLUSTER', 'KEYSLOT', $id);
+        my $slot = cl_cmd($tls[0], 'CLUSTER', 'KEYSLOT', $id);
         next unless pass_ok(api($c, token($id), path => '/api-deny'));
-        my ($where) = grep { $tcli->($_, 'CLUSTER', 'COUNTKEYSINSLOT', $slot) > 0 } @tls;
+        my ($where) = grep { keys_in($_, $slot) > 0 } @tls;
         $on{$where}++ if $where;
     }
     is scalar(keys %on), 3, 'decisions passed on each of the three masters: '
         . join ', ', map { "$_: " . ($on{$_} // 0) } @tls;
-    is_deeply [map { moved_count($_, @cli) } @tls], [0, 0, 0],
+    is_deeply [map { moved_count($_) } @tls], [0, 0, 0],
               '60 tenants, each sent to its master at once: no MOVED';
     unlike error_log($c), qr/\[error\]/, 'no [error] logged';
     nginx_stop($c);
 
     my $d = eval { nginx_start('d', redis => <<"_EOC_") };
     tenant_redis cluster=on tls timeout=200ms;
-    tenant_redis_cluster 127.0.0.1:$tls[1];
+    tenant_redis_cluster $tls[1];
     tenant_redis_ssl_trusted_certificate $t/ca.crt;
     tenant_redis_ssl_server_name wrong.test;
 _EOC_

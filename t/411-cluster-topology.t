@@ -295,11 +295,14 @@ subtest 'f. keyed limits and lockout: each key on the master of its own slot' =>
 
         my $u = name_on($m, 'tenant:lockout:{%s}', 'user');
         my @l = map { get($_ % 2 ? $GB : $GA, "/login?user=$u&pw=bad") } 1 .. 3;
+        # a 401 is counted once it has been answered, on the link of the
+        # gateway that answered it: the next request, on the other
+        # gateway's link, may reach Redis first; so wait for the lock
+        ok cl_wait(5, sub { cl_cmd($m, 'EXISTS', "tenant:lockout:{$u}:locked") == 1 }),
+           "the lock is on " . cl_name($m);
         push @l, get($GA, "/login?user=$u&pw=ok"), get($GB, "/login?user=$u&pw=ok");
         is_deeply \@l, [('401 -') x 3, ('429 locked_out') x 2],
                   "user $u: three 401s across both gateways, then locked_out";
-        is cl_cmd($m, 'EXISTS', "tenant:lockout:{$u}:locked"), 1,
-           "the lock is on " . cl_name($m);
     }
 };
 

@@ -9,10 +9,10 @@
 # refused with 400 invalid_request.
 #
 # A plain Test::More script, as t/410-redis-cluster.t and for the same
-# reason (the cluster is started once for the file, nginx keeps running
-# over it): three masters (no replicas) on free loopback ports, joined
-# with "redis-cli --cluster create"; TenantNginx runs the gateway
-# (master + 1 worker) with
+# reason (nginx keeps running over the cluster): the cluster is
+# t/lib/TenantCluster.pm's, three masters and a replica each, started
+# once for the file (the listing goes through the masters, never a
+# replica); TenantNginx runs the gateway (master + 1 worker) with
 #
 #   tenant_redis cluster=on timeout=200ms;
 #   tenant_redis_cluster 127.0.0.1:P1 127.0.0.1:P2;
@@ -27,116 +27,30 @@ use warnings;
 use lib 't/lib';
 
 use Test::More;
-use File::Path qw(make_path);
-use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(strftime);
 use Time::HiRes qw(time sleep);
 
 use TenantTest;
 use TenantNginx;
+use TenantCluster;
 
 $SIG{ALRM} = sub { die "415-cluster-usage.t: time limit (120 s) reached\n" };
 alarm 120;
 
 if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
-plan skip_all => 'no redis-cli' if system('redis-cli --version >/dev/null 2>&1');
 
-my $TMP = $TenantNginx::TMP;
-my $CDIR = "$TMP/cluster";
-my $OWNER = $$;
-my (@PORTS, %BUS);
-
-# ---- the cluster: three masters on free ports, as in t/410
+my @M = cl_masters();          # "127.0.0.1:P" x 3
 
 sub free_port { TenantNginx::free_port() }
-
-sub rcli {
-    my ($port, @cmd) = @_;
-    my $q = join ' ', map { "'" . s/'/'\\''/gr . "'" } @cmd;
-    my $out = `redis-cli -p $port $q 2>&1`;
-    chomp $out;
-    return $out;
-}
-
-sub wait_until {
-    my ($limit, $code) = @_;
-    my $end = time + $limit;
-    while (1) {
-        my $v = eval { $code->() };
-        return $v if $v;
-        return undef if time > $end;
-        sleep 0.05;
-    }
-}
-
-sub node_start {
-    my ($port) = @_;
-    $BUS{$port} ||= free_port();
-    system('redis-server', '--port', $port, '--bind', '127.0.0.1',
-           '--cluster-enabled', 'yes', '--cluster-port', $BUS{$port},
-           '--cluster-config-file', "$CDIR/nodes-$port.conf",
-           '--cluster-node-timeout', 1000,
-           '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
-           '--dir', $CDIR, '--pidfile', "$CDIR/redis-$port.pid",
-           '--logfile', "$CDIR/redis-$port.log") == 0
-        or die "cannot start redis-server --cluster-enabled yes\n";
-    wait_until(5, sub { rcli($port, 'PING') eq 'PONG' })
-        or die "redis-server did not come up on $port\n";
-}
-
-sub node_stop {
-    my ($port) = @_;
-    rcli($port, 'SHUTDOWN', 'NOSAVE');
-    wait_until(5, sub { !IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
-}
-
-sub cluster_state { rcli($_[0], 'CLUSTER', 'INFO') =~ /cluster_state:(\w+)/ ? $1 : '' }
-sub keyslot { rcli($PORTS[0], 'CLUSTER', 'KEYSLOT', $_[0]) }
-
-# slot => port of its master, from CLUSTER SLOTS as redis-cli prints it
-my %OWNER_OF;
-sub owner {
-    my ($slot) = @_;
-    unless (%OWNER_OF) {
-        for my $line (split /\n/, rcli($PORTS[0], 'CLUSTER', 'NODES')) {
-            my ($id, $addr, $flags, @rest) = split ' ', $line;
-            next unless $flags =~ /master/;
-            my ($port) = $addr =~ /:(\d+)/;
-            for my $range (@rest[5 .. $#rest]) {
-                next if $range =~ /^\[/;
-                my ($lo, $hi) = split /-/, $range;
-                $OWNER_OF{$_} = $port for $lo .. ($hi // $lo);
-            }
-        }
-    }
-    return $OWNER_OF{$slot};
-}
-
-make_path($CDIR);
-eval {
-    @PORTS = map { free_port() } 1 .. 3;
-    node_start($_) for @PORTS;
-    my $out = `redis-cli --cluster create @{[map { "127.0.0.1:$_" } @PORTS]} --cluster-yes 2>&1`;
-    die "redis-cli --cluster create failed: $out\n" if $?;
-    wait_until(20, sub { !grep { cluster_state($_) ne 'ok' } @PORTS })
-        or die "the cluster is not ok\n";
-    1;
-} or do { fail("a three-master cluster starts: $@"); done_testing(); exit 1 };
-
-END {
-    if ($$ == $OWNER) {
-        local $?;
-        node_stop($_) for @PORTS;
-    }
-}
+sub wait_until { cl_wait($_[0], $_[1], 0.05) }
 
 # ---- the gateway, and its usage endpoint
 
 my $UP = free_port();
 my $N = eval { nginx_start('a', redis => <<"_EOC_") }
     tenant_redis cluster=on timeout=200ms;
-    tenant_redis_cluster 127.0.0.1:$PORTS[0] 127.0.0.1:$PORTS[1];
+    tenant_redis_cluster @{[ (cl_seeds())[0, 1] ]};
 
     server {
         listen 127.0.0.1:$UP;
@@ -174,7 +88,7 @@ for my $i (1 .. 40) {
         my $r = api($N, token($id), path => '/api-deny');
         $sent{$id}++ if pass_ok($r);
     }
-    $on{owner(keyslot($id)) // 'none'}{$id} = 1;
+    $on{cl_node_of_key($id) // 'none'}{$id} = 1;
 }
 # the usage hash is named by the month: never straddle its end
 plan skip_all => 'the month changed while the requests were sent'
@@ -182,12 +96,12 @@ plan skip_all => 'the month changed while the requests were sent'
 
 is_deeply [map { $sent{"u$_"} // 0 } 1 .. 40], [map { 1 + $_ % 4 } 1 .. 40],
           'every request of the 40 tenants is admitted';
-is scalar(grep { keys %{ $on{$_} || {} } } @PORTS), 3,
+is scalar(grep { keys %{ $on{$_} || {} } } @M), 3,
    'the tenants are on all three masters: '
-   . join ', ', map { "$_: " . scalar(keys %{ $on{$_} || {} }) } @PORTS;
+   . join ', ', map { "$_: " . scalar(keys %{ $on{$_} || {} }) } @M;
 
 # a hash of another month, on some master: not listed for this one
-rcli(owner(keyslot('u1')), 'HSET', 'tenant:{u1}:usage:1999-01', 'requests', 99);
+cl_run('tenant:{u1}:usage:1999-01', 'HSET', 'tenant:{u1}:usage:1999-01', 'requests', 99);
 
 subtest 'a. the listing, 5 keys at a time, goes through every master and ends' => sub {
     my ($cursor, %got, @cursors, $pages, %masters, $dup) = ('0');
@@ -233,10 +147,10 @@ subtest 'b. count=1000: every master\'s page in turn, short pages included' => s
 };
 
 subtest 'c. one tenant\'s usage is read on the master of its slot' => sub {
-    for my $port (@PORTS) {
-        my ($id) = sort keys %{ $on{$port} };
+    for my $m (@M) {
+        my ($id) = sort keys %{ $on{$m} };
         my ($status, $body, $raw) = usage("tenant=$id&period=$MONTH");
-        is $status, 200, "tenant $id (on $port): 200";
+        is $status, 200, "tenant $id (on $m): 200";
         is $raw, qq({"tenant":"$id","period":"$MONTH","requests":$sent{$id},"meters":{}}\n),
            "its $sent{$id} requests";
     }

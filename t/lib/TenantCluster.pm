@@ -36,6 +36,17 @@ package TenantCluster;
 #   use TenantCluster qw(acl);   the user "gateway" (password $GW_PASSWORD)
 #                                with $GW_ACL: the rights the module needs
 #                                in a cluster, and no more
+#   use TenantCluster qw(noreplicas);
+#                                three masters and no replica: a master
+#                                killed stays down, its slots unserved
+#                                (nobody takes them over)
+#
+# A second cluster, for a file that needs one configured otherwise
+# beside its own (t/410's TLS subtest): my @seeds = cl_another('tls',
+# 'noreplicas') starts it with those variants, on nodes of its own
+# (stopped in END too); cl_cmd and the functions that take a node's
+# address ($from) reach it, the others (cl_seeds, cl_settle, ...) speak
+# of the file's cluster.
 #
 # Debugging: TENANT_CLUSTER=127.0.0.1:P[,...] attaches to a running
 # cluster instead of starting one (nothing is started or stopped;
@@ -62,7 +73,7 @@ our @EXPORT = qw(
     cl_stall
     cl_wait_promoted cl_settle cl_problem cl_check cl_can_kill cl_slot_unassign
     cl_slot_assign cl_name cl_wait cl_info_field cl_calls cl_dead_port
-    cl_flush
+    cl_flush cl_move_slot_end cl_another
 );
 
 # What the gateway's user needs on a cluster node: t/lib/TenantTopology's
@@ -74,19 +85,25 @@ our $GW_ACL = $TenantTopology::GATEWAY_ACL . ' +cluster|slots +asking';
 our $GW_PASSWORD = 'gw-Cluster-5e1b';
 
 our $NODE_TIMEOUT = 1000;
-our %OPT;             # tls, acl: as imported
-our $COUNT = 6;
-our (@NODES, %BY_ADDR, $DIR, $ATTACHED, $WHY);
+our %OPT;             # tls, acl, noreplicas: as imported
+our $MASTERS = 3;
+our (@NODES, @OTHERS, %BY_ADDR, $DIR, $ATTACHED, $WHY);
 my $owner = $$;
-my (%conn, $started);
+my (%conn, $started, %taken);
+
+sub variants {
+    my %opt;
+    for my $w (@_) {
+        die "TenantCluster: unknown variant \"$w\" (tls acl noreplicas)\n"
+            unless $w =~ /^(?:tls|acl|noreplicas)\z/;
+        $opt{$w} = 1;
+    }
+    return %opt;
+}
 
 sub import {
     my ($class, @what) = @_;
-    for my $w (@what) {
-        die "TenantCluster: unknown variant \"$w\" (tls acl)\n"
-            unless $w eq 'tls' || $w eq 'acl';
-        $OPT{$w} = 1;
-    }
+    %OPT = (%OPT, variants(@what));
     # perl -c runs this but not END: nothing is started then
     if (!$started++ && !$^C) {
         if ($ENV{TENANT_CLUSTER}) { attach() } else { start() }
@@ -97,16 +114,24 @@ sub import {
 
 sub tls_dir { "$DIR/tls" }
 
+# the variants of the cluster a node is in (the file's, or cl_another's)
+sub opt_of {
+    my ($addr) = @_;
+    my $n = $BY_ADDR{$addr // ''};
+    return $n && $n->{opt} ? $n->{opt} : \%OPT;
+}
+
 sub connect_node {
     my ($addr) = @_;
     return IO::Socket::INET->new(PeerAddr => $addr, Timeout => 3)
-        unless $OPT{tls};
+        unless opt_of($addr)->{tls};
     return IO::Socket::SSL->new(PeerAddr => $addr, Timeout => 3,
         SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE());
 }
 
 sub make_certs {
     my $d = tls_dir();
+    return if -e "$d/server.crt";
     make_path($d);
     my $run = sub {
         my $out = `cd '$d' && @_ 2>&1`;
@@ -130,9 +155,10 @@ sub make_certs {
     $ENV{TEST_NGINX_CLUSTER_CA} = "$d/ca.crt";
 }
 
-# redis-cli's options for this cluster
+# redis-cli's options for the cluster of a node (else the file's)
 sub cli_opts {
-    return $OPT{tls} ? ('--tls', '--cacert', tls_dir() . '/ca.crt') : ();
+    return opt_of(@_)->{tls} ? ('--tls', '--cacert', tls_dir() . '/ca.crt')
+                             : ();
 }
 
 sub free_port {
@@ -197,29 +223,8 @@ sub cl_try {
     return @r ? ($r[0], undef) : (undef, $@);
 }
 
-sub read_reply {
-    my ($s) = @_;
-    my $line = <$s>;
-    die "connection closed\n" unless defined $line;
-    $line =~ s/\r\n\z//;
-    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
-    return $v if $t eq '+' or $t eq ':';
-    die "redis error: $v\n" if $t eq '-';
-    if ($t eq '$') {
-        return undef if $v < 0;
-        my $buf = '';
-        while (length $buf < $v + 2) {
-            my $n = read($s, $buf, $v + 2 - length $buf, length $buf);
-            die "short read\n" unless $n;
-        }
-        return substr($buf, 0, $v);
-    }
-    if ($t eq '*') {
-        return undef if $v < 0;
-        return [ map { read_reply($s) } 1 .. $v ];
-    }
-    die "unexpected redis reply: $line\n";
-}
+# RESP replies are read as TenantTopology reads them
+sub read_reply { TenantTopology::read_reply(@_) }
 
 sub cl_info_field {
     my ($addr, $section, $field) = @_;
@@ -244,13 +249,14 @@ sub cl_calls {
 sub node_conf {
     my ($n) = @_;
     my $t = tls_dir();
+    my $opt = $n->{opt};
     return (
-        $OPT{tls} ? ('port 0', "tls-port $n->{port}", 'tls-cluster yes',
-                     'tls-replication yes', "tls-cert-file $t/server.crt",
-                     "tls-key-file $t/server.key", "tls-ca-cert-file $t/ca.crt",
-                     'tls-auth-clients no')
-                  : "port $n->{port}",
-        $OPT{acl} ? "user gateway on >$GW_PASSWORD $GW_ACL" : (),
+        $opt->{tls} ? ('port 0', "tls-port $n->{port}", 'tls-cluster yes',
+                       'tls-replication yes', "tls-cert-file $t/server.crt",
+                       "tls-key-file $t/server.key",
+                       "tls-ca-cert-file $t/ca.crt", 'tls-auth-clients no')
+                    : "port $n->{port}",
+        $opt->{acl} ? "user gateway on >$GW_PASSWORD $GW_ACL" : (),
         "cluster-port $n->{bus}",
         'bind 127.0.0.1',
         "dir $n->{dir}",
@@ -333,28 +339,55 @@ sub cl_restart {
     node_start($n);
 }
 
-sub start {
+# the nodes of a cluster with the variants %$opt, started and joined
+# (three masters, and a replica each unless noreplicas), named
+# "${prefix}N"; pushed onto @$into as they are made, so that END stops
+# even those of a cluster that failed to join
+sub start_nodes {
+    my ($opt, $prefix, $into) = @_;
     # in TMPDIR, like TenantRedis and TenantTopology: not under the
     # servroot, which a Test::Nginx file running alongside (prove -j)
     # removes whole when it starts
-    $DIR = tempdir('tenant-cluster-XXXXXX', TMPDIR => 1,
-                   CLEANUP => !$ENV{TENANT_CLUSTER_KEEP});
-    make_certs() if $OPT{tls};
-    my %taken;
-    for my $i (1 .. $COUNT) {
+    $DIR //= tempdir('tenant-cluster-XXXXXX', TMPDIR => 1,
+                     CLEANUP => !$ENV{TENANT_CLUSTER_KEEP});
+    make_certs() if $opt->{tls};
+    my $replicas = $opt->{noreplicas} ? 0 : 1;
+    my @nodes;
+    for my $i (1 .. $MASTERS * (1 + $replicas)) {
         my ($port, $bus);
         do { $port = free_port() } while $taken{$port}++;
         do { $bus = free_port() } while $taken{$bus}++;
-        my $n = { name => "node$i", port => $port, bus => $bus,
-                  addr => "127.0.0.1:$port", dir => "$DIR/node$i" };
+        my $n = { name => "$prefix$i", port => $port, bus => $bus,
+                  addr => "127.0.0.1:$port", dir => "$DIR/$prefix$i",
+                  opt => $opt };
         make_path($n->{dir});
-        push @NODES, $n;
+        push @nodes, $n;
+        push @$into, $n;
         $BY_ADDR{$n->{addr}} = $n;
     }
-    node_start($_) for @NODES;
-    my $out = `redis-cli @{[ cli_opts() ]} --cluster create @{[ map { $_->{addr} } @NODES ]} --cluster-replicas 1 --cluster-yes 2>&1`;
+    node_start($_) for @nodes;
+    my @addrs = map { $_->{addr} } @nodes;
+    my $out = `redis-cli @{[ cli_opts($addrs[0]) ]} --cluster create @addrs --cluster-replicas $replicas --cluster-yes 2>&1`;
     die "redis-cli --cluster create failed:\n$out" if $?;
+    return @nodes;
+}
+
+sub start {
+    start_nodes(\%OPT, 'node', \@NODES);
     cl_settle(30) or die "the cluster did not settle: $WHY\n";
+}
+
+# cl_another(@variants): a second cluster (see the top); its seeds once
+# cluster_state is ok on each of its nodes and each sees its masters
+sub cl_another {
+    my (@what) = @_;
+    die "cl_another: attached to a cluster not started here\n" if $ATTACHED;
+    my @nodes = start_nodes({ variants(@what) }, 'other' . (@OTHERS + 1) . '-',
+                            \@OTHERS);
+    my @addrs = map { $_->{addr} } @nodes;
+    cl_wait(30, sub { !defined($WHY = nodes_problem(\@nodes)) }, 0.1)
+        or die "the other cluster did not settle: $WHY\n";
+    return @addrs;
 }
 
 sub attach {
@@ -505,12 +538,14 @@ sub cl_flush { cl_cmd($_, 'FLUSHALL') for cl_masters() }
 
 # ---- changes
 
-# cl_move_slot($slot, $to, pause => s, batch => n, between => sub {}):
-# the documented manual procedure: IMPORTING on the target, MIGRATING on
-# the source, the keys MIGRATEd $batch at a time (pausing $pause between
-# batches and calling $between after each: the slot is half moved then),
-# then SETSLOT NODE on the target, the source and every other master.
-# Returns the source's address.
+# cl_move_slot($slot, $to, pause => s, batch => n, between => sub {},
+# half => 1): the documented manual procedure: IMPORTING on the target,
+# MIGRATING on the source, the keys MIGRATEd $batch at a time (pausing
+# $pause between batches and calling $between after each: the slot is
+# half moved then), then (unless half: the keys moved, the slot still
+# the source's, MIGRATING there and IMPORTING on the target, until
+# cl_move_slot_end) SETSLOT NODE on the target, the source and every
+# other master.  Returns the source's address.
 sub cl_move_slot {
     my ($slot, $to, %o) = @_;
     my $from = cl_owner($slot) or die "slot $slot has no master\n";
@@ -527,6 +562,17 @@ sub cl_move_slot {
         $o{between}->() if $o{between};
         sleep $o{pause} if $o{pause};
     }
+    return $from if $o{half};
+    cl_move_slot_end($slot, $to, $from);
+    return $from;
+}
+
+# cl_move_slot_end($slot, $to, $from): the end of a move, SETSLOT NODE
+# on the target, the source and every other master; returns when every
+# node names $to
+sub cl_move_slot_end {
+    my ($slot, $to, $from) = @_;
+    my %id = map { $_->{addr} => $_->{id} } @{ cl_nodes() };
     cl_cmd($to, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $id{$to});
     cl_cmd($from, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $id{$to});
     for my $m (cl_masters()) {
@@ -539,7 +585,6 @@ sub cl_move_slot {
              grep { $_->{flags}{master} || $_->{flags}{slave} }
              grep { !$_->{flags}{fail} } @{ cl_nodes() }
     }) or warn "slot $slot: not every node names $to yet\n";
-    return $from;
 }
 
 # cl_reshard($from, $to, $slots): redis-cli --cluster reshard, $slots
@@ -547,7 +592,7 @@ sub cl_move_slot {
 sub cl_reshard {
     my ($from, $to, $slots) = @_;
     my %id = map { $_->{addr} => $_->{id} } @{ cl_nodes() };
-    my $out = `redis-cli @{[ cli_opts() ]} --cluster reshard $to --cluster-from $id{$from} --cluster-to $id{$to} --cluster-slots $slots --cluster-yes 2>&1`;
+    my $out = `redis-cli @{[ cli_opts($to) ]} --cluster reshard $to --cluster-from $id{$from} --cluster-to $id{$to} --cluster-slots $slots --cluster-yes 2>&1`;
     die "redis-cli --cluster reshard failed:\n$out" if $?;
     return $out;
 }
@@ -590,7 +635,19 @@ sub cl_settle {
 
 # what keeps the cluster from being settled, or undef
 sub cl_problem {
-    for my $n (@NODES) {
+    my $why = nodes_problem(\@NODES);
+    return $why if defined $why;
+    my $check = cl_check();
+    return "redis-cli --cluster check: $check"
+        unless $check =~ /All nodes agree about slots configuration.*All 16384 slots covered/s;
+    return undef;
+}
+
+# what keeps the cluster of @$nodes from being settled, as its nodes
+# see it, or undef
+sub nodes_problem {
+    my ($nodes_of) = @_;
+    for my $n (@$nodes_of) {
         my $a = $n->{addr};
         my ($ci) = cl_try($a, 'CLUSTER', 'INFO');
         my ($state) = ($ci // '') =~ /^cluster_state:(\w+)/m;
@@ -598,14 +655,14 @@ sub cl_problem {
         return "$a: cluster_state:$state" unless $state eq 'ok';
         my $nodes = cl_nodes($a);
         my @m = grep { healthy_master($_) && @{ $_->{slots} } } @$nodes;
-        return "$a sees " . @m . " masters" unless @m == 3;
+        return "$a sees " . @m . " masters" unless @m == $MASTERS;
         for my $o (@$nodes) {
             return "$a sees $o->{addr} " . join(',', sort keys %{ $o->{flags} })
                 . " $o->{link}"
                 if $o->{flags}{fail} || $o->{flags}{'fail?'}
                    || $o->{link} ne 'connected';
         }
-        for my $m (@m) {
+        for my $m (opt_of($a)->{noreplicas} ? () : @m) {
             return "$a sees no replica of $m->{addr}"
                 unless grep { ($_->{master_id} // '') eq $m->{id} } @$nodes;
         }
@@ -614,9 +671,6 @@ sub cl_problem {
         return "$a: master_link_status:$link"
             if $role eq 'slave' && ($link // '') ne 'up';
     }
-    my $check = cl_check();
-    return "redis-cli --cluster check: $check"
-        unless $check =~ /All nodes agree about slots configuration.*All 16384 slots covered/s;
     return undef;
 }
 
@@ -624,7 +678,7 @@ sub cl_problem {
 sub cl_check {
     my ($addr) = grep { (cl_try($_, 'PING'))[0] } cl_seeds();
     return 'no node answers' unless $addr;
-    return scalar `redis-cli @{[ cli_opts() ]} --cluster check $addr 2>&1`;
+    return scalar `redis-cli @{[ cli_opts($addr) ]} --cluster check $addr 2>&1`;
 }
 
 # CLUSTERDOWN for one slot: every node forgets who serves it (DELSLOTS);
@@ -653,7 +707,7 @@ END {
             print STDERR "# cluster kept: TENANT_CLUSTER=",
                 join(',', cl_seeds()), " (in $DIR)\n";
         } else {
-            for my $n (@NODES) {
+            for my $n (@NODES, @OTHERS) {
                 kill 'KILL', $n->{pid} if $n->{pid} && alive($n->{pid});
             }
         }
