@@ -19,7 +19,7 @@ BUILD_PKGS := nginx nginx-dev gcc make libc6-dev libpcre2-dev zlib1g-dev \
               libjansson-dev libhiredis-dev libssl-dev
 TEST_PKGS  := openssl redis-server redis-sentinel libtest-base-perl libcrypt-jwt-perl \
               libnginx-mod-http-echo curl perl libnet-dns-perl libio-socket-ssl-perl \
-              prometheus
+              prometheus wrk
 BENCH_PKGS := wrk gnuplot-nox procps util-linux valgrind bc \
               libnginx-mod-http-lua lua-nginx-redis lua-cjson
 

@@ -5,6 +5,7 @@
 
 #include "ngx_http_tenant_module.h"
 #include "ngx_http_tenant_lease.h"
+#include "ngx_http_tenant_lease_back.h"
 #include "ngx_http_tenant_limit.h"
 #include "ngx_http_tenant_claims.h"
 #include "ngx_http_tenant_redis.h"
@@ -26,32 +27,24 @@
 #define NGX_HTTP_TENANT_LEASE_TTL     200
 
 
-typedef struct {
+typedef struct ngx_http_tenant_lease_s  ngx_http_tenant_lease_t;
+
+struct ngx_http_tenant_lease_s {
     ngx_http_tenant_loc_conf_t     *conf;        /* NULL: a free slot */
+    ngx_http_tenant_lease_t        *next;        /* in the hash's bucket */
     ngx_str_t                       key;
     uint32_t                        hash;
     ngx_msec_t                      used;        /* least recently: evicted */
     ngx_msec_t                      pending;     /* a grant asked, until */
+    ngx_msec_t                      asked;       /* when it was asked */
 
     ngx_int_t                       units;       /* counted, not admitted */
+    ngx_int_t                       low;         /* ask for more at */
     ngx_msec_t                      expires;
     ngx_http_tenant_limit_result_t  res;         /* as granted */
     time_t                          quota_end;
-    ngx_int_t                       interval;    /* T, 0 for no rate */
-    ngx_str_t                       give[6];     /* keys and fields */
-    u_char                         *mem;         /* the grant's strings */
+    ngx_http_tenant_lease_back_t    back;        /* the grant's strings */
     ngx_event_t                     timer;
-} ngx_http_tenant_lease_t;
-
-
-/* what the give-back needs, in the order of the lease reply */
-enum {
-    NGX_HTTP_TENANT_LEASE_RATE_KEY = 0,
-    NGX_HTTP_TENANT_LEASE_QUOTA_KEY,
-    NGX_HTTP_TENANT_LEASE_METER_KEY,
-    NGX_HTTP_TENANT_LEASE_USAGE_KEY,
-    NGX_HTTP_TENANT_LEASE_REQUESTS,
-    NGX_HTTP_TENANT_LEASE_METER
 };
 
 
@@ -69,26 +62,23 @@ static ngx_int_t ngx_http_tenant_lease_keep(ngx_http_request_t *r,
     ngx_http_tenant_redis_reply_t *reply);
 static void ngx_http_tenant_lease_end(ngx_http_tenant_lease_t *l);
 static void ngx_http_tenant_lease_expire(ngx_event_t *ev);
-static void ngx_http_tenant_lease_give_back(ngx_http_tenant_lease_t *l);
-static void ngx_http_tenant_lease_given_back(void *data,
+static ngx_http_tenant_lease_t *ngx_http_tenant_lease_asked(
+    ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx);
+static ngx_inline ngx_int_t ngx_http_tenant_lease_held(
+    ngx_http_tenant_lease_t *l);
+static ngx_int_t ngx_http_tenant_lease_same(ngx_http_tenant_lease_t *l,
+    ngx_int_t interval, ngx_http_tenant_limit_result_t *res,
     ngx_http_tenant_redis_reply_t *reply);
-static void ngx_http_tenant_lease_lingered(ngx_event_t *ev);
+static void ngx_http_tenant_lease_unlink(ngx_http_tenant_lease_t *l);
 static ngx_int_t ngx_http_tenant_lease_str(ngx_http_request_t *r,
     ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s);
 
 
 static ngx_http_tenant_lease_t
     ngx_http_tenant_leases[NGX_HTTP_TENANT_LEASE_SLOTS];
-
-/*
- * A worker that shuts down gracefully (reload, quit) waits for its leases
- * to end, their timers not being cancelable, and then for the replies
- * of their give-backs, at most the Redis timeout: so a reload returns
- * the unused units.  Only a worker that dies or is terminated leaves them
- * counted.
- */
-static ngx_event_t  ngx_http_tenant_lease_linger;
-static ngx_uint_t   ngx_http_tenant_lease_giving;
+/* the slots, and a hash of them by key */
+static ngx_http_tenant_lease_t
+    *ngx_http_tenant_lease_buckets[NGX_HTTP_TENANT_LEASE_SLOTS];
 
 
 /* tenant_limit_lease off | on [max=N] [ttl=TIME] */
@@ -216,49 +206,114 @@ ngx_http_tenant_lease_take(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     l = ngx_http_tenant_lease_find(tlcf, &key,
                                    ngx_murmur_hash2(key.data, key.len));
 
-    if (l && l->units > 0 && ngx_current_msec < l->expires) {
-        ngx_http_tenant_lease_admit(r, ctx, l);
-        return NGX_OK;
+    if (l && l->pending && ngx_current_msec >= l->pending) {
+        l->pending = 0;     /* its reply never came */
     }
 
-    /* while one request asks for a lease, the others are decided exactly */
-    if (l && l->pending && ngx_current_msec < l->pending) {
-        return NGX_DECLINED;
-    }
+    if (l && ngx_http_tenant_lease_held(l)) {
 
-    l = ngx_http_tenant_lease_slot(r, tlcf, &key);
-    if (l == NULL) {
+        /*
+         * Running low: this request asks for the next lease while the
+         * others go on with what is left, so that a busy lease is topped
+         * up before it runs out instead of each request waiting for Redis.
+         */
+
+        if (l->units > l->low || l->pending) {
+            ngx_http_tenant_lease_admit(r, ctx, l);
+            return NGX_OK;
+        }
+
+    } else if (l && l->pending) {
+        /* while one request asks for a lease, the others are decided exactly */
         return NGX_DECLINED;
+
+    } else {
+        l = ngx_http_tenant_lease_slot(r, tlcf, &key);
+        if (l == NULL) {
+            return NGX_DECLINED;
+        }
     }
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     l->pending = ngx_current_msec + tmcf->redis->timeout + 1;
+    l->asked = ngx_current_msec;
     ctx->leasing = 1;
 
     return NGX_DECLINED;
 }
 
 
-void
+/*
+ * The request asked for a lease and got none: Redis failed, or refused
+ * it for a limit.  While units counted earlier are held it takes one of
+ * them, as any other request would have (NGX_OK, ctx->limit is set).
+ */
+
+ngx_int_t
 ngx_http_tenant_lease_refused(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx)
 {
+    ngx_http_tenant_lease_t  *l;
+
+    l = ngx_http_tenant_lease_asked(r, ctx);
+    if (l == NULL) {
+        return NGX_DECLINED;
+    }
+
+    l->pending = 0;
+
+    if (!ngx_http_tenant_lease_held(l)) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_tenant_lease_admit(r, ctx, l);
+
+    return NGX_OK;
+}
+
+
+/* the registry refused the token or the tenant: its lease goes at once */
+
+void
+ngx_http_tenant_lease_drop(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx)
+{
+    ngx_http_tenant_lease_t  *l;
+
+    l = ngx_http_tenant_lease_asked(r, ctx);
+    if (l == NULL) {
+        return;
+    }
+
+    l->pending = 0;
+
+    ngx_http_tenant_lease_end(l);
+}
+
+
+/* the slot of the lease this request asked for, if it still has it */
+
+static ngx_http_tenant_lease_t *
+ngx_http_tenant_lease_asked(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx)
+{
     ngx_str_t                    key;
-    ngx_http_tenant_lease_t     *l;
     ngx_http_tenant_loc_conf_t  *tlcf;
 
     if (!ctx->leasing || ngx_http_tenant_lease_key(r, ctx, &key) != NGX_OK) {
-        return;
+        return NULL;
     }
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
 
-    l = ngx_http_tenant_lease_find(tlcf, &key,
-                                   ngx_murmur_hash2(key.data, key.len));
-    if (l) {
-        l->pending = 0;
-    }
+    return ngx_http_tenant_lease_find(tlcf, &key,
+                                      ngx_murmur_hash2(key.data, key.len));
+}
+
+
+static ngx_inline ngx_int_t
+ngx_http_tenant_lease_held(ngx_http_tenant_lease_t *l)
+{
+    return l->units > 0 && (ngx_msec_int_t) (l->expires - ngx_current_msec) > 0;
 }
 
 
@@ -342,27 +397,33 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
     l = ngx_http_tenant_lease_find(tlcf, &key,
                                    ngx_murmur_hash2(key.data, key.len));
 
-    if (granted > 0 && l == NULL) {
-        /* its slot went to another lease meanwhile */
-        l = ngx_http_tenant_lease_slot(r, tlcf, &key);
-    }
+    if (granted == 0) {
+        if (l) {
+            l->pending = 0;
 
-    if (l == NULL) {
-        if (granted > 1) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "tenant: no room for a lease of tenant \"%V\", "
-                          "%i units stay counted",
-                          &ctx->identity.tenant_id, granted - 1);
+            /* refused for a limit, yet units counted earlier are held */
+            if (ngx_http_tenant_lease_held(l)) {
+                ngx_http_tenant_lease_admit(r, ctx, l);
+            }
         }
 
         return NGX_OK;
     }
 
-    l->pending = 0;
+    if (l == NULL) {
+        /* its slot went to another lease meanwhile */
+        l = ngx_http_tenant_lease_slot(r, tlcf, &key);
 
-    if (granted == 0) {
-        return NGX_OK;
+        if (l == NULL) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "tenant: no room for a lease of tenant \"%V\", "
+                          "%i units stay counted",
+                          &ctx->identity.tenant_id, granted - 1);
+            return NGX_OK;
+        }
     }
+
+    l->pending = 0;
 
     /* the request consumes the first unit */
     if (ngx_http_tenant_lease_keep(r, l, granted - 1, reply) != NGX_OK) {
@@ -385,7 +446,12 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
 }
 
 
-/* the units not used, the time it may be used until, the give-back */
+/*
+ * The units not used, the time they may be used until, the give-back.
+ * Units granted while the worker still holds some of the same grant's
+ * kind (the next lease, asked for as the last ran low) join them and end
+ * with them: no unit is used later than ttl after its grant.
+ */
 
 static ngx_int_t
 ngx_http_tenant_lease_keep(ngx_http_request_t *r, ngx_http_tenant_lease_t *l,
@@ -393,25 +459,24 @@ ngx_http_tenant_lease_keep(ngx_http_request_t *r, ngx_http_tenant_lease_t *l,
 {
     u_char                          *p;
     size_t                           size, i;
+    ngx_int_t                        interval;
+    ngx_str_t                        status, plan;
+    ngx_http_tenant_ctx_t           *ctx;
     ngx_http_tenant_loc_conf_t      *tlcf;
     ngx_http_tenant_redis_reply_t   *e;
-    ngx_http_tenant_ctx_t           *ctx;
-
-    /* a lease granted to a request that did not wait for the last one */
-    ngx_http_tenant_lease_end(l);
 
     e = reply->element[NGX_HTTP_TENANT_REPLY_INTERVAL];
     if (e->type != NGX_HTTP_TENANT_REDIS_INTEGER || e->integer < 0) {
         return NGX_ERROR;
     }
 
-    l->interval = e->integer;
+    interval = e->integer;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
 
     size = ctx->limit.status.len + ctx->limit.plan.len;
 
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < NGX_HTTP_TENANT_LEASE_NGIVE; i++) {
         e = reply->element[NGX_HTTP_TENANT_REPLY_RATE_KEY + i];
 
         if (e->type != NGX_HTTP_TENANT_REDIS_STRING) {
@@ -421,18 +486,40 @@ ngx_http_tenant_lease_keep(ngx_http_request_t *r, ngx_http_tenant_lease_t *l,
         size += e->len;
     }
 
-    l->mem = ngx_alloc(size + 1, r->connection->log);
-    if (l->mem == NULL) {
+    if (ngx_http_tenant_lease_held(l)
+        && ngx_http_tenant_lease_same(l, interval, &ctx->limit, reply))
+    {
+        status = l->res.status;
+        plan = l->res.plan;
+
+        l->res = ctx->limit;
+        l->res.status = status;
+        l->res.plan = plan;
+
+        l->quota_end = ngx_time() + ngx_max(ctx->limit.quota_reset, 0);
+        l->units += units;
+        l->low = units / 4;
+
+        return NGX_OK;
+    }
+
+    /* another kind of grant (an override changed), or none held */
+    ngx_http_tenant_lease_end(l);
+
+    l->back.interval = interval;
+
+    l->back.mem = ngx_alloc(size + 1, r->connection->log);
+    if (l->back.mem == NULL) {
         return NGX_ERROR;
     }
 
-    p = l->mem;
+    p = l->back.mem;
 
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < NGX_HTTP_TENANT_LEASE_NGIVE; i++) {
         e = reply->element[NGX_HTTP_TENANT_REPLY_RATE_KEY + i];
 
-        l->give[i].data = p;
-        l->give[i].len = e->len;
+        l->back.give[i].data = p;
+        l->back.give[i].len = e->len;
         p = ngx_cpymem(p, e->str, e->len);
     }
 
@@ -445,6 +532,7 @@ ngx_http_tenant_lease_keep(ngx_http_request_t *r, ngx_http_tenant_lease_t *l,
 
     l->quota_end = ngx_time() + ngx_max(ctx->limit.quota_reset, 0);
     l->units = units;
+    l->low = units / 4;
 
     if (units == 0) {
         /* nothing to give back; its word on the registry is not kept */
@@ -452,18 +540,63 @@ ngx_http_tenant_lease_keep(ngx_http_request_t *r, ngx_http_tenant_lease_t *l,
         return NGX_OK;
     }
 
+    /*
+     * ttl counts from when the grant was asked for, before Redis ran it:
+     * so every unit is used within ttl of the registry's word it came
+     * with, however long the reply took
+     */
+
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
 
-    l->expires = ngx_current_msec + tlcf->lease_ttl;
+    l->expires = l->asked + tlcf->lease_ttl;
+
+    if ((ngx_msec_int_t) (l->expires - ngx_current_msec) <= 0) {
+        ngx_http_tenant_lease_end(l);
+        return NGX_OK;
+    }
 
     l->timer.handler = ngx_http_tenant_lease_expire;
     l->timer.data = l;
     l->timer.log = ngx_cycle->log;
     l->timer.cancelable = 0;
 
-    ngx_add_timer(&l->timer, tlcf->lease_ttl);
+    ngx_add_timer(&l->timer, l->expires - ngx_current_msec);
 
     return NGX_OK;
+}
+
+
+/* a grant that counted what the held lease counted, where it did */
+
+static ngx_int_t
+ngx_http_tenant_lease_same(ngx_http_tenant_lease_t *l, ngx_int_t interval,
+    ngx_http_tenant_limit_result_t *res, ngx_http_tenant_redis_reply_t *reply)
+{
+    ngx_uint_t                      i;
+    ngx_http_tenant_redis_reply_t  *e;
+
+    if (l->back.interval != interval
+        || l->res.status.len != res->status.len
+        || l->res.plan.len != res->plan.len
+        || ngx_memcmp(l->res.status.data, res->status.data, res->status.len)
+           != 0
+        || ngx_memcmp(l->res.plan.data, res->plan.data, res->plan.len) != 0)
+    {
+        return 0;
+    }
+
+    for (i = 0; i < NGX_HTTP_TENANT_LEASE_NGIVE; i++) {
+        e = reply->element[NGX_HTTP_TENANT_REPLY_RATE_KEY + i];
+
+        if (l->back.give[i].len != e->len
+            || (e->len && ngx_memcmp(l->back.give[i].data, e->str, e->len)
+                          != 0))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -520,7 +653,13 @@ ngx_http_tenant_lease_expire(ngx_event_t *ev)
 }
 
 
-/* the lease's unused units given back, its grant forgotten, its key kept */
+/*
+ * The lease's unused units given back, its grant forgotten, its key kept.
+ * A worker that shuts down gracefully (reload, quit) waits for its leases
+ * to end, their timers not being cancelable: so a reload gives the unused
+ * units back.  Only a worker that dies or is terminated leaves them
+ * counted.
+ */
 
 static void
 ngx_http_tenant_lease_end(ngx_http_tenant_lease_t *l)
@@ -530,129 +669,18 @@ ngx_http_tenant_lease_end(ngx_http_tenant_lease_t *l)
     }
 
     if (l->units > 0) {
-        ngx_http_tenant_lease_give_back(l);
+        l->back.units = l->units;
+        ngx_http_tenant_lease_back(&l->back);
+
+    } else {
+        ngx_free(l->back.mem);
     }
 
-    if (l->mem) {
-        ngx_free(l->mem);
-        l->mem = NULL;
-    }
+    ngx_memzero(&l->back, sizeof(ngx_http_tenant_lease_back_t));
 
     l->units = 0;
+    l->low = 0;
     l->expires = 0;
-}
-
-
-static void
-ngx_http_tenant_lease_give_back(ngx_http_tenant_lease_t *l)
-{
-    u_char                        units[NGX_INT_T_LEN], interval[NGX_INT_T_LEN];
-    ngx_str_t                    *g, *rate;
-    ngx_uint_t                    i, n;
-    const char                   *argv[12];
-    size_t                        argvlen[12];
-    ngx_http_tenant_main_conf_t  *tmcf;
-
-    static ngx_str_t  keys = ngx_string(NGX_HTTP_TENANT_SCRIPT_GIVE_BACK_KEYS);
-    static ngx_str_t  mode = ngx_string(NGX_HTTP_TENANT_SCRIPT_GIVE_BACK);
-    static ngx_str_t  yes = ngx_string("1");
-
-    g = l->give;
-    rate = &g[NGX_HTTP_TENANT_LEASE_RATE_KEY];
-
-    /* a lease of the registry's word only: nothing was counted */
-    if (l->interval == 0 && g[NGX_HTTP_TENANT_LEASE_QUOTA_KEY].len == 0
-        && g[NGX_HTTP_TENANT_LEASE_METER_KEY].len == 0
-        && g[NGX_HTTP_TENANT_LEASE_REQUESTS].len == 0
-        && g[NGX_HTTP_TENANT_LEASE_METER].len == 0)
-    {
-        return;
-    }
-
-    n = 0;
-
-#define ngx_http_tenant_lease_arg(s)                                          \
-    argv[n] = (const char *) (s)->data; argvlen[n] = (s)->len; n++
-
-    ngx_http_tenant_lease_arg(&keys);
-
-    /* an absent counter is named by the rate key: all in the tenant's slot */
-    for (i = NGX_HTTP_TENANT_LEASE_RATE_KEY;
-         i <= NGX_HTTP_TENANT_LEASE_USAGE_KEY;
-         i++)
-    {
-        ngx_http_tenant_lease_arg(g[i].len ? &g[i] : rate);
-    }
-
-    ngx_http_tenant_lease_arg(&mode);
-
-    argv[n] = (const char *) units;
-    argvlen[n++] = ngx_sprintf(units, "%i", l->units) - units;
-    argv[n] = (const char *) interval;
-    argvlen[n++] = ngx_sprintf(interval, "%i", l->interval) - interval;
-
-    argv[n] = g[NGX_HTTP_TENANT_LEASE_QUOTA_KEY].len ? (char *) yes.data : "";
-    argvlen[n++] = g[NGX_HTTP_TENANT_LEASE_QUOTA_KEY].len ? 1 : 0;
-    argv[n] = g[NGX_HTTP_TENANT_LEASE_METER_KEY].len ? (char *) yes.data : "";
-    argvlen[n++] = g[NGX_HTTP_TENANT_LEASE_METER_KEY].len ? 1 : 0;
-
-    ngx_http_tenant_lease_arg(&g[NGX_HTTP_TENANT_LEASE_REQUESTS]);
-    ngx_http_tenant_lease_arg(&g[NGX_HTTP_TENANT_LEASE_METER]);
-
-#undef ngx_http_tenant_lease_arg
-
-    tmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_tenant_module);
-
-    if (tmcf == NULL || tmcf->redis_client == NULL
-        || ngx_http_tenant_redis_eval(tmcf->redis_client, n, argv, argvlen,
-                                      ngx_http_tenant_lease_given_back, NULL)
-           == NULL)
-    {
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                      "tenant: redis is not connected, %i leased units "
-                      "not given back stay counted", l->units);
-        return;
-    }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "tenant lease: %i units given back", l->units);
-
-    ngx_http_tenant_lease_giving++;
-
-    if (ngx_exiting && !ngx_http_tenant_lease_linger.timer_set) {
-        ngx_http_tenant_lease_linger.handler = ngx_http_tenant_lease_lingered;
-        ngx_http_tenant_lease_linger.log = ngx_cycle->log;
-        ngx_add_timer(&ngx_http_tenant_lease_linger,
-                      tmcf->redis->timeout + 100);
-    }
-}
-
-
-static void
-ngx_http_tenant_lease_lingered(ngx_event_t *ev)
-{
-    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                  "tenant: %ui lease give-backs unanswered at exit, their "
-                  "units may stay counted", ngx_http_tenant_lease_giving);
-}
-
-
-static void
-ngx_http_tenant_lease_given_back(void *data,
-    ngx_http_tenant_redis_reply_t *reply)
-{
-    if (reply == NULL) {
-        ngx_http_tenant_redis_log_failure(ngx_cycle->log,
-                                          "a lease's give-back failed, its "
-                                          "unused units stay counted");
-    }
-
-    if (--ngx_http_tenant_lease_giving == 0
-        && ngx_http_tenant_lease_linger.timer_set)
-    {
-        ngx_del_timer(&ngx_http_tenant_lease_linger);
-    }
 }
 
 
@@ -713,13 +741,13 @@ static ngx_http_tenant_lease_t *
 ngx_http_tenant_lease_find(ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key,
     uint32_t hash)
 {
-    ngx_uint_t                i;
     ngx_http_tenant_lease_t  *l;
 
-    for (i = 0; i < NGX_HTTP_TENANT_LEASE_SLOTS; i++) {
-        l = &ngx_http_tenant_leases[i];
-
-        if (l->conf == tlcf && l->hash == hash && l->key.len == key->len
+    for (l = ngx_http_tenant_lease_buckets[hash % NGX_HTTP_TENANT_LEASE_SLOTS];
+         l;
+         l = l->next)
+    {
+        if (l->hash == hash && l->conf == tlcf && l->key.len == key->len
             && ngx_memcmp(l->key.data, key->data, key->len) == 0)
         {
             return l;
@@ -738,7 +766,7 @@ ngx_http_tenant_lease_slot(ngx_http_request_t *r,
 {
     uint32_t                  hash;
     ngx_uint_t                i;
-    ngx_http_tenant_lease_t  *l, *lru;
+    ngx_http_tenant_lease_t  *l, *lru, **bucket;
 
     hash = ngx_murmur_hash2(key->data, key->len);
 
@@ -765,6 +793,7 @@ ngx_http_tenant_lease_slot(ngx_http_request_t *r,
     l = lru;
 
     ngx_http_tenant_lease_end(l);
+    ngx_http_tenant_lease_unlink(l);
     ngx_free(l->key.data);
     ngx_memzero(l, sizeof(ngx_http_tenant_lease_t));
 
@@ -779,7 +808,33 @@ ngx_http_tenant_lease_slot(ngx_http_request_t *r,
     l->conf = tlcf;
     l->used = ngx_current_msec;
 
+    bucket = &ngx_http_tenant_lease_buckets[hash % NGX_HTTP_TENANT_LEASE_SLOTS];
+    l->next = *bucket;
+    *bucket = l;
+
     return l;
+}
+
+
+static void
+ngx_http_tenant_lease_unlink(ngx_http_tenant_lease_t *l)
+{
+    ngx_http_tenant_lease_t  **p;
+
+    if (l->conf == NULL) {
+        return;
+    }
+
+    for (p = &ngx_http_tenant_lease_buckets[l->hash
+                                            % NGX_HTTP_TENANT_LEASE_SLOTS];
+         *p;
+         p = &(*p)->next)
+    {
+        if (*p == l) {
+            *p = l->next;
+            return;
+        }
+    }
 }
 
 
@@ -827,16 +882,15 @@ ngx_http_tenant_lease_forget(void)
 
         left += l->units;
 
-        ngx_free(l->mem);
+        ngx_free(l->back.mem);
         ngx_free(l->key.data);
         ngx_memzero(l, sizeof(ngx_http_tenant_lease_t));
     }
 
-    if (ngx_http_tenant_lease_linger.timer_set) {
-        ngx_del_timer(&ngx_http_tenant_lease_linger);
-    }
+    ngx_memzero(ngx_http_tenant_lease_buckets,
+                sizeof(ngx_http_tenant_lease_buckets));
 
-    ngx_http_tenant_lease_giving = 0;
+    ngx_http_tenant_lease_back_forget();
 
     if (left) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,

@@ -29,8 +29,15 @@ void ngx_http_tenant_lease_merge(ngx_http_tenant_loc_conf_t *conf,
 ngx_int_t ngx_http_tenant_lease_take(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);
 
-/* the request asked for a lease and Redis did not grant one */
-void ngx_http_tenant_lease_refused(ngx_http_request_t *r,
+/*
+ * The request asked for a lease and Redis did not grant one.  NGX_OK: it
+ * was admitted from units the worker still holds, ctx->limit is set.
+ */
+ngx_int_t ngx_http_tenant_lease_refused(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx);
+
+/* the registry refused the request: the lease it asked to renew ends */
+void ngx_http_tenant_lease_drop(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx);
 
 /* a lease reply: keeps the lease, fills ctx->limit; NGX_ERROR: malformed */

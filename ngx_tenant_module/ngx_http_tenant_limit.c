@@ -66,7 +66,6 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
                                                ngx_http_tenant_limit_reply, r)
                   : NULL;
     if (ctx->op == NULL) {
-        ngx_http_tenant_lease_refused(r, ctx);
         ngx_http_tenant_redis_log_failure(r->connection->log,
                                           "redis is not connected");
         ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
@@ -132,6 +131,13 @@ ngx_http_tenant_limit_verdict(ngx_http_request_t *r,
 
     res = &ctx->limit;
     ctx->limited = tlcf->limit ? 1 : 0;
+
+    /* no answer to a lease's renewal: units the worker holds still admit */
+    if (ctx->limit_state == NGX_HTTP_TENANT_LIMIT_FAILED
+        && ngx_http_tenant_lease_refused(r, ctx) == NGX_OK)
+    {
+        ctx->limit_state = NGX_HTTP_TENANT_LIMIT_DONE;
+    }
 
     if (ctx->limit_state == NGX_HTTP_TENANT_LIMIT_FAILED) {
         ctx->limit_status = NGX_HTTP_TENANT_LIMIT_UNAVAILABLE;
@@ -242,7 +248,6 @@ ngx_http_tenant_limit_reply(void *data, ngx_http_tenant_redis_reply_t *reply)
         ctx->limit_state = NGX_HTTP_TENANT_LIMIT_DONE;
 
     } else {
-        ngx_http_tenant_lease_refused(r, ctx);
         ngx_http_tenant_redis_log_failure(r->connection->log,
                                           reply == NULL
                                           ? "redis request failed"
@@ -297,7 +302,7 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         }
 
         /* refused before anything was counted: the short reply */
-        ngx_http_tenant_lease_refused(r, ctx);
+        ngx_http_tenant_lease_drop(r, ctx);
     }
 
     res = &ctx->limit;

@@ -27,6 +27,7 @@ our @EXPORT = qw(redis redis_start redis_stop redis_port redis_block
                  redis_run);
 
 our $PORT;
+our @PERSIST;    # options that keep the data across a kill: redis_persist()
 our $DIR = tempdir('tenant-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $owner = $$;
 my $sock;
@@ -47,7 +48,7 @@ sub redis_start {
     system('redis-server', '--port', $PORT, '--bind', '127.0.0.1',
            '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
            '--dir', $DIR, '--pidfile', "$DIR/redis.pid",
-           '--logfile', "$DIR/redis.log") == 0
+           '--logfile', "$DIR/redis.log", @PERSIST) == 0
         or die "cannot start redis-server (apt-get install redis-server)";
     for (1 .. 100) {
         my $r = eval { redis('PING') };
@@ -66,6 +67,43 @@ sub redis_stop {
         close $s;
         sleep 0.05;
     }
+}
+
+# redis_persist(): from now on every write is in the append-only file,
+# synced before Redis answers, and a restart reads it: the counters
+# survive redis_kill() as they would on a server with durable storage.
+sub redis_persist {
+    @PERSIST = ('--appendonly', 'yes', '--appendfsync', 'always');
+    redis('CONFIG', 'SET', 'appendfsync', 'always');
+    redis('CONFIG', 'SET', 'appendonly', 'yes');
+    for (1 .. 200) {
+        my $info = redis('INFO', 'persistence');
+        return if $info =~ /aof_rewrite_in_progress:0/
+                  && $info =~ /aof_rewrite_scheduled:0/
+                  && $info =~ /aof_enabled:1/;
+        sleep 0.05;
+    }
+    die "redis-server did not turn its append-only file on";
+}
+
+# redis_kill(): SIGKILL, as a crash or an OOM kill would: no shutdown,
+# no save, connections dropped
+sub redis_kill {
+    my ($pid) = (slurp_pid() // '') =~ /(\d+)/;
+    die "no redis-server pid" unless $pid;
+    kill 'KILL', $pid;
+    undef $sock;
+    for (1 .. 100) {
+        last unless kill 0, $pid;
+        sleep 0.02;
+    }
+    unlink "$DIR/redis.pid";
+}
+
+sub slurp_pid {
+    open my $in, '<', "$DIR/redis.pid" or return undef;
+    local $/;
+    return scalar <$in>;
 }
 
 # redis(@command): one command over RESP, the reply decoded (arrays as

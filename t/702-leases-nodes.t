@@ -1,0 +1,363 @@
+#!/usr/bin/perl
+#
+# tenant_limit_lease at full size, as the issue states it: two nginx
+# nodes of two workers each in front of one redis-server, one tenant at a
+# time, the load from both nodes at once.
+#
+#   - quota 10000/day, 30000 requests as fast as the clients go: exactly
+#     10000 admitted, the counter exactly 10000 once the leases end;
+#   - rate 1000r/s burst 100 under wrk for 10 s: at most what the exact
+#     GCRA admits in the window, and at least 98 % of 1000 x 10 + 101;
+#   - a meter and a quota, each reached in turn, exactly;
+#   - a suspension and a revocation under load: no request sent later
+#     than ttl after the change is admitted;
+#   - Redis killed while leases are held: the held units admitted, the
+#     give-backs sent once Redis is back, the counters equal to the
+#     admitted requests; killed under load: never fewer counted than
+#     admitted;
+#   - both nodes reloaded under load: the counters equal the admitted
+#     requests (the old workers give their units back as they exit).
+#
+# The load comes from forked keep-alive clients (TenantLoad), and from
+# wrk for the rate, which needs more than 1000 requests a second for 10 s.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+
+use Test::More;
+use POSIX qw(strftime);
+use Time::HiRes qw(time sleep);
+
+use TenantTest;
+use TenantRedis;
+use TenantNginx;
+use TenantLoad;
+
+$SIG{ALRM} = sub { die "702-leases-nodes.t: time limit (300 s) reached\n" };
+alarm 300;
+
+if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
+
+my $WRK = (grep { -x } map { "$_/wrk" } split /:/, $ENV{PATH})[0]
+    or BAIL_OUT('702-leases-nodes.t needs wrk (apt-get install wrk)');
+
+my $RPORT = TenantRedis::redis_port();
+my $TTL = 0.2;
+
+sub location {
+    my ($path, $lease, %o) = @_;
+    my $meter = $o{meter} ? "tenant_meter $o{meter};" : '';
+    my $failure = $o{failure} || 'allow';
+    return <<"_EOC_";
+        location $path {
+            tenant_jwt on;
+            tenant_jwt_key_file $TenantNginx::DATA/hmac.secret;
+            tenant_limit on;
+            tenant_limit_lease $lease;
+            tenant_redis_failure $failure;
+            $meter
+            add_header X-Limit-Status \$tenant_limit_status always;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://backend;
+        }
+_EOC_
+}
+
+my %conf = (workers => 2, redis => <<"_EOC_",
+    tenant_redis 127.0.0.1:$RPORT timeout=2s;
+    tenant_plan q10k quota=10000/day;
+    tenant_plan r1000 rate=1000r/s burst=100 quota=999999999/day;
+    tenant_plan mq quota=3000/day meter=gen:1000/day;
+_EOC_
+    server => location('/lease', 'on max=64 ttl=200ms')
+            . location('/gen', 'on max=64 ttl=200ms', meter => 'gen')
+            . location('/deny', 'on max=64 ttl=200ms', failure => 'deny')
+            . location('/held', 'on max=64 ttl=2s', failure => 'deny'));
+
+my @N = (nginx_start('a', %conf), nginx_start('b', %conf));
+
+my $DAY = strftime('%Y-%m-%d', gmtime);
+my $MONTH = substr $DAY, 0, 7;
+
+sub counter { TenantRedis::redis('GET', "tenant:{$_[0]}:$_[1]:$DAY") // 0 }
+
+sub usage {
+    TenantRedis::redis('HGET', "tenant:{$_[0]}:usage:$MONTH", $_[1] || 'requests')
+        // 0
+}
+
+# $per_node clients on each node, each sending $each requests one after
+# the other on its keep-alive connection: { status => count }
+sub fire {
+    my ($tok, $path, $per_node, $each) = @_;
+    my $dir = "$TenantNginx::TMP/fire" . int(rand 1e9);
+    mkdir $dir or die "$dir: $!";
+    my @files;
+    for my $n (@N) {
+        for my $c (1 .. $per_node) {
+            my $file = "$dir/$n->{name}-$c";
+            push @files, $file;
+            spawn_client($file, sub {
+                my ($out) = @_;
+                my $ua = TenantNginx::ua(1);
+                my %s;
+                $s{ api($n, $tok, path => $path, ua => $ua)->{status} }++
+                    for 1 .. $each;
+                print {$out} "$_ $s{$_}\n" for keys %s;
+            });
+        }
+    }
+    wait_kids(@TenantNginx::KIDS);
+    my %status;
+    for my $f (@files) {
+        for my $l (result_lines($f)) {
+            die "a client died: @$l\n" if $l->[0] eq 'DIED';
+            $status{ $l->[0] } += $l->[1];
+        }
+    }
+    return \%status;
+}
+
+# after ttl every lease has ended and its give-back has been answered
+sub leases_end { sleep $TTL + 0.5 }
+
+sub others { join ',', sort grep { $_ != 200 && $_ != 429 } keys %{ $_[0] } }
+
+# ---- quota 10000/day, 30000 requests: exactly 10000
+
+{
+    my $tok = token('quota', 'q10k');
+    my $s = fire($tok, '/lease', 6, 2500);
+
+    is(others($s), '', 'quota: only 200 and 429 answered');
+    is(($s->{200} || 0) + ($s->{429} || 0), 30000, 'quota: 30000 requests answered');
+    is($s->{200}, 10000, 'quota: exactly 10000 of the 30000 admitted');
+
+    leases_end();
+    is(counter('quota', 'quota'), 10000,
+       'quota: the counter is exactly 10000 once the leases ended');
+    is(usage('quota'), 10000, 'quota: the usage counts the 10000');
+}
+
+# ---- rate 1000r/s burst 100 for 10 s under wrk, on both nodes
+
+{
+    my $tok = token('rate', 'r1000');
+    my $lua = "$TenantNginx::TMP/status.lua";
+    open my $fh, '>', $lua or die "$lua: $!";
+    print $fh <<'_LUA_';
+counts = {}
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function response(status) counts[status] = (counts[status] or 0) + 1 end
+function done()
+  for _, t in ipairs(threads) do
+    for s, n in pairs(t:get("counts")) do io.write("status ", s, " ", n, "\n") end
+  end
+end
+_LUA_
+    close $fh;
+
+    my $start = time;
+    my @out;
+    for my $n (@N) {
+        my $file = "$TenantNginx::TMP/wrk-$n->{name}";
+        push @out, $file;
+        spawn_client($file, sub {
+            my ($o) = @_;
+            print {$o} scalar `$WRK -t1 -c8 -d10s -s $lua -H 'Authorization: Bearer $tok' http://127.0.0.1:$n->{port}/lease 2>&1`;
+        });
+    }
+    wait_kids(@TenantNginx::KIDS);
+    my $window = time - $start;
+
+    my %s;
+    for my $f (@out) {
+        my $text = TenantNginx::slurp($f);
+        $s{$1} += $2 while $text =~ /^status (\d+) (\d+)$/mg;
+    }
+    my $seen = $s{200} || 0;
+
+    leases_end();
+    my $admitted = counter('rate', 'quota');
+
+    is(others(\%s), '', 'rate: only 200 and 429 answered');
+    ok($admitted >= $seen && $admitted - $seen <= 16,
+       "rate: the counter ($admitted) is the 200s wrk saw ($seen) and the "
+       . 'requests in flight when it stopped');
+
+    my $bound = 101 + int(1000 * $window);
+    ok($admitted <= $bound,
+       "rate: $admitted admitted, at most the exact GCRA's $bound in the "
+       . sprintf('%.2f s window', $window));
+
+    my $floor = int(0.98 * (1000 * 10 + 101));
+    ok($seen >= $floor, "rate: $seen admitted, at least 98 % of 1000 x 10 "
+       . "+ 101 ($floor); " . ($s{429} || 0) . ' refused');
+}
+
+# ---- a meter and a quota, each reached in turn
+
+# until no request is admitted any more: a burst, then waves after ttl
+sub until_none {
+    my ($tok, $path) = @_;
+    my $admitted = fire($tok, $path, 3, 600)->{200} || 0;
+    for (1 .. 20) {
+        leases_end();
+        my $w = fire($tok, $path, 1, 20)->{200} || 0;
+        last unless $w;
+        $admitted += $w;
+    }
+    leases_end();
+    return $admitted;
+}
+
+{
+    my $tok = token('metered', 'mq');
+
+    is(until_none($tok, '/gen'), 1000, 'meter: exactly its 1000 admitted');
+    is(until_none($tok, '/lease'), 2000,
+       'quota: then exactly the 2000 the quota has left, elsewhere');
+    is(counter('metered', 'meter:gen') . ' ' . counter('metered', 'quota'),
+       '1000 3000', 'meter and quota: the counters are exactly 1000 and 3000');
+    is(usage('metered', 'meter:gen') . ' ' . usage('metered'), '1000 3000',
+       'meter and quota: so is the usage');
+}
+
+# ---- a suspension and a revocation under load: heard within ttl
+
+sub sent { $_[0]{at} - $_[0]{took} }
+
+for my $case (['suspension', 'HSET', 'tenant:{fresh1}', 'status', 'suspended',
+               'fresh1', 'tenant_suspended'],
+              ['revocation', 'HSET', 'tenant:{fresh2}', 'tokens_valid_after',
+               int(time) + 1, 'fresh2', 'token_revoked'])
+{
+    my ($what, @cmd) = @$case;
+    my ($tenant, $error) = splice @cmd, 4;
+    my $load = load_start(\@N, [$tenant], path => '/lease', clients => 2);
+    sleep 0.5;
+    TenantRedis::redis(@cmd);
+    my $t = time;
+    sleep 1;
+    my @r = load_stop($load);
+
+    my @late = grep { $_->{status} == 200 && sent($_) > $t + $TTL } @r;
+    is(scalar @late, 0, "$what: no request sent later than ttl after it "
+       . 'is admitted (' . load_summary(@r) . ')');
+    my @after = grep { sent($_) > $t + $TTL } @r;
+    ok(@after && !grep({ $_->{error} ne $error } @after),
+       "$what: every request sent after that is refused with $error ("
+       . scalar(@after) . ')');
+    ok(grep({ $_->{status} == 200 && sent($_) < $t } @r),
+       "$what: requests were admitted before it");
+}
+
+# ---- Redis killed while leases are held, no request in flight
+
+{
+    TenantRedis::redis_persist();
+
+    my $tok = token('killed', 'q10k');
+    my @ua = map { TenantNginx::ua(1) } @N;
+    my $admitted = 0;
+    for my $i (0, 1) {
+        $admitted++ if api($N[$i], $tok, path => '/held', ua => $ua[$i])
+                       ->{status} == 200;
+    }
+    is($admitted, 2, 'killed: a lease granted on each node, a unit used');
+    is(counter('killed', 'quota'), 128, 'killed: two leases of 64 counted');
+
+    TenantRedis::redis_kill();
+
+    my @s;
+    for my $i (0, 1) {
+        push @s, map { api($N[$i], $tok, path => '/held', ua => $ua[$i])
+                       ->{status} } 1 .. 20;
+    }
+    is("@s", join(' ', (200) x 40),
+       'killed: the held units admitted while Redis is down');
+    $admitted += grep { $_ == 200 } @s;
+
+    sleep 2.2;    # the leases end: their give-backs wait for Redis
+    like(error_log($N[0]), qr/redis is not connected, 43 leased units will be given back/,
+         'killed: the give-back is kept until Redis is back');
+
+    TenantRedis::redis_start();
+    my $back = poll_until(5, sub { counter('killed', 'quota') == $admitted });
+    ok($back, "killed: once Redis is back the counter is the $admitted admitted "
+       . 'requests (' . counter('killed', 'quota') . ')');
+    is(usage('killed'), $admitted, 'killed: so is the usage');
+}
+
+# ---- Redis killed under load: never fewer counted than admitted
+
+{
+    my $load = load_start(\@N, ['kload'], path => '/deny', clients => 2);
+    sleep 0.5;
+    TenantRedis::redis_kill();
+    sleep 0.5;
+    TenantRedis::redis_start();
+    sleep 1;
+    my @r = load_stop($load);
+    sleep $TTL + 1.5;    # the leases end, owed give-backs are sent
+
+    my $admitted = load_count(\@r, sub { $_[0]{status} == 200 });
+    my $counted = counter('kload', 'quota');
+    is(join(',', sort { $a <=> $b } keys %{ { map { $_->{status} => 1 } @r } }),
+       '200,503', 'killed under load: 200, and 503 while Redis was down ('
+       . load_summary(@r) . ')');
+    ok($counted >= $admitted,
+       "killed under load: $counted counted, never fewer than the $admitted "
+       . 'admitted');
+    ok($counted - $admitted <= 8 * 64 + 4,
+       'killed under load: at most the units in flight at the kill counted '
+       . 'and unused (' . ($counted - $admitted) . ')');
+}
+
+# ---- both nodes reloaded under load: counters equal the admitted requests
+
+{
+    my $load = load_start(\@N, ['reload'], path => '/lease', clients => 2);
+    sleep 0.5;
+    my @old = map { worker_pids($_) } @N;
+    kill 'HUP', $_->{master} for @N;
+    my $gone = poll_until(10, sub {
+        my %now = map { $_ => 1 } map { worker_pids($_) } @N;
+        !grep { $now{$_} } @old;
+    });
+    sleep 0.5;
+    my @r = load_stop($load);
+    ok($gone, 'reload: the old workers of both nodes exited');
+    leases_end();
+
+    my $admitted = load_count(\@r, sub { $_[0]{status} == 200 });
+    is(load_count(\@r, sub { $_[0]{status} != 200 }), 0,
+       'reload: every request admitted (' . load_summary(@r) . ')');
+    is(counter('reload', 'quota'), $admitted,
+       "reload: the counter is the $admitted admitted requests");
+    is(usage('reload'), $admitted, 'reload: so is the usage');
+}
+
+for my $n (@N) {
+    like(error_log($n), qr/^(?!.*\[(?:alert|crit|emerg)\])/s,
+         "node $n->{name}: no alert, crit or emerg in the error log");
+}
+
+done_testing();
+
+# poll_until($seconds, sub { ... }): every 20 ms until the code returns true
+# (that value is returned) or the time is up (undef)
+sub poll_until {
+    my ($limit, $code) = @_;
+    my $end = time + $limit;
+    while (time < $end) {
+        my $v = $code->();
+        return $v if $v;
+        sleep 0.02;
+    }
+    return undef;
+}
