@@ -22,9 +22,10 @@ use Time::HiRes qw(time sleep);
 use TenantTest;
 use TenantNginx;
 use TenantCluster;
+use TenantLoad;
 
-$SIG{ALRM} = sub { die "701-leases-cluster.t: time limit (150 s) reached\n" };
-alarm 150;
+$SIG{ALRM} = sub { die "701-leases-cluster.t: time limit (240 s) reached\n" };
+alarm 240;
 
 if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
 
@@ -32,6 +33,8 @@ my $REDIS = <<"_EOC_";
     tenant_redis cluster=on timeout=2s;
     tenant_redis_cluster @{[ cl_seeds() ]};
     tenant_plan q300 quota=300/day;
+    tenant_plan q10k quota=10000/day;
+    tenant_plan r1000 rate=1000r/s burst=100 quota=999999999/day;
 _EOC_
 
 my $SERVER = <<"_EOC_";
@@ -102,6 +105,41 @@ for my $t (@TENANTS) {
                        . 'through two gateways');
     is(cl_run("tenant:{$t}", 'GET', "tenant:{$t}:quota:$DAY"), 300,
        "tenant $t: its counter on its master is exactly 300");
+}
+
+# the issue's sizes, as t/702 on one redis-server: quota 10000/day and
+# 30000 requests, then rate 1000r/s burst 100 under wrk for 10 s
+
+{
+    my ($t) = cl_tenants_on((cl_masters())[1], 1, 'big');
+    my $s = fire(\@GW, token($t, 'q10k'), '/lease', 6, 2500);
+    is(join(',', sort grep { $_ != 200 && $_ != 429 } keys %$s), '',
+       'cluster, quota 10000: only 200 and 429 answered');
+    is($s->{200}, 10000, 'cluster, quota 10000: exactly 10000 of 30000 '
+       . 'requests admitted');
+    sleep 0.7;
+    is(cl_run("tenant:{$t}", 'GET', "tenant:{$t}:quota:$DAY"), 10000,
+       'cluster, quota 10000: the counter on its master is exactly 10000');
+}
+
+{
+    my ($t) = cl_tenants_on((cl_masters())[2], 1, 'rate');
+    my ($s, $window) = wrk_load(\@GW, token($t, 'r1000'), '/lease', 10, 8);
+    sleep 0.7;
+    my $admitted = cl_run("tenant:{$t}", 'GET', "tenant:{$t}:quota:$DAY");
+    my $seen = $s->{200} || 0;
+    is(join(',', sort grep { $_ != 200 && $_ != 429 } keys %$s), '',
+       'cluster, rate 1000r/s: only 200 and 429 answered');
+    ok($admitted >= $seen && $admitted - $seen <= 16,
+       "cluster, rate 1000r/s: the counter ($admitted) is the 200s wrk saw "
+       . "($seen) and the requests in flight when it stopped");
+    my $bound = 101 + int(1000 * $window);
+    ok($admitted <= $bound, "cluster, rate 1000r/s: $admitted admitted, at "
+       . "most the exact GCRA's $bound in the "
+       . sprintf('%.2f s window', $window));
+    my $floor = int(0.98 * (1000 * 10 + 101));
+    ok($seen >= $floor, "cluster, rate 1000r/s: $seen admitted, at least "
+       . "98 % of 1000 x 10 + 101 ($floor)");
 }
 
 # a lease's unused units go back to the master that granted them

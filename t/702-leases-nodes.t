@@ -40,9 +40,6 @@ alarm 300;
 
 if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
 
-my $WRK = (grep { -x } map { "$_/wrk" } split /:/, $ENV{PATH})[0]
-    or BAIL_OUT('702-leases-nodes.t needs wrk (apt-get install wrk)');
-
 my $RPORT = TenantRedis::redis_port();
 my $TTL = 0.2;
 
@@ -89,38 +86,6 @@ sub usage {
         // 0
 }
 
-# $per_node clients on each node, each sending $each requests one after
-# the other on its keep-alive connection: { status => count }
-sub fire {
-    my ($tok, $path, $per_node, $each) = @_;
-    my $dir = "$TenantNginx::TMP/fire" . int(rand 1e9);
-    mkdir $dir or die "$dir: $!";
-    my @files;
-    for my $n (@N) {
-        for my $c (1 .. $per_node) {
-            my $file = "$dir/$n->{name}-$c";
-            push @files, $file;
-            spawn_client($file, sub {
-                my ($out) = @_;
-                my $ua = TenantNginx::ua(1);
-                my %s;
-                $s{ api($n, $tok, path => $path, ua => $ua)->{status} }++
-                    for 1 .. $each;
-                print {$out} "$_ $s{$_}\n" for keys %s;
-            });
-        }
-    }
-    wait_kids(@TenantNginx::KIDS);
-    my %status;
-    for my $f (@files) {
-        for my $l (result_lines($f)) {
-            die "a client died: @$l\n" if $l->[0] eq 'DIED';
-            $status{ $l->[0] } += $l->[1];
-        }
-    }
-    return \%status;
-}
-
 # after ttl every lease has ended and its give-back has been answered
 sub leases_end { sleep $TTL + 0.5 }
 
@@ -130,7 +95,7 @@ sub others { join ',', sort grep { $_ != 200 && $_ != 429 } keys %{ $_[0] } }
 
 {
     my $tok = token('quota', 'q10k');
-    my $s = fire($tok, '/lease', 6, 2500);
+    my $s = fire(\@N, $tok, '/lease', 6, 2500);
 
     is(others($s), '', 'quota: only 200 and 429 answered');
     is(($s->{200} || 0) + ($s->{429} || 0), 30000, 'quota: 30000 requests answered');
@@ -146,39 +111,8 @@ sub others { join ',', sort grep { $_ != 200 && $_ != 429 } keys %{ $_[0] } }
 
 {
     my $tok = token('rate', 'r1000');
-    my $lua = "$TenantNginx::TMP/status.lua";
-    open my $fh, '>', $lua or die "$lua: $!";
-    print $fh <<'_LUA_';
-counts = {}
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function response(status) counts[status] = (counts[status] or 0) + 1 end
-function done()
-  for _, t in ipairs(threads) do
-    for s, n in pairs(t:get("counts")) do io.write("status ", s, " ", n, "\n") end
-  end
-end
-_LUA_
-    close $fh;
-
-    my $start = time;
-    my @out;
-    for my $n (@N) {
-        my $file = "$TenantNginx::TMP/wrk-$n->{name}";
-        push @out, $file;
-        spawn_client($file, sub {
-            my ($o) = @_;
-            print {$o} scalar `$WRK -t1 -c8 -d10s -s $lua -H 'Authorization: Bearer $tok' http://127.0.0.1:$n->{port}/lease 2>&1`;
-        });
-    }
-    wait_kids(@TenantNginx::KIDS);
-    my $window = time - $start;
-
-    my %s;
-    for my $f (@out) {
-        my $text = TenantNginx::slurp($f);
-        $s{$1} += $2 while $text =~ /^status (\d+) (\d+)$/mg;
-    }
+    my ($s, $window) = wrk_load(\@N, $tok, '/lease', 10, 8);
+    my %s = %$s;
     my $seen = $s{200} || 0;
 
     leases_end();
@@ -204,10 +138,10 @@ _LUA_
 # until no request is admitted any more: a burst, then waves after ttl
 sub until_none {
     my ($tok, $path) = @_;
-    my $admitted = fire($tok, $path, 3, 600)->{200} || 0;
+    my $admitted = fire(\@N, $tok, $path, 3, 600)->{200} || 0;
     for (1 .. 20) {
         leases_end();
-        my $w = fire($tok, $path, 1, 20)->{200} || 0;
+        my $w = fire(\@N, $tok, $path, 1, 20)->{200} || 0;
         last unless $w;
         $admitted += $w;
     }

@@ -23,7 +23,7 @@ use TenantNginx;
 
 use Exporter 'import';
 our @EXPORT = qw(load_start load_stop load_count load_summary wait_passes
-                 failure_window);
+                 failure_window fire wrk_load);
 
 my $seq = 0;
 
@@ -78,6 +78,82 @@ sub load_stop {
         }
     }
     return sort { $a->{at} <=> $b->{at} } @r;
+}
+
+# fire(\@gateways, $token, $path, $per_gateway, $each): $per_gateway
+# clients on each gateway, each sending $each requests one after the
+# other on its keep-alive connection, every answer read: { status => n }
+sub fire {
+    my ($gws, $tok, $path, $per, $each) = @_;
+    my $dir = "$TenantNginx::TMP/fire" . ++$seq;
+    mkdir $dir or die "$dir: $!";
+    my (@files, @pids);
+    for my $g (@$gws) {
+        for my $c (1 .. $per) {
+            my $file = "$dir/$g->{name}-$c";
+            push @files, $file;
+            push @pids, spawn_client($file, sub {
+                my ($out) = @_;
+                my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => 5);
+                my %s;
+                $s{ api($g, $tok, path => $path, ua => $ua)->{status} }++
+                    for 1 .. $each;
+                print {$out} "$_ $s{$_}\n" for keys %s;
+            });
+        }
+    }
+    wait_kids(@pids);
+    my %status;
+    for my $f (@files) {
+        for my $l (result_lines($f)) {
+            die "a client died: @$l\n" if $l->[0] eq 'DIED';
+            $status{ $l->[0] } += $l->[1];
+        }
+    }
+    return \%status;
+}
+
+# wrk_load(\@gateways, $token, $path, $seconds, $connections): one wrk
+# on each gateway at once, as fast as it goes (more than a Perl client
+# can send); { status => n } of the answers wrk read, and the window in
+# seconds from before the first wrk started to after the last ended.
+# The requests in flight when wrk stops are sent but not read.
+sub wrk_load {
+    my ($gws, $tok, $path, $secs, $conns) = @_;
+    my ($wrk) = grep { -x } map { "$_/wrk" } split /:/, $ENV{PATH};
+    die "no wrk (apt-get install wrk)\n" unless $wrk;
+    my $dir = "$TenantNginx::TMP/wrk" . ++$seq;
+    mkdir $dir or die "$dir: $!";
+    open my $fh, '>', "$dir/status.lua" or die "$dir/status.lua: $!";
+    print $fh <<'_LUA_';
+counts = {}
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function response(status) counts[status] = (counts[status] or 0) + 1 end
+function done()
+  for _, t in ipairs(threads) do
+    for s, n in pairs(t:get("counts")) do io.write("status ", s, " ", n, "\n") end
+  end
+end
+_LUA_
+    close $fh;
+    my $start = time;
+    my @pids;
+    for my $g (@$gws) {
+        push @pids, spawn_client("$dir/$g->{name}", sub {
+            my ($out) = @_;
+            print {$out} scalar `$wrk -t1 -c$conns -d${secs}s -s $dir/status.lua -H 'Authorization: Bearer $tok' http://127.0.0.1:$g->{port}$path 2>&1`;
+        });
+    }
+    wait_kids(@pids);
+    my $window = time - $start;
+    my %status;
+    for my $g (@$gws) {
+        my $text = TenantNginx::slurp("$dir/$g->{name}");
+        die "wrk on $g->{name}: $text" unless $text =~ /^status /m;
+        $status{$1} += $2 while $text =~ /^status (\d+) (\d+)$/mg;
+    }
+    return (\%status, $window);
 }
 
 # load_count(\@records, sub { ... }): how many match
