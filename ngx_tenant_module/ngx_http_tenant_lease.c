@@ -10,6 +10,7 @@
 #include "ngx_http_tenant_claims.h"
 #include "ngx_http_tenant_redis.h"
 #include "ngx_http_tenant_script.h"
+#include "ngx_http_tenant_wait.h"
 
 
 /*
@@ -37,6 +38,10 @@ struct ngx_http_tenant_lease_s {
     ngx_msec_t                      used;        /* least recently: evicted */
     ngx_msec_t                      pending;     /* a grant asked, until */
     ngx_msec_t                      asked;       /* when it was asked */
+    ngx_http_request_t             *asker;       /* the grant's request */
+    ngx_queue_t                     waiters;     /* requests behind it */
+    ngx_event_t                     wake;        /* posted: they go on */
+    unsigned                        failed:1;    /* Redis failed the ask */
 
     ngx_int_t                       units;       /* counted, not admitted */
     ngx_int_t                       low;         /* ask for more at */
@@ -46,6 +51,21 @@ struct ngx_http_tenant_lease_s {
     ngx_http_tenant_lease_back_t    back;        /* the grant's strings */
     ngx_event_t                     timer;
 };
+
+
+/* a request behind a grant, unlinked by its cleanup if it goes first */
+typedef struct {
+    ngx_queue_t                     queue;
+    ngx_http_request_t             *request;
+    unsigned                        linked:1;
+} ngx_http_tenant_lease_waiter_t;
+
+
+/* the request that asked for a grant, forgotten by its cleanup */
+typedef struct {
+    ngx_http_tenant_lease_t        *lease;
+    ngx_http_request_t             *request;
+} ngx_http_tenant_lease_asker_t;
 
 
 static ngx_int_t ngx_http_tenant_lease_key(ngx_http_request_t *r,
@@ -64,6 +84,16 @@ static void ngx_http_tenant_lease_end(ngx_http_tenant_lease_t *l);
 static void ngx_http_tenant_lease_expire(ngx_event_t *ev);
 static ngx_http_tenant_lease_t *ngx_http_tenant_lease_asked(
     ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx);
+static ngx_int_t ngx_http_tenant_lease_ask(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_lease_t *l);
+static void ngx_http_tenant_lease_asker_gone(void *data);
+static ngx_int_t ngx_http_tenant_lease_wait(ngx_http_request_t *r,
+    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_lease_t *l);
+static void ngx_http_tenant_lease_unwait(void *data);
+static void ngx_http_tenant_lease_answered(ngx_http_tenant_lease_t *l,
+    ngx_uint_t failed);
+static void ngx_http_tenant_lease_wake(ngx_event_t *ev);
+static ngx_uint_t ngx_http_tenant_lease_busy(ngx_http_tenant_lease_t *l);
 static ngx_inline ngx_int_t ngx_http_tenant_lease_held(
     ngx_http_tenant_lease_t *l);
 static ngx_int_t ngx_http_tenant_lease_same(ngx_http_tenant_lease_t *l,
@@ -74,9 +104,9 @@ static ngx_int_t ngx_http_tenant_lease_str(ngx_http_request_t *r,
     ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s);
 
 
+/* the slots, and a hash of them by key */
 static ngx_http_tenant_lease_t
     ngx_http_tenant_leases[NGX_HTTP_TENANT_LEASE_SLOTS];
-/* the slots, and a hash of them by key */
 static ngx_http_tenant_lease_t
     *ngx_http_tenant_lease_buckets[NGX_HTTP_TENANT_LEASE_SLOTS];
 
@@ -191,9 +221,8 @@ ngx_int_t
 ngx_http_tenant_lease_take(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_loc_conf_t *tlcf)
 {
-    ngx_str_t                     key;
-    ngx_http_tenant_lease_t      *l;
-    ngx_http_tenant_main_conf_t  *tmcf;
+    ngx_str_t                 key;
+    ngx_http_tenant_lease_t  *l;
 
     if (!tlcf->lease || ctx->limit_state != NGX_HTTP_TENANT_LIMIT_IDLE) {
         return NGX_DECLINED;
@@ -206,8 +235,10 @@ ngx_http_tenant_lease_take(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     l = ngx_http_tenant_lease_find(tlcf, &key,
                                    ngx_murmur_hash2(key.data, key.len));
 
-    if (l && l->pending && ngx_current_msec >= l->pending) {
-        l->pending = 0;     /* its reply never came */
+    if (l && l->pending && (ngx_msec_int_t) (ngx_current_msec - l->pending)
+                           >= 0)
+    {
+        ngx_http_tenant_lease_answered(l, 1);  /* its reply never came */
     }
 
     if (l && ngx_http_tenant_lease_held(l)) {
@@ -224,23 +255,200 @@ ngx_http_tenant_lease_take(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         }
 
     } else if (l && l->pending) {
-        /* while one request asks for a lease, the others are decided exactly */
+
+        /*
+         * A grant is on its way: wait for it rather than ask Redis too;
+         * once only, so that grants of one unit (a tenant at its limit)
+         * do not queue requests behind each other.
+         */
+
+        if (!ctx->lease_waited
+            && ngx_http_tenant_lease_wait(r, ctx, l) == NGX_OK)
+        {
+            return NGX_AGAIN;
+        }
+
         return NGX_DECLINED;
 
-    } else {
-        l = ngx_http_tenant_lease_slot(r, tlcf, &key);
-        if (l == NULL) {
-            return NGX_DECLINED;
-        }
+    } else if (l == NULL) {
+
+        /*
+         * The key's first request in this worker, or the first since its
+         * slot went to others: decided exactly and remembered, leased
+         * from its next request on.  A worker that sees each tenant only
+         * once in a while would otherwise give every lease back unused.
+         */
+
+        (void) ngx_http_tenant_lease_slot(r, tlcf, &key);
+        return NGX_DECLINED;
     }
+
+    (void) ngx_http_tenant_lease_ask(r, ctx, l);
+
+    return NGX_DECLINED;
+}
+
+
+/* the request asks for the grant: the others wait for it meanwhile */
+
+static ngx_int_t
+ngx_http_tenant_lease_ask(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_lease_t *l)
+{
+    ngx_http_cleanup_t             *cln;
+    ngx_http_tenant_lease_asker_t  *a;
+    ngx_http_tenant_main_conf_t    *tmcf;
+
+    cln = ngx_http_cleanup_add(r, sizeof(ngx_http_tenant_lease_asker_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    a = cln->data;
+    a->lease = l;
+    a->request = r;
+
+    cln->handler = ngx_http_tenant_lease_asker_gone;
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
 
     l->pending = ngx_current_msec + tmcf->redis->timeout + 1;
     l->asked = ngx_current_msec;
+    l->asker = r;
     ctx->leasing = 1;
 
-    return NGX_DECLINED;
+    return NGX_OK;
+}
+
+
+/* the asking request went away before its reply: the next one may ask */
+
+static void
+ngx_http_tenant_lease_asker_gone(void *data)
+{
+    ngx_http_tenant_lease_asker_t *a = data;
+
+    if (a->lease->asker == a->request) {
+        ngx_http_tenant_lease_answered(a->lease, 0);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_tenant_lease_wait(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
+    ngx_http_tenant_lease_t *l)
+{
+    ngx_http_cleanup_t              *cln;
+    ngx_http_tenant_lease_waiter_t  *w;
+
+    cln = ngx_http_cleanup_add(r, sizeof(ngx_http_tenant_lease_waiter_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    w = cln->data;
+    w->request = r;
+    w->linked = 1;
+
+    cln->handler = ngx_http_tenant_lease_unwait;
+
+    ngx_queue_insert_tail(&l->waiters, &w->queue);
+    ctx->lease_waited = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tenant_lease_unwait(void *data)
+{
+    ngx_http_tenant_lease_waiter_t *w = data;
+
+    if (w->linked) {
+        ngx_queue_remove(&w->queue);
+        w->linked = 0;
+    }
+}
+
+
+/*
+ * The grant came, or will not: the requests behind it go on, posted.
+ * Where Redis failed the asking request they fail with it, rather than
+ * wait for Redis once more.
+ */
+
+static void
+ngx_http_tenant_lease_answered(ngx_http_tenant_lease_t *l, ngx_uint_t failed)
+{
+    l->pending = 0;
+    l->asker = NULL;
+    l->failed = failed;
+
+    if (!ngx_queue_empty(&l->waiters) && !l->wake.posted) {
+        l->wake.handler = ngx_http_tenant_lease_wake;
+        l->wake.data = l;
+        l->wake.log = ngx_cycle->log;
+
+        ngx_post_event(&l->wake, &ngx_posted_events);
+    }
+}
+
+
+/*
+ * Each request behind the grant runs its access phase again: it takes a
+ * unit of the lease, or asks for the next one, or is decided in Redis.
+ */
+
+static void
+ngx_http_tenant_lease_wake(ngx_event_t *ev)
+{
+    ngx_queue_t                     *q;
+    ngx_http_request_t              *r;
+    ngx_http_tenant_ctx_t           *ctx;
+    ngx_http_tenant_lease_t         *l;
+    ngx_http_tenant_lease_waiter_t  *w;
+
+    l = ev->data;
+
+    while (!ngx_queue_empty(&l->waiters)) {
+        q = ngx_queue_head(&l->waiters);
+        ngx_queue_remove(q);
+
+        w = ngx_queue_data(q, ngx_http_tenant_lease_waiter_t, queue);
+        w->linked = 0;
+        r = w->request;
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
+
+        /* its wait timed out meanwhile: the failure policy has answered */
+        if (ctx == NULL || !ctx->waiting
+            || ctx->limit_state != NGX_HTTP_TENANT_LIMIT_WAITING)
+        {
+            continue;
+        }
+
+        (void) ngx_http_tenant_wait_done(r);
+
+        if (l->failed) {
+            ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
+
+        } else {
+            ctx->limit_state = NGX_HTTP_TENANT_LIMIT_IDLE;
+            ctx->decision_started = 0;
+        }
+
+        ngx_http_tenant_wait_resume(r);
+    }
+}
+
+
+/* a slot that a request waits on cannot go to another key */
+
+static ngx_uint_t
+ngx_http_tenant_lease_busy(ngx_http_tenant_lease_t *l)
+{
+    return l->asker != NULL || !ngx_queue_empty(&l->waiters)
+           || l->wake.posted;
 }
 
 
@@ -261,7 +469,9 @@ ngx_http_tenant_lease_refused(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    l->pending = 0;
+    if (l->asker == r) {
+        ngx_http_tenant_lease_answered(l, 1);
+    }
 
     if (!ngx_http_tenant_lease_held(l)) {
         return NGX_DECLINED;
@@ -285,13 +495,15 @@ ngx_http_tenant_lease_drop(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx)
         return;
     }
 
-    l->pending = 0;
+    if (l->asker == r) {
+        ngx_http_tenant_lease_answered(l, 0);
+    }
 
     ngx_http_tenant_lease_end(l);
 }
 
 
-/* the slot of the lease this request asked for, if it still has it */
+/* the slot of the lease this request asked or waited for, if any */
 
 static ngx_http_tenant_lease_t *
 ngx_http_tenant_lease_asked(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx)
@@ -299,7 +511,9 @@ ngx_http_tenant_lease_asked(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx)
     ngx_str_t                    key;
     ngx_http_tenant_loc_conf_t  *tlcf;
 
-    if (!ctx->leasing || ngx_http_tenant_lease_key(r, ctx, &key) != NGX_OK) {
+    if (!(ctx->leasing || ctx->lease_waited)
+        || ngx_http_tenant_lease_key(r, ctx, &key) != NGX_OK)
+    {
         return NULL;
     }
 
@@ -397,9 +611,12 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
     l = ngx_http_tenant_lease_find(tlcf, &key,
                                    ngx_murmur_hash2(key.data, key.len));
 
+    if (l && l->asker == r) {
+        ngx_http_tenant_lease_answered(l, 0);
+    }
+
     if (granted == 0) {
         if (l) {
-            l->pending = 0;
 
             /* refused for a limit, yet units counted earlier are held */
             if (ngx_http_tenant_lease_held(l)) {
@@ -422,8 +639,6 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
             return NGX_OK;
         }
     }
-
-    l->pending = 0;
 
     /* the request consumes the first unit */
     if (ngx_http_tenant_lease_keep(r, l, granted - 1, reply) != NGX_OK) {
@@ -758,7 +973,7 @@ ngx_http_tenant_lease_find(ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key,
 }
 
 
-/* the key's slot: found, free, or the least recently used one's */
+/* the key's slot: found, free, or the least recently used idle one's */
 
 static ngx_http_tenant_lease_t *
 ngx_http_tenant_lease_slot(ngx_http_request_t *r,
@@ -775,7 +990,7 @@ ngx_http_tenant_lease_slot(ngx_http_request_t *r,
         return l;
     }
 
-    lru = &ngx_http_tenant_leases[0];
+    lru = NULL;
 
     for (i = 0; i < NGX_HTTP_TENANT_LEASE_SLOTS; i++) {
         l = &ngx_http_tenant_leases[i];
@@ -785,17 +1000,31 @@ ngx_http_tenant_lease_slot(ngx_http_request_t *r,
             break;
         }
 
-        if ((ngx_msec_int_t) (l->used - lru->used) < 0) {
+        /* a live lease is not given back early for another key */
+        if (ngx_http_tenant_lease_busy(l) || ngx_http_tenant_lease_held(l)) {
+            continue;
+        }
+
+        if (lru == NULL || (ngx_msec_int_t) (l->used - lru->used) < 0) {
             lru = l;
         }
     }
 
+    if (lru == NULL) {
+        /* every slot holds a lease or waits for one: decided exactly */
+        return NULL;
+    }
+
     l = lru;
 
-    ngx_http_tenant_lease_end(l);
-    ngx_http_tenant_lease_unlink(l);
-    ngx_free(l->key.data);
+    if (l->conf) {
+        ngx_http_tenant_lease_end(l);
+        ngx_http_tenant_lease_unlink(l);
+        ngx_free(l->key.data);
+    }
+
     ngx_memzero(l, sizeof(ngx_http_tenant_lease_t));
+    ngx_queue_init(&l->waiters);
 
     l->key.data = ngx_alloc(key->len, r->connection->log);
     if (l->key.data == NULL) {
@@ -878,6 +1107,10 @@ ngx_http_tenant_lease_forget(void)
 
         if (l->timer.timer_set) {
             ngx_del_timer(&l->timer);
+        }
+
+        if (l->wake.posted) {
+            ngx_delete_posted_event(&l->wake);
         }
 
         left += l->units;

@@ -24,7 +24,9 @@ void ngx_http_tenant_lease_merge(ngx_http_tenant_loc_conf_t *conf,
 
 /*
  * NGX_OK: admitted from a lease, ctx->limit is set; NGX_DECLINED: ask
- * Redis, with ctx->leasing set when the request should ask for a lease.
+ * Redis, with ctx->leasing set when the request should ask for a lease;
+ * NGX_AGAIN: the request waits for the grant another one asked for, and
+ * is run again from the access phase when it comes.
  */
 ngx_int_t ngx_http_tenant_lease_take(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_loc_conf_t *tlcf);

@@ -46,10 +46,19 @@ ngx_http_tenant_limit_start(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     }
 
     /* a unit of a lease this worker holds: no round trip */
-    if (ngx_http_tenant_lease_take(r, ctx, tlcf) == NGX_OK) {
+    switch (ngx_http_tenant_lease_take(r, ctx, tlcf)) {
+
+    case NGX_OK:
         ctx->applied_limit |= apply.limit;
         ctx->applied_meter = apply.meter;
         return NGX_OK;
+
+    case NGX_AGAIN:
+        /* behind the grant this worker asked for: it starts again then */
+        return ngx_http_tenant_wait_suspend(r, ctx, &ctx->limit_state);
+
+    default:
+        break;
     }
 
     ctx->applied_limit |= apply.limit;

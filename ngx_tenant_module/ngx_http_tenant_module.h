@@ -233,6 +233,7 @@ typedef struct {
     unsigned                        jwks_waited:1; /* for a key fetch */
     unsigned                        decided:1;     /* counted, metrics */
     unsigned                        leasing:1;     /* asked for a lease */
+    unsigned                        lease_waited:1; /* behind a grant */
 } ngx_http_tenant_ctx_t;
 
 
