@@ -308,7 +308,8 @@ for my $c (@lease_configs) {
         my $k = classify($x);
         $in{$_} += $k->{inside}{$_} // 0 for qw(incrby incr decrby);
     }
-    $lease{$c}{split} = $req ? sprintf('%.1f / %.1f / %.1f', map { $in{$_} / 2 * 1000 / $req } qw(incrby incr decrby)) : '–';
+    @{ $lease{$c} }{qw(grants exact backs)} = map { $req ? $in{$_} / 2 * 1000 / $req : 0 } qw(incrby incr decrby);
+    $lease{$c}{split} = $req ? sprintf('%.1f / %.1f / %.1f', @{ $lease{$c} }{qw(grants exact backs)}) : '–';
 }
 sub lease_line {          # a target line for (l) and (p), a figure for the others
     my ($c, $ok, $fmt, @args) = @_;
@@ -575,6 +576,9 @@ if ($have_redis) {
 # ---------------------------------------------------------------- Leases
 if (@lease_configs) {
     my $x = $med{x};
+    # the worker's lease table (NGX_HTTP_TENANT_LEASE_SLOTS, read from the
+    # source by bench/run)
+    my $slots = env('LEASE_SLOTS', 256);
     my @lt = ('| # | | configuration | lease | tenants | req/s | vs plain | worker CPU µs/req | vs plain | vs (x) exact | '
               . 'redis-server CPU µs/req | vs (x) exact | EVALSHA /req | requests per EVALSHA | per 1000 requests: grants / exact / give-backs | requests per tenant per ttl | gateway busy |',
               '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -599,41 +603,47 @@ if (@lease_configs) {
             $c eq 'x' ? '0 / 1000 / 0' : $lease{$c}{split},
             $c eq 'x' ? '–' : sprintf('%.2f', $per_ttl), $m->{busy_pct};
         next if $c eq 'x';
-        # where leases stop helping: a tenant that comes back to the worker
-        # less than about once per ttl gets a lease per request (and gives
-        # it back: two EVALSHA for one request), and more tenants a ttl than
-        # the worker's 256 lease slots evicts leases before their tenant
-        # comes back
-        my $seen = $ttl ? $m->{rps} * $ttl / 1000 : 0;
+        # where leases stop helping: a tenant whose lease is gone when it
+        # comes back gets a lease per request and gives it back, two
+        # EVALSHA for one request.  The tenants are cycled, so between two
+        # requests of a tenant the worker sees all the others: with more
+        # than its lease slots the lease is evicted (least recently used)
+        # before its tenant comes back, whatever the ttl; and a tenant that
+        # comes back after more than a ttl finds its lease ended
         if ($es >= 0.5 || ($x && $m->{redis} && $x->{redis} && $m->{redis_us_per_req} >= $x->{redis_us_per_req})) {
-            push @stop, sprintf '- (%s), %d tenants at %.0f req/s: each tenant comes back every %.2f s on average, '
-                . 'against a ttl of %d ms (%.2f requests of a tenant per ttl), and about %.0f tenants pass in one ttl '
-                . 'against the worker\'s 256 lease slots. So nearly every request needs a grant, and the unused units '
-                . 'are given back with another EVALSHA: %.2f EVALSHA per request, against %s for the exact mode (x); '
+            my $gap = $m->{rps} ? $tenants_c / $m->{rps} : 0;
+            my @why;
+            push @why, sprintf 'between two requests of a tenant the worker sees the %d others, more than its %d '
+                . 'lease slots, so the lease is evicted (least recently used, its units given back) before its tenant '
+                . 'comes back, whatever the ttl', $tenants_c - 1, $slots
+                if $tenants_c > $slots;
+            push @why, sprintf 'a tenant comes back every %.2f s, longer than the ttl of %d ms, so its lease has ended by then',
+                $gap, $ttl
+                if $gap * 1000 > $ttl;
+            push @why, sprintf 'a tenant comes back every %.2f s, within the ttl of %d ms', $gap, $ttl
+                if $gap * 1000 <= $ttl && $tenants_c > $slots;
+            push @stop, sprintf '- (%s), %d tenants at %.0f req/s (%.2f requests of a tenant per ttl): %s. So nearly '
+                . 'every request needs a grant, and the unused units are given back with another EVALSHA: %.2f EVALSHA '
+                . 'per request (per 1000 requests: %s grants / exact / give-backs), against %s for the exact mode (x); '
                 . 'redis-server %.2f µs per request against %s. **Leases stop helping here**: this is the exact mode\'s '
                 . 'cost or more.',
-                $c, $tenants_c, $m->{rps}, $m->{rps} ? $tenants_c / $m->{rps} : 0, $ttl, $per_ttl, $seen,
-                $es, $x ? sprintf('%.2f', median(@{ $rt{x}{per} || [] }) // 0) : 'n/a',
+                $c, $tenants_c, $m->{rps}, $per_ttl, join('; ', @why) || 'leases are not reused',
+                $es, $lease{$c}{split}, $x ? sprintf('%.2f', median(@{ $rt{x}{per} || [] }) // 0) : 'n/a',
                 $m->{redis_us_per_req} // 0, $x && $x->{redis} ? sprintf('%.2f µs', $x->{redis_us_per_req}) : 'n/a';
         } else {
             my $max = env("LEASE_CONF_$c", '') =~ /max=(\d+)/ ? $1 : 64;
-            my $why;
-            if ($per_ttl < $max) {
-                $why = sprintf ': a lease ends at its ttl with units unused (about %.0f of up to %d used) and '
-                    . 'gives them back, so each lease costs two EVALSHA, a grant and a give-back', $per_ttl, $max;
-            } else {
-                # full leases would cost one grant per max requests; the
-                # rest are the requests that came while a grant was pending,
-                # each decided exactly: per grant, E of them, with
-                # es = (1 + E) / (max + E)
-                my $e = $es < 1 ? ($es * $max - 1) / (1 - $es) : 0;
-                $why = sprintf ': leases run out of their %d units before their ttl, so full leases would cost one '
-                    . 'EVALSHA per %d requests (%.4f)', $max, $max, 1 / $max;
-                $why .= sprintf '. The rest are the requests of the same token that arrive while the worker waits '
-                    . 'for a grant (up to %d of wrk\'s connections): they are decided exactly, one EVALSHA each, '
-                    . 'about %.0f per grant', $conns - 1, $e
-                    if $es > 1.5 / $max && $e >= 1;
-            }
+            my ($g, $e, $b) = @{ $lease{$c} }{qw(grants exact backs)};
+            # from the commands inside the script: per 1000 requests, g
+            # grants, e exact decisions, b give-backs
+            my $why = sprintf ': per 1000 requests, %.1f grants (full leases of %d would need %.1f), %.1f give-backs '
+                . '(%.0f %% of the leases ended, at their ttl or evicted, with units left) and %.1f requests decided '
+                . 'exactly', $g, $max, 1000 / $max, $b, $g ? 100 * $b / $g : 0, $e;
+            $why .= sprintf '; these are the requests of the same token that arrive while the worker waits for a '
+                . 'grant (up to %d of wrk\'s connections), one EVALSHA each, about %.0f per grant', $conns - 1, $e / $g
+                if $g && $e / $g >= 1;
+            $why .= $per_ttl < $max
+                ? sprintf('; with %.0f requests of a tenant per ttl, below max=%d, a lease ends at its ttl before its units run out', $per_ttl, $max)
+                : sprintf('; with %.0f requests of a tenant per ttl, above max=%d, leases run out of units before their ttl', $per_ttl, $max);
             push @stop, sprintf '- (%s), %d tenant%s at %.0f req/s: %.2f requests of a tenant per ttl (%d ms); one EVALSHA '
                 . 'serves %.1f requests%s.',
                 $c, $tenants_c, $tenants_c == 1 ? '' : 's', $m->{rps}, $per_ttl, $ttl, $es ? 1 / $es : 0, $why;
