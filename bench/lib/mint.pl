@@ -1,9 +1,10 @@
 #!/usr/bin/perl
 # Token minting for bench/run, with the test fixtures in t/data.
 #
-#   mint.pl one ALG                   one token (HS256, RS256 or ES256) on
+#   mint.pl one ALG [ORG_ID]          one token (HS256, RS256 or ES256) on
 #                                     stdout, valid for a day: the token a
-#                                     real client keeps sending
+#                                     real client keeps sending; its
+#                                     org_id is acme unless ORG_ID is given
 #   mint.pl distinct N FILE [WORKERS] N distinct RS256 tokens (one a line)
 #                                     into FILE, valid for 30 days
 #   mint.pl tenants N FILE [WORKERS]  the same, but token i also belongs
@@ -59,7 +60,8 @@ sub claims {
 my $cmd = shift // '';
 
 if ($cmd eq 'one') {
-    my $alg = shift // die "usage: mint.pl one HS256|RS256|ES256\n";
+    my $alg = shift // die "usage: mint.pl one HS256|RS256|ES256 [ORG_ID]\n";
+    my $org = shift;
     my $key;
     if ($alg eq 'HS256') {
         $key = slurp("$DATA/hmac.secret");
@@ -71,7 +73,8 @@ if ($cmd eq 'one') {
     } else {
         die "mint.pl: unsupported alg $alg\n";
     }
-    print encode_jwt(payload => $json->encode(claims()), alg => $alg,
+    print encode_jwt(payload => $json->encode(claims(defined $org ? (org_id => $org) : ())),
+                     alg => $alg,
                      key => $key), "\n";
     exit 0;
 }

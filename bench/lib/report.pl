@@ -27,14 +27,21 @@ my %T = (
     spread  => 0.10,                        # (7) h within 10 % of (6) g
     verify  => 0.20,                        # (5) e within 20 % of openssl's verify/s
     vs_lua  => 3.0,                         # ours (g) >= 3x the Lua gateway with JWT (k)
+    # issue 17, leased allowances (LEASE=1): (l) and (p) against plain proxy
+    lease_cpu => 1.10, lease_rps => 0.85,
+    lease_redis_us => 5.0,                  # redis-server CPU µs per request
+    lease_evalsha  => 1 / 16,               # EVALSHA per request
 );
 my @JWT_CONFIGS = qw(b c d);
-my @RT_CONFIGS = qw(g h o t);     # exactly one Redis round trip per request
+my @RT_CONFIGS = qw(g h o t x);   # exactly one Redis round trip per request
+# LEASE: the lease configurations that have targets; the others ((q), (r):
+# a tenant too slow to reuse a lease) are reported only
+my %LEASE_TARGETED = (l => 1, p => 1);
 
 # the commands the module's Lua script runs inside Redis (redis.call in
 # ngx_http_tenant_script.c); Redis 7 counts them in commandstats too, but
 # they are not round trips
-my %IN_SCRIPT = map { $_ => 1 } qw(hmget exists time get mget set incr hincrby
+my %IN_SCRIPT = map { $_ => 1 } qw(hmget exists time get mget set incr incrby decrby hincrby
                                    expireat pttl hget pexpire del hgetall scan);
 # the bench's own command in the window (its INFO is not counted)
 my %BENCH_OWN = ('config|resetstat' => 1);
@@ -239,8 +246,9 @@ if ($med{g} && $med{k}) {
 my $conns = env('CONNECTIONS', 0);
 my %monitor;
 for my $l (split /\n/, env('MONITOR', '')) {
-    my ($c, $n, $es, $other, $inside) = split /\t/, $l;
-    $monitor{$c} = { n => $n, evalsha => $es, other => $other, inside => $inside // '' }
+    my ($c, $n, $es, $other, $inside, $lease) = split /\t/, $l;
+    $monitor{$c} = { n => $n, evalsha => $es, other => $other, inside => $inside // '',
+                     lease => { map { split /=/, $_, 2 } split /,/, $lease // '' } }
         if defined $other;
 }
 my %rt;        # per config: figures behind the round-trip verdict
@@ -270,6 +278,91 @@ for my $c (@RT_CONFIGS) {
         $mon ? sprintf('%d requests, %d EVALSHA, %d other', $mon->{n}, $mon->{evalsha}, $mon->{other}) : 'not run',
         $ok ? 'PASS' : 'FAIL';
 }
+
+# LEASE (issue 17): the lease configurations against plain proxy, as the
+# issue states its targets: worker CPU per request, throughput,
+# redis-server CPU per request, EVALSHA per request (grants, exact
+# decisions while a grant is pending, and give-backs: all EVALSHA); and
+# the pre-flight's check that the counters came back to the requests sent
+my @lease_configs = grep { $med{$_} } split ' ', env('LEASE_CONFIGS', '');
+my (%lease, @lease_target);
+for my $c (@lease_configs) {
+    my $rs = $by{$c};
+    my ($eval, %other, @per) = (0);
+    for my $x (@$rs) {
+        my $k = classify($x);
+        my $n = $x->{requests} || 0;
+        push @per, $n ? $k->{evalsha} / $n : 0;
+        $eval += $k->{eval};
+        $other{$_} += $k->{other}{$_} for keys %{ $k->{other} };
+    }
+    $rt{$c} = { per => \@per, eval => $eval, other => \%other };
+    $lease{$c} = { evalsha => median(@per), per => \@per };
+    # what the EVALSHA were, from the commands inside the script over all
+    # rounds: the plan has a quota and a meter, so a grant of n > 1 units
+    # runs two INCRBY, an exact decision two INCR, a give-back of unused
+    # units two DECRBY
+    my ($req, %in) = (0);
+    for my $x (@$rs) {
+        $req += $x->{requests} || 0;
+        my $k = classify($x);
+        $in{$_} += $k->{inside}{$_} // 0 for qw(incrby incr decrby);
+    }
+    @{ $lease{$c} }{qw(grants exact backs)} = map { $req ? $in{$_} / 2 * 1000 / $req : 0 } qw(incrby incr decrby);
+    $lease{$c}{split} = $req ? sprintf('%.1f / %.1f / %.1f', @{ $lease{$c} }{qw(grants exact backs)}) : '–';
+}
+sub lease_line {          # a target line for (l) and (p), a figure for the others
+    my ($c, $ok, $fmt, @args) = @_;
+    if ($LEASE_TARGETED{$c}) {
+        $all_pass &&= $ok;
+        push @lease_target, sprintf($fmt, @args) . ' — **' . ($ok ? 'PASS' : 'FAIL') . '**';
+    } else {
+        push @lease_target, sprintf($fmt, @args) . ' (reported, no target' .
+            ($ok ? '; within it' : '; beyond it') . ')';
+    }
+}
+for my $c (@lease_configs) {
+    my $m = $med{$c};
+    my ($cpu, $rps) = (rel($c, 'cpu_us_per_req'), rel($c, 'rps'));
+    my $es = $lease{$c}{evalsha};
+    my $tag = "($issue{$c}) $label{$c}, ($c)";
+    lease_line($c, $cpu <= $T{lease_cpu}, '- %s: worker CPU per request %.2fx of plain proxy (%.2f vs %.2f µs), target ≤ %.2fx; round by round: %s',
+        $tag, $cpu, $m->{cpu_us_per_req}, $base->{cpu_us_per_req}, $T{lease_cpu}, per_round($c));
+    lease_line($c, $rps >= $T{lease_rps}, '- %s: throughput %.2fx of plain proxy (%.0f vs %.0f req/s), target ≥ %.2fx; round by round: %s',
+        $tag, $rps, $m->{rps}, $base->{rps}, $T{lease_rps}, per_round($c, 'a', 'rps'));
+    lease_line($c, $m->{redis} && $m->{redis_us_per_req} <= $T{lease_redis_us},
+        '- %s: redis-server CPU per request %.2f µs (min–max %.2f–%.2f), target ≤ %.0f µs',
+        $tag, $m->{redis_us_per_req} // 0, $m->{redis_min} // 0, $m->{redis_max} // 0, $T{lease_redis_us});
+    lease_line($c, $es <= $T{lease_evalsha} && $rt{$c}{eval} == 0 && !%{ $rt{$c}{other} },
+        '- %s: EVALSHA per request %.4f (1/%.1f; rounds: %s), target ≤ 1/%d = %.4f, with no EVAL and no other top-level command (EVAL %d, other: %s)',
+        $tag, $es, $es ? 1 / $es : 0, join(' ', map { sprintf '%.4f', $_ } @{ $lease{$c}{per} }),
+        1 / $T{lease_evalsha}, $T{lease_evalsha}, $rt{$c}{eval},
+        %{ $rt{$c}{other} } ? join(', ', map { "`$_` $rt{$c}{other}{$_}" } sort keys %{ $rt{$c}{other} }) : 'none');
+    # the pre-flight: N requests of a new tenant, MONITOR, the counters
+    # after the leases ended; a correctness check, so always in the verdict
+    my $mon = $monitor{$c};
+    my $l = $mon ? $mon->{lease} : {};
+    my $ok = $mon && $mon->{evalsha} <= int($mon->{n} / 16) && $mon->{other} == 0
+        && ($l->{grants} // 0) > 0
+        && !grep { ($l->{$_} // '') ne $mon->{n} } qw(quota meter usage usage_meter);
+    $all_pass &&= $ok;
+    push @lease_target, sprintf '- %s: pre-flight, %s — **%s**', $tag,
+        $mon ? sprintf('%d requests of a tenant new to Redis, one after the other: %d EVALSHA from nginx '
+                       . '(%d grants, %d exact decisions, %d give-backs; at most %d allowed), %d other commands; '
+                       . 'once the leases had ended, quota counter %s, meter counter %s, usage `requests` %s '
+                       . 'and meter field %s, each to equal the %d requests',
+                       $mon->{n}, $mon->{evalsha}, $l->{grants} // 0, $l->{exact} // 0, $l->{givebacks} // 0,
+                       int($mon->{n} / 16), $mon->{other}, map({ $l->{$_} // '?' } qw(quota meter usage usage_meter)),
+                       $mon->{n})
+             : 'not run',
+        $ok ? 'PASS' : 'FAIL';
+}
+push @target, '', sprintf('Leased allowances (`LEASE=1`, issue 17), against plain proxy: worker CPU per request ≤ %.2fx, '
+        . 'throughput ≥ %.2fx, redis-server CPU ≤ %.0f µs per request (the Lua gateway\'s INCR + EXPIRE: about 17), '
+        . 'EVALSHA ≤ 1/%d per request; targets for %s, the others reported (see *Leases* in the full report):',
+        $T{lease_cpu}, $T{lease_rps}, $T{lease_redis_us}, 1 / $T{lease_evalsha},
+        join(' and ', map { "($_)" } grep { $LEASE_TARGETED{$_} } @lease_configs) || 'none'), '', @lease_target
+    if @lease_configs;
 
 # the Lua gateways' commands per request: INCR and EXPIRE, pipelined
 for my $c (grep { $lua{$_} } @configs) {
@@ -323,6 +416,12 @@ if ($have_redis) {
         '| (g), (h) | `tenant_redis … timeout=' . env('REDIS_TIMEOUT', '?') . '`, `tenant_redis_failure deny`, `tenant_plan pro ' .
             env('PLAN', '?') . '`, `tenant_default_plan pro`, `tenant_limit on` |',
         "| tenants | (h): $tenants RS256 tokens of as many tenants, cycled (" . env('TENANTS_MINT_INFO', '?') . ') |';
+    push @md,
+        '| (x), leases | as (g), the plan with `' . env('PLAN_METER', 'meter') . '` and `tenant_meter bench` in the location; ' .
+            join(', ', map { "($_) `tenant_limit_lease " . env("LEASE_CONF_$_", 'on') . '` over ' .
+                 env("LEASE_TENANTS_$_", 1) . ' tenant' . (env("LEASE_TENANTS_$_", 1) == 1 ? '' : 's') }
+                 grep { $med{$_} } split ' ', env('LEASE_CONFIGS', '')) . ' |'
+        if $med{x} || env('LEASE_CONFIGS', '') ne '';
 }
 push @md, '';
 
@@ -357,7 +456,8 @@ push @md, '## Targets', '',
 # ----------------------------------------------------------------- Redis
 my @redis_table;
 if ($have_redis) {
-    my %pair = (g => 'c', h => 'c', j => 'a');    # without Redis (h: one tenant)
+    my %pair = (g => 'c', h => 'c', j => 'a',     # without Redis (h: one tenant)
+                x => 'c', l => 'c', p => 'c', q => 'c', r => 'c');
     push @redis_table,
         '| # | | configuration | gateway CPU µs/req | same without Redis | Redis\' cost at the gateway | redis-server CPU µs/req | redis-server µs/req min–max | redis-server busy | gateway + redis-server µs/req | round trips /req | EVAL | other top-level |',
         '|---|---|---|---:|---|---:|---:|---:|---:|---:|---|---:|---|';
@@ -471,6 +571,95 @@ if ($have_redis) {
         push @md, "**Note:** only $tenants tenants, whose tokens fit in the default tenant_jwt_cache " .
             "($cache): (h) mostly hits the cache and is not the every-token-is-new case. Use the default TENANTS=100000 for that.", '';
     }
+}
+
+# ---------------------------------------------------------------- Leases
+if (@lease_configs) {
+    my $x = $med{x};
+    # the worker's lease table (NGX_HTTP_TENANT_LEASE_SLOTS, read from the
+    # source by bench/run)
+    my $slots = env('LEASE_SLOTS', 256);
+    my @lt = ('| # | | configuration | lease | tenants | req/s | vs plain | worker CPU µs/req | vs plain | vs (x) exact | '
+              . 'redis-server CPU µs/req | vs (x) exact | EVALSHA /req | requests per EVALSHA | per 1000 requests: grants / exact / give-backs | requests per tenant per ttl | gateway busy |',
+              '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    my @rows_c = grep { $med{$_} } ('x', @lease_configs);
+    my @stop;
+    for my $c (@rows_c) {
+        my $m = $med{$c};
+        my $es = $c eq 'x' ? median(@{ $rt{x}{per} || [] }) // 0 : $lease{$c}{evalsha};
+        my $tenants_c = env("LEASE_TENANTS_$c", 1);
+        my $ttl = env("LEASE_TTL_MS_$c", 0);
+        # how many requests of one tenant arrive at the worker within one
+        # ttl: what a lease of up to max units can serve at best
+        my $per_ttl = $ttl ? $m->{rps} * $ttl / 1000 / $tenants_c : 0;
+        push @lt, sprintf '| %s | %s | %s | %s | %s | %.0f | %s | %.2f | %s | %s | %s | %s | %.4f | %s | %s | %s | %.0f %% |',
+            $issue{$c}, $c, $label{$c}, $c eq 'x' ? 'off' : '`' . env("LEASE_CONF_$c", 'on') . '`',
+            $c eq 'x' ? 1 : $tenants_c, $m->{rps}, ratio($m->{rps}, $base->{rps}),
+            $m->{cpu_us_per_req}, ratio($m->{cpu_us_per_req}, $base->{cpu_us_per_req}),
+            $x && $c ne 'x' ? ratio($m->{cpu_us_per_req}, $x->{cpu_us_per_req}) : '–',
+            $m->{redis} ? sprintf('%.2f', $m->{redis_us_per_req}) : '–',
+            $x && $m->{redis} && $c ne 'x' ? ratio($m->{redis_us_per_req}, $x->{redis_us_per_req}) : '–',
+            $es, $es ? sprintf('%.1f', 1 / $es) : '–',
+            $c eq 'x' ? '0 / 1000 / 0' : $lease{$c}{split},
+            $c eq 'x' ? '–' : sprintf('%.2f', $per_ttl), $m->{busy_pct};
+        next if $c eq 'x';
+        # where leases stop helping: a tenant whose lease is gone when it
+        # comes back gets a lease per request and gives it back, two
+        # EVALSHA for one request.  The tenants are cycled, so between two
+        # requests of a tenant the worker sees all the others: with more
+        # than its lease slots the lease is evicted (least recently used)
+        # before its tenant comes back, whatever the ttl; and a tenant that
+        # comes back after more than a ttl finds its lease ended
+        if ($es >= 0.5 || ($x && $m->{redis} && $x->{redis} && $m->{redis_us_per_req} >= $x->{redis_us_per_req})) {
+            my $gap = $m->{rps} ? $tenants_c / $m->{rps} : 0;
+            my @why;
+            push @why, sprintf 'between two requests of a tenant the worker sees the %d others, more than its %d '
+                . 'lease slots, so the lease is evicted (least recently used, its units given back) before its tenant '
+                . 'comes back, whatever the ttl', $tenants_c - 1, $slots
+                if $tenants_c > $slots;
+            push @why, sprintf 'a tenant comes back every %.2f s, longer than the ttl of %d ms, so its lease has ended by then',
+                $gap, $ttl
+                if $gap * 1000 > $ttl;
+            push @why, sprintf 'a tenant comes back every %.2f s, within the ttl of %d ms', $gap, $ttl
+                if $gap * 1000 <= $ttl && $tenants_c > $slots;
+            push @stop, sprintf '- (%s), %d tenants at %.0f req/s (%.2f requests of a tenant per ttl): %s. So nearly '
+                . 'every request needs a grant, and the unused units are given back with another EVALSHA: %.2f EVALSHA '
+                . 'per request (per 1000 requests: %s grants / exact / give-backs), against %s for the exact mode (x); '
+                . 'redis-server %.2f µs per request against %s. **Leases stop helping here**: this is the exact mode\'s '
+                . 'cost or more.',
+                $c, $tenants_c, $m->{rps}, $per_ttl, join('; ', @why) || 'leases are not reused',
+                $es, $lease{$c}{split}, $x ? sprintf('%.2f', median(@{ $rt{x}{per} || [] }) // 0) : 'n/a',
+                $m->{redis_us_per_req} // 0, $x && $x->{redis} ? sprintf('%.2f µs', $x->{redis_us_per_req}) : 'n/a';
+        } else {
+            my $max = env("LEASE_CONF_$c", '') =~ /max=(\d+)/ ? $1 : 64;
+            my ($g, $e, $b) = @{ $lease{$c} }{qw(grants exact backs)};
+            # from the commands inside the script: per 1000 requests, g
+            # grants, e exact decisions, b give-backs
+            my $why = sprintf ': per 1000 requests, %.1f grants (full leases of %d would need %.1f), %.1f give-backs '
+                . '(%.0f %% of the leases ended, at their ttl or evicted, with units left) and %.1f requests decided '
+                . 'exactly', $g, $max, 1000 / $max, $b, $g ? 100 * $b / $g : 0, $e;
+            $why .= sprintf '; these are the requests of the same token that arrive while the worker waits for a '
+                . 'grant (up to %d of wrk\'s connections), one EVALSHA each, about %.0f per grant', $conns - 1, $e / $g
+                if $g && $e / $g >= 1;
+            $why .= $per_ttl < $max
+                ? sprintf('; with %.0f requests of a tenant per ttl, below max=%d, a lease ends at its ttl before its units run out', $per_ttl, $max)
+                : sprintf('; with %.0f requests of a tenant per ttl, above max=%d, leases run out of units before their ttl', $per_ttl, $max);
+            push @stop, sprintf '- (%s), %d tenant%s at %.0f req/s: %.2f requests of a tenant per ttl (%d ms); one EVALSHA '
+                . 'serves %.1f requests%s.',
+                $c, $tenants_c, $tenants_c == 1 ? '' : 's', $m->{rps}, $per_ttl, $ttl, $es ? 1 / $es : 0, $why;
+        }
+    }
+    push @md, '## Leases', '',
+        '`LEASE=1` (issue 17): (x) is (g) with a meter (`tenant_meter bench`, `meter=bench:999999999/day` in the plan, ' .
+        'never reached), decided exactly, one `EVALSHA` per request; (l) is (x) with `tenant_limit_lease on` (max=64, ' .
+        'ttl=200ms): the worker asks Redis for up to 64 units of each limit in one `EVALSHA` and admits the next ' .
+        'requests of the token from them. (p) and (q) are (l) with each request a token of a different tenant, ' .
+        'cycled as in (h), over few and over many tenants. `EVALSHA` counts the grants, the requests decided exactly ' .
+        'while a grant is pending, and the give-backs of unused units (mode "G") alike; which they were is counted from ' .
+        'the commands inside the script (the plan has a quota and a meter: a grant runs two `INCRBY`, an exact decision ' .
+        'two `INCR`, a give-back two `DECRBY`). *Requests per tenant per ttl* ' .
+        'is req/s × ttl / tenants: what one lease can serve at best.', '',
+        @lt, '', 'Where leases help, and where they stop helping:', '', @stop, '';
 }
 
 my $verify = env('OPENSSL_VERIFY', '');
