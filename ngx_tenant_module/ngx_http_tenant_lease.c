@@ -235,6 +235,10 @@ ngx_http_tenant_lease_take(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     l = ngx_http_tenant_lease_find(tlcf, &key,
                                    ngx_murmur_hash2(key.data, key.len));
 
+    if (l) {
+        l->used = ngx_current_msec;
+    }
+
     if (l && l->pending && (ngx_msec_int_t) (ngx_current_msec - l->pending)
                            >= 0)
     {
