@@ -328,8 +328,12 @@ sub nginx_t {
               "error_log $dir/logs/error.log;\npid $dir/logs/nginx.pid;\n",
               "events {}\nhttp {\n$http}\n";
     close $fh;
-    my $out = `$TenantNginx::NGINX -t -p $dir/ -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
-    return ($? == 0, $out);
+    # under make test-valgrind under memcheck too
+    my $nginx = join ' ', TenantValgrind::wrap($dir, $TenantNginx::NGINX);
+    my $out = `$nginx -t -p $dir/ -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
+    my $ok = $? == 0;
+    TenantValgrind::check($dir, 'nginx -t');
+    return ($ok, $out);
 }
 
 subtest 'i. configuration mistakes are refused, naming the line' => sub {

@@ -77,6 +77,16 @@ sub start {
     return ($pid);
 }
 
+# wrap($dir, @command): the command, under memcheck when asked for, its
+# reports in $dir/valgrind for check() (an "nginx -t" that must refuse a
+# configuration, say: what the module allocated for it must not leak)
+sub wrap {
+    my ($dir, @cmd) = @_;
+    return @cmd unless $ON;
+    make_path("$dir/valgrind");
+    return ('valgrind', "--log-file=$dir/valgrind/%p.log", @OPTS, @cmd);
+}
+
 # stop($pid, $dir, $what): QUIT, and the reports once every process
 # exited (the leak check at exit takes a while under memcheck)
 sub stop {
