@@ -17,6 +17,8 @@ package TenantValgrind;
 #   my ($pid, $rc) = TenantValgrind::start($dir, $ready, $nginx, @args);
 #   ...                                   # $pid undef: exited with $rc
 #   TenantValgrind::stop($pid, $dir, 'gateway a');   # QUIT, reports
+#   my $out = `@{[ TenantValgrind::wrap($dir, $nginx) ]} -t ...`;
+#   TenantValgrind::check($dir, 'nginx -t');         # its reports
 #   sleep scaled(0.5);      # a wait on nginx, ten times longer under it
 
 use strict;
