@@ -6,8 +6,10 @@
 #                        tools/asan-nginx, which preloads the runtimes; fails
 #                        on a failed test or on any ASan, LSan or UBSan report
 #   make test-valgrind   the regular module, every test nginx under memcheck
-#                        (TEST_NGINX_USE_VALGRIND=1); fails on a failed test,
-#                        a memcheck error or a definite leak
+#                        (TEST_NGINX_USE_VALGRIND=1), the ones the plain
+#                        Test::More files start through t/lib (TenantIdp,
+#                        TenantNginx, TenantMetrics) too; fails on a failed
+#                        test, a memcheck error or a definite leak
 #
 # Both take the usual test environment (TEST_NGINX_SERVER_PORT,
 # TEST_NGINX_SERVROOT, PROVE_FLAGS) and the test files as T=...

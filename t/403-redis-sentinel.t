@@ -36,12 +36,13 @@ alarm 120;
 
 if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
 
-my $TIMEOUT = 0.1;           # tenant_redis timeout=
-my $FAST = $TIMEOUT + 0.2;   # no request may take longer (client side)
+# under make test-valgrind (memcheck) longer, as nginx is slower there
+my $TIMEOUT = scaled(0.1);           # tenant_redis timeout=
+my $FAST = $TIMEOUT + scaled(0.2);   # no request may take longer (client side)
 my $TMP = $TenantNginx::TMP;
 
-my $N = eval { nginx_start('a', redis => sprintf <<'_EOC_', sentinel_ports());
-    tenant_redis sentinel=mymaster timeout=100ms;
+my $N = eval { nginx_start('a', redis => sprintf <<'_EOC_', $TIMEOUT * 1000, sentinel_ports());
+    tenant_redis sentinel=mymaster timeout=%dms;
     tenant_redis_sentinel 127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d;
 _EOC_
 } or do { fail("nginx starts with this configuration: $@"); done_testing(); exit 1 };

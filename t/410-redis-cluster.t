@@ -45,8 +45,13 @@ if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
 my $TMP = $TenantNginx::TMP;
 my @M = cl_masters();          # "127.0.0.1:P" x 3
 
+# under make test-valgrind (memcheck) longer, as nginx is slower there
+my $TIMEOUT = scaled(0.1) * 1000;       # tenant_redis timeout=, ms
+my $TLS_TIMEOUT = scaled(0.2) * 1000;   # the same over TLS
+my $AT_ONCE = scaled(1);                # a failure policy's answer, s
+
 sub free_port { TenantNginx::free_port() }
-sub wait_until { cl_wait($_[0], $_[1], 0.05) }
+sub wait_until { cl_wait(scaled($_[0]), $_[1], 0.05) }
 
 sub cluster_state {
     my ($info) = cl_try($_[0], 'CLUSTER', 'INFO');
@@ -78,7 +83,7 @@ sub quota_on {
 
 my $ZP = free_port();
 my $N = eval { nginx_start('a', redis => <<"_EOC_") }
-    tenant_redis cluster=on timeout=100ms;
+    tenant_redis cluster=on timeout=${TIMEOUT}ms;
     tenant_redis_cluster $M[0] $M[1];
 
     tenant_limit_zone per_key key=\$arg_k rate=1000r/s burst=1000;
@@ -206,7 +211,7 @@ subtest 'e. a half-migrated tenant (ASK, then TRYAGAIN) gets the failure policy,
     my $r = api($N, token($id), path => '/api-deny');
     is "$r->{status} $r->{error}", '503 limiter_unavailable',
        'meanwhile: 503 limiter_unavailable (tenant_redis_failure deny)';
-    cmp_ok $r->{took}, '<', 1, 'answered within the wait';
+    cmp_ok $r->{took}, '<', $AT_ONCE, 'answered within the wait';
     like error_log_since($N, $pos), qr/too many redirects for slot $slot, last "TRYAGAIN/,
          'logged: too many redirects, the last a TRYAGAIN';
     $r = api($N, token($id));
@@ -220,7 +225,7 @@ subtest 'e. a half-migrated tenant (ASK, then TRYAGAIN) gets the failure policy,
 subtest 'f. a dead seed first is skipped' => sub {
     my $dead = free_port();
     my $b = eval { nginx_start('b', redis => <<"_EOC_") };
-    tenant_redis cluster=on timeout=100ms;
+    tenant_redis cluster=on timeout=${TIMEOUT}ms;
     tenant_redis_cluster 127.0.0.1:$dead $M[2];
 _EOC_
     ok $b, 'nginx starts with a dead seed first' or return;
@@ -242,7 +247,7 @@ subtest 'g. CLUSTERDOWN, then a master down: its tenants get the failure policy,
     my $pos = length error_log($N);
     my $r = api($N, token($T{0}), path => '/api-deny');
     is "$r->{status} $r->{error}", '503 limiter_unavailable', "CLUSTERDOWN from $M[0]: the failure policy";
-    cmp_ok $r->{took}, '<', 1, 'at once';
+    cmp_ok $r->{took}, '<', $AT_ONCE, 'at once';
     $r = api($N, token($T{0}));
     is "$r->{status} $r->{limit}", '200 UNAVAILABLE', 'with tenant_redis_failure allow: 200, UNAVAILABLE';
     # the link's errors are logged once a second: the lost master's may come first
@@ -257,7 +262,7 @@ subtest 'g. CLUSTERDOWN, then a master down: its tenants get the failure policy,
     is "$r[0]{status} $r[0]{limit}", '200 PASSED', "a tenant on $M[0] passes";
     is "$r[1]{status} $r[1]{limit}", '200 PASSED', "a tenant on $M[1] passes";
     is "$r[2]{status} $r[2]{error}", '503 limiter_unavailable', "a tenant on $M[2] (down): the failure policy";
-    cmp_ok $r[2]{took}, '<', 1, 'at once';
+    cmp_ok $r[2]{took}, '<', $AT_ONCE, 'at once';
     is redis_up(), 0, "tenant_redis_up 0 while $M[2], a master of the map, is down";
 };
 
@@ -275,7 +280,7 @@ subtest 'h. tls: every node is reached over TLS, its certificate verified' => su
        'the TLS cluster is ok';
 
     my $c = eval { nginx_start('c', redis => <<"_EOC_") };
-    tenant_redis cluster=on tls timeout=200ms;
+    tenant_redis cluster=on tls timeout=${TLS_TIMEOUT}ms;
     tenant_redis_cluster $tls[1];
     tenant_redis_ssl_trusted_certificate $t/ca.crt;
     tenant_redis_ssl_server_name redis.test;
@@ -300,7 +305,7 @@ _EOC_
     nginx_stop($c);
 
     my $d = eval { nginx_start('d', redis => <<"_EOC_") };
-    tenant_redis cluster=on tls timeout=200ms;
+    tenant_redis cluster=on tls timeout=${TLS_TIMEOUT}ms;
     tenant_redis_cluster $tls[1];
     tenant_redis_ssl_trusted_certificate $t/ca.crt;
     tenant_redis_ssl_server_name wrong.test;
@@ -323,8 +328,12 @@ sub nginx_t {
               "error_log $dir/logs/error.log;\npid $dir/logs/nginx.pid;\n",
               "events {}\nhttp {\n$http}\n";
     close $fh;
-    my $out = `$TenantNginx::NGINX -t -p $dir/ -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
-    return ($? == 0, $out);
+    # under make test-valgrind under memcheck too
+    my $nginx = join ' ', TenantValgrind::wrap($dir, $TenantNginx::NGINX);
+    my $out = `$nginx -t -p $dir/ -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
+    my $ok = $? == 0;
+    TenantValgrind::check($dir, 'nginx -t');
+    return ($ok, $out);
 }
 
 subtest 'i. configuration mistakes are refused, naming the line' => sub {

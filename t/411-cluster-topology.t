@@ -45,13 +45,14 @@ alarm 150;
 
 if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
 
-my $TIMEOUT = 0.2;            # tenant_redis timeout=
-my $FAST = $TIMEOUT + 0.8;    # no request may take longer (client side)
+# under make test-valgrind (memcheck) longer, as nginx is slower there
+my $TIMEOUT = scaled(0.2);           # tenant_redis timeout=
+my $FAST = $TIMEOUT + scaled(0.8);   # no request may take longer (client side)
 
 sub gateway_conf {
     my (@seeds) = @_;
     return <<"_EOC_";
-    tenant_redis cluster=on timeout=200ms;
+    tenant_redis cluster=on timeout=${\ ($TIMEOUT * 1000)}ms;
     tenant_redis_cluster @seeds;
     tenant_plan q300 rate=100000r/s burst=100000 quota=300/day;
     tenant_limit_zone per_key key=\$http_x_key rate=10r/m burst=9;

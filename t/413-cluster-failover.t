@@ -47,14 +47,15 @@ alarm 150;
 
 if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
 
-my $TIMEOUT = 0.2;            # tenant_redis timeout=
-my $FAST = $TIMEOUT + 0.8;    # no request may take longer (client side)
+# under make test-valgrind (memcheck) longer, as nginx is slower there
+my $TIMEOUT = scaled(0.2);           # tenant_redis timeout=
+my $FAST = $TIMEOUT + scaled(0.8);   # no request may take longer (client side)
 my $RESUME = 2;               # the contract
 
 sub start_gateway {
     my ($name, @seeds) = @_;
     my $g = eval { nginx_start($name, workers => 2, redis => <<"_EOC_") };
-    tenant_redis cluster=on timeout=200ms;
+    tenant_redis cluster=on timeout=${\ ($TIMEOUT * 1000)}ms;
     tenant_redis_cluster @seeds;
 _EOC_
     return $g if $g;

@@ -41,7 +41,9 @@ alarm 120;
 
 if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
 
-my $FAST = 1;    # timeout=200ms, and some slack
+# under make test-valgrind (memcheck) longer, as nginx is slower there
+my $TIMEOUT = scaled(0.2);    # tenant_redis timeout=
+my $FAST = scaled(1);         # the timeout, and some slack
 my $CA = $ENV{TEST_NGINX_CLUSTER_CA};
 
 sub conf {
@@ -49,7 +51,7 @@ sub conf {
     my $pw = $o{password} // $TenantCluster::GW_PASSWORD;
     my $name = $o{server_name} // 'redis.test';
     return <<"_EOC_";
-    tenant_redis cluster=on timeout=200ms tls username=gateway password=$pw;
+    tenant_redis cluster=on timeout=${\ ($TIMEOUT * 1000)}ms tls username=gateway password=$pw;
     tenant_redis_cluster @{[ cl_seeds() ]};
     tenant_redis_ssl_trusted_certificate $CA;
     tenant_redis_ssl_server_name $name;

@@ -20,6 +20,7 @@ use POSIX ();
 use Test::More ();
 use Time::HiRes qw(sleep);
 use TenantTest ();
+use TenantValgrind ();
 
 my $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $ECHO = '/usr/lib/nginx/modules/ngx_http_echo_module.so';
@@ -63,13 +64,8 @@ sub free_block {
 my $json = JSON::PP->new->canonical(1);
 
 # make test-valgrind: the gateways (not the IdPs, plain nginx) under
-# memcheck, with the options Test::Nginx gives it
-our $VALGRIND = $ENV{TEST_NGINX_USE_VALGRIND};
-our @VALGRIND_OPTS = !$VALGRIND ? ()
-    : $VALGRIND =~ /^\d+$/
-    ? qw(--num-callers=100 -q --tool=memcheck --leak-check=full
-         --show-possibly-lost=no --gen-suppressions=all)
-    : ('-q', split ' ', $VALGRIND);
+# memcheck (TenantValgrind)
+our $VALGRIND = TenantValgrind::on();
 
 sub run { system(@_) == 0 or die "@_: $?" }
 
@@ -270,52 +266,23 @@ END
 }
 
 # Under make test-valgrind (TEST_NGINX_USE_VALGRIND) the gateway runs
-# under memcheck as Test::Nginx runs it: in the foreground, with the
-# runner's options (and VALGRIND_OPTS: the suppressions), each process,
-# the workers too, reporting to a file of its own; stop() reads them and
-# fails a test for each report.  nginx starts in seconds there: started
-# is when it listens, or has exited (a configuration it refuses).
+# under memcheck (TenantValgrind), in the foreground; stop() fails a test
+# for each report.  nginx starts in seconds there: started is when it
+# listens, or has exited (a configuration it refuses).
 sub start_valgrind {
     my ($self) = @_;
     my $d = $self->{dir};
-    mkdir "$d/valgrind";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', "$d/logs/stderr";
-        exec('valgrind', "--log-file=$d/valgrind/%p.log", @VALGRIND_OPTS,
-             $NGINX, '-p', $d, '-c', "$d/nginx.conf",
-             '-e', "$d/logs/error.log", '-g', 'daemon off;')
-            or POSIX::_exit(127);
+    my $port = $self->{port};
+    my ($pid, $rc) = TenantValgrind::start($d,
+        sub { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") },
+        $NGINX, '-p', $d, '-c', "$d/nginx.conf", '-e', "$d/logs/error.log",
+        '-g', 'daemon off;');
+    $self->{rc} = $pid ? 0 : $rc;
+    if ($pid) {
+        $self->{pid} = $pid;
+        $running{$pid} = 1;
     }
-    for (1 .. 1200) {
-        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
-            $self->{rc} = $?;
-            $self->check_valgrind;
-            return $self;
-        }
-        last if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}");
-        Time::HiRes::sleep(0.05);
-    }
-    $self->{rc} = 0;
-    $self->{pid} = $pid;
-    $running{$pid} = 1;
     return $self;
-}
-
-# each report of memcheck's (an error, a definite leak) is a failed test
-sub check_valgrind {
-    my ($self) = @_;
-    for my $log (sort glob "$self->{dir}/valgrind/*.log") {
-        open my $fh, '<', $log or next;
-        my $text = do { local $/; <$fh> };
-        unlink $log;
-        next unless $text =~ /\S/;
-        Test::More::diag($text);
-        Test::More::fail("gateway under valgrind: $_")
-            for grep { !/^==\d+== Warning: / }
-                $text =~ /^(==\d+== \S.*|valgrind: .*)$/mg;
-    }
 }
 
 sub started { $_[0]{rc} == 0 }
@@ -347,19 +314,8 @@ sub stop {
     my ($self) = @_;
     my $pid = delete $self->{pid} or return;
     return TenantIdp::stop_pid($pid) unless $VALGRIND;
-    # the leak check at exit takes a while under memcheck
     delete $running{$pid};
-    kill 'QUIT', $pid;
-    for (1 .. 1200) {
-        last if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        Time::HiRes::sleep(0.05);
-    }
-    if (kill 0, $pid) {
-        kill 'KILL', $pid;
-        waitpid $pid, 0;
-        Test::More::fail("gateway under valgrind: $pid did not stop in 60 s");
-    }
-    $self->check_valgrind;
+    TenantValgrind::stop($pid, $self->{dir}, 'gateway');
 }
 
 sub DESTROY { $_[0]->stop }

@@ -42,7 +42,8 @@ sub load_start {
             push @{ $h->{files} }, $file;
             push @{ $h->{pids} }, spawn_client($file, sub {
                 my ($out) = @_;
-                my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => 5);
+                my $ua = HTTP::Tiny->new(keep_alive => 1,
+                                         timeout => scaled(5));
                 my $end = time + 55;
                 until (-e $h->{stop} || time > $end) {
                     my $r = api($g, $tok, path => $o{path} || '/api',
@@ -57,7 +58,7 @@ sub load_start {
     }
     # every client has answered once before the caller goes on
     for my $f (@{ $h->{files} }) {
-        for (1 .. 250) { last if -s $f; sleep 0.02 }
+        for (1 .. 250 * $TenantValgrind::SCALE) { last if -s $f; sleep 0.02 }
     }
     return $h;
 }
@@ -173,10 +174,11 @@ sub load_summary {
 # wait_passes($gateway, $tenant, $seconds, path => '/api'): true once
 # four requests in a row are 200 PASSED (so that, at the least, the
 # worker that answers most is served), polled; false past $seconds
+# (scaled: longer under memcheck)
 sub wait_passes {
     my ($g, $t, $limit, %o) = @_;
     my $tok = token($t, $o{plan});
-    my $end = time + $limit;
+    my $end = time + scaled($limit);
     while (time < $end) {
         my $ok = 0;
         for (1 .. 4) {

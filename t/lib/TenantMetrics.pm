@@ -1,8 +1,9 @@
 package TenantMetrics;
 
 # For the tests of tenant_metrics with several workers, reloads and a
-# real Prometheus (t/601, t/602): a gateway (TenantIdp::Gateway: master,
-# workers, daemon) with Redis limits and a /metrics location, a client
+# real Prometheus (t/601, t/602): a gateway (master, workers, daemon; under
+# make test-valgrind in the foreground under memcheck, TenantValgrind)
+# with Redis limits and a /metrics location, a client
 # that sends one tenant's requests on fresh connections (so that both
 # workers get some: the listen socket has "reuseport") and tallies what
 # came back, and a parser of the text exposition.
@@ -15,10 +16,12 @@ use strict;
 use warnings;
 
 use HTTP::Tiny;
+use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 use TenantTest ();
 use TenantIdp ();
 use TenantRedis ();
+use TenantValgrind ();
 use File::Temp ();
 
 our $DATA = $ENV{TEST_NGINX_DATA_DIR} || TenantTest::key_path('');
@@ -45,13 +48,22 @@ sub gateway {
     chmod 0755, $gw->{dir};
     $gw->write_conf;
     my $d = $gw->{dir};
-    system("$NGINX -p $d -c $d/nginx.conf -e $d/logs/error.log"
-           . " 2>$d/logs/stderr") == 0
-        or die "gateway did not start: " . slurp("$d/logs/stderr");
-    $gw->{pid} = TenantIdp::started_pid("$d/logs/nginx.pid");
+    my @cmd = ($NGINX, '-p', $d, '-c', "$d/nginx.conf",
+               '-e', "$d/logs/error.log");
+    if (TenantValgrind::on()) {
+        # make test-valgrind: under memcheck, in the foreground
+        ($gw->{pid}) = TenantValgrind::start($d,
+            sub { port_open($gw->{port}) }, @cmd, '-g', 'daemon off;');
+        die "gateway did not start: " . slurp("$d/logs/stderr")
+            unless $gw->{pid};
+    } else {
+        system(join(' ', @cmd) . " 2>$d/logs/stderr") == 0
+            or die "gateway did not start: " . slurp("$d/logs/stderr");
+        $gw->{pid} = TenantIdp::started_pid("$d/logs/nginx.pid");
+    }
     TenantIdp::wait_port($gw->{port});
     # both workers up, so that both take connections
-    my $deadline = time + 10;
+    my $deadline = time + TenantValgrind::scaled(10);
     sleep 0.05 while (my @w = worker_pids($gw->{pid})) < $gw->{workers}
                      && time < $deadline;
     return $gw;
@@ -124,35 +136,27 @@ sub requests {
     return \%t;
 }
 
-sub worker_pids {
-    my ($master) = @_;
-    my @w;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $s = <$fh> // next;
-        my ($pid, $state, $ppid) = $s =~ /^(\d+) \(.*\) (\S) (\d+)/ or next;
-        next unless $ppid == $master && $state ne 'Z';
-        open my $c, '<', "/proc/$pid/cmdline" or next;
-        my $cmd = <$c> // '';
-        push @w, $pid if $cmd =~ /worker process/;
-    }
-    return sort { $a <=> $b } @w;
+sub port_open {
+    return !!IO::Socket::INET->new(PeerAddr => "127.0.0.1:$_[0]");
 }
 
-# HUP, then wait (up to 30 s) until none of the old workers is left and
-# as many new ones run; the new workers' pids
+sub worker_pids { TenantValgrind::worker_pids($_[0]) }
+
+# HUP, then wait (up to 30 s, scaled) until none of the old workers is
+# left and as many new ones run; the new workers' pids
 sub reload {
     my ($gw) = @_;
     my @old = worker_pids($gw->{pid});
     my %old = map { $_ => 1 } @old;
     kill 'HUP', $gw->{pid} or die "HUP: $!";
-    my $deadline = time + 30;
+    my $deadline = time + TenantValgrind::scaled(30);
     while (time < $deadline) {
         my @now = worker_pids($gw->{pid});
         return @now if @now == @old && !grep { $old{$_} } @now;
         sleep 0.05;
     }
-    die "the workers were not replaced within 30 s";
+    die "the workers were not replaced within "
+        . TenantValgrind::scaled(30) . " s";
 }
 
 
@@ -209,7 +213,9 @@ sub error_log { TenantMetrics::slurp("$_[0]{dir}/logs/error.log") }
 
 sub stop {
     my ($gw) = @_;
-    TenantIdp::stop_pid(delete $gw->{pid}) if $gw->{pid};
+    my $pid = delete $gw->{pid} or return;
+    return TenantIdp::stop_pid($pid) unless TenantValgrind::on();
+    TenantValgrind::stop($pid, $gw->{dir}, 'gateway');
 }
 
 sub DESTROY { $_[0]->stop }

@@ -5,6 +5,10 @@ package TenantNginx;
 # cannot do, since it starts nginx anew for every block.  The same way
 # t/105-redis-live.t runs its two nodes: master + 1 worker, daemon on, a
 # prefix in a temporary directory, stopped in END (on failure too).
+# Under make test-valgrind (TEST_NGINX_USE_VALGRIND) each runs under
+# memcheck instead (TenantValgrind: in the foreground, the workers too),
+# stopped once the test is done (done_testing) so that a memcheck report
+# is a failed test of the file; waits on nginx scale with scaled().
 #
 #   my $n = nginx_start('a', redis => <<'_EOC_');
 #       tenant_redis sentinel=mymaster timeout=100ms;
@@ -34,10 +38,12 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 
 use TenantTest ();
+use TenantValgrind qw(scaled);
 
 use Exporter 'import';
 our @EXPORT = qw(nginx_start nginx_stop error_log error_log_since
-                 worker_pids api token spawn_client wait_kids result_lines);
+                 worker_pids api token spawn_client wait_kids result_lines
+                 scaled);
 
 our $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 our @MODULES = grep { -f } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
@@ -97,10 +103,12 @@ sub conf {
         }
 _EOC_
     }
+    # valgrind wants nginx in the foreground
+    my $daemon = TenantValgrind::on() ? 'off' : 'on';
     return <<"_EOC_";
 ${load}${user}master_process on;
 worker_processes $n->{workers};
-daemon on;
+daemon $daemon;
 error_log $p/logs/error.log $n->{log_level};
 pid $p/logs/nginx.pid;
 
@@ -168,13 +176,23 @@ sub nginx_start {
     print $fh conf($n);
     close $fh;
 
-    system($NGINX, '-p', "$n->{prefix}/", '-c', "$n->{prefix}/conf/nginx.conf",
-           '-e', "$n->{prefix}/logs/error.log") == 0
-        or die "nginx $name did not start: " . error_log($n);
-    for (1 .. 100) {
-        ($n->{master}) = slurp("$n->{prefix}/logs/nginx.pid") =~ /(\d+)/;
-        last if $n->{master} && port_open($n->{port}) && worker_pids($n);
-        sleep 0.05;
+    my @cmd = ($NGINX, '-p', "$n->{prefix}/",
+               '-c', "$n->{prefix}/conf/nginx.conf",
+               '-e', "$n->{prefix}/logs/error.log");
+    if (TenantValgrind::on()) {
+        my ($pid) = TenantValgrind::start($n->{prefix},
+            sub { port_open($n->{port}) && worker_pids({ master => $_[0] }) },
+            @cmd);
+        die "nginx $name did not start: " . error_log($n) unless $pid;
+        $n->{master} = $pid;
+    } else {
+        system(@cmd) == 0
+            or die "nginx $name did not start: " . error_log($n);
+        for (1 .. 100) {
+            ($n->{master}) = slurp("$n->{prefix}/logs/nginx.pid") =~ /(\d+)/;
+            last if $n->{master} && port_open($n->{port}) && worker_pids($n);
+            sleep 0.05;
+        }
     }
     die "nginx $name is not listening on $n->{port}" unless port_open($n->{port});
     return $n;
@@ -183,6 +201,10 @@ sub nginx_start {
 sub nginx_stop {
     my ($n) = @_;
     my $pid = $n->{master} or return;
+    if (TenantValgrind::on()) {
+        delete $n->{master};    # reaped: its pid may be another's
+        return TenantValgrind::stop($pid, $n->{prefix}, "nginx $n->{name}");
+    }
     return unless kill 0, $pid;
     kill 'QUIT', $pid;
     for (1 .. 60) { return unless kill 0, $pid; sleep 0.05 }
@@ -191,17 +213,16 @@ sub nginx_stop {
     kill 'KILL', $pid;
 }
 
-sub worker_pids {
-    my ($n) = @_;
-    my @w;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        my $s = slurp($stat) or next;
-        my ($pid, $state, $ppid) = $s =~ /^(\d+) \(.*\) (\S) (\d+)/ or next;
-        next unless $ppid == ($n->{master} || -1) && $state ne 'Z';
-        push @w, $pid if slurp("/proc/$pid/cmdline") =~ /worker process/;
-    }
-    return sort { $a <=> $b } @w;
+# under memcheck, the running instances are stopped when the test is
+# done, before its plan: their reports are its last tests
+if (TenantValgrind::on()) {
+    require Test2::API;
+    Test2::API::test2_add_callback_testing_done(sub {
+        nginx_stop($_) for grep { $owner == $$ } values %NGX;
+    });
 }
+
+sub worker_pids { TenantValgrind::worker_pids($_[0]{master}) }
 
 sub error_log { slurp("$_[0]{prefix}/logs/error.log") }
 
@@ -213,7 +234,7 @@ sub error_log_since { substr error_log($_[0]), $_[1] }
 my %UA;
 
 sub ua {
-    HTTP::Tiny->new(keep_alive => $_[0] ? 1 : 0, timeout => 5,
+    HTTP::Tiny->new(keep_alive => $_[0] ? 1 : 0, timeout => scaled(5),
                     agent => 'tenant-topology-test');
 }
 
