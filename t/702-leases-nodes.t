@@ -34,6 +34,7 @@ use TenantTest;
 use TenantRedis;
 use TenantNginx;
 use TenantLoad;
+use TenantValgrind qw(scaled);
 
 $SIG{ALRM} = sub { die "702-leases-nodes.t: time limit (300 s) reached\n" };
 alarm 300;
@@ -42,6 +43,12 @@ if (my $why = TenantNginx::cannot_run()) { plan skip_all => $why }
 
 my $RPORT = TenantRedis::redis_port();
 my $TTL = 0.2;
+
+# the issue's sizes; under memcheck (make test-valgrind), where nginx is
+# some thirty times slower, a thirtieth of them, the same checks
+my $VG = scaled(1) > 1;
+my ($Q, $RATE, $BURST, $METER) = $VG ? (300, 20, 5, 100)
+                                     : (10000, 1000, 100, 1000);
 
 sub location {
     my ($path, $lease, %o) = @_;
@@ -66,9 +73,9 @@ _EOC_
 
 my %conf = (workers => 2, redis => <<"_EOC_",
     tenant_redis 127.0.0.1:$RPORT timeout=2s;
-    tenant_plan q10k quota=10000/day;
-    tenant_plan r1000 rate=1000r/s burst=100 quota=999999999/day;
-    tenant_plan mq quota=3000/day meter=gen:1000/day;
+    tenant_plan q10k quota=$Q/day;
+    tenant_plan r1000 rate=${RATE}r/s burst=$BURST quota=999999999/day;
+    tenant_plan mq quota=@{[ 3 * $METER ]}/day meter=gen:$METER/day;
 _EOC_
     server => location('/lease', 'on max=64 ttl=200ms')
             . location('/gen', 'on max=64 ttl=200ms', meter => 'gen')
@@ -88,24 +95,25 @@ sub usage {
 }
 
 # after ttl every lease has ended and its give-back has been answered
-sub leases_end { sleep $TTL + 0.5 }
+sub leases_end { sleep $TTL + scaled(0.5) }
 
 sub others { join ',', sort grep { $_ != 200 && $_ != 429 } keys %{ $_[0] } }
 
-# ---- quota 10000/day, 30000 requests: exactly 10000
+# ---- quota 10000/day, 30000 requests: exactly 10000 ($Q, 3 x $Q)
 
 {
     my $tok = token('quota', 'q10k');
-    my $s = fire(\@N, $tok, '/lease', 6, 2500);
+    my $s = fire(\@N, $tok, '/lease', 6, 3 * $Q / 12);
 
     is(others($s), '', 'quota: only 200 and 429 answered');
-    is(($s->{200} || 0) + ($s->{429} || 0), 30000, 'quota: 30000 requests answered');
-    is($s->{200}, 10000, 'quota: exactly 10000 of the 30000 admitted');
+    is(($s->{200} || 0) + ($s->{429} || 0), 3 * $Q,
+       "quota: @{[ 3 * $Q ]} requests answered");
+    is($s->{200}, $Q, "quota: exactly $Q of the @{[ 3 * $Q ]} admitted");
 
     leases_end();
-    is(counter('quota', 'quota'), 10000,
-       'quota: the counter is exactly 10000 once the leases ended');
-    is(usage('quota'), 10000, 'quota: the usage counts the 10000');
+    is(counter('quota', 'quota'), $Q,
+       "quota: the counter is exactly $Q once the leases ended");
+    is(usage('quota'), $Q, "quota: the usage counts the $Q");
 }
 
 # ---- rate 1000r/s burst 100 for 10 s under wrk, on both nodes
@@ -124,14 +132,14 @@ sub others { join ',', sort grep { $_ != 200 && $_ != 429 } keys %{ $_[0] } }
        "rate: the counter ($admitted) is the 200s wrk saw ($seen) and the "
        . 'requests in flight when it stopped');
 
-    my $bound = 101 + int(1000 * $window);
+    my $bound = $BURST + 1 + int($RATE * $window);
     ok($admitted <= $bound,
        "rate: $admitted admitted, at most the exact GCRA's $bound in the "
        . sprintf('%.2f s window', $window));
 
-    my $floor = int(0.98 * (1000 * 10 + 101));
-    ok($seen >= $floor, "rate: $seen admitted, at least 98 % of 1000 x 10 "
-       . "+ 101 ($floor); " . ($s{429} || 0) . ' refused');
+    my $floor = int(0.98 * ($RATE * 10 + $BURST + 1));
+    ok($seen >= $floor, "rate: $seen admitted, at least 98 % of $RATE x 10 "
+       . "+ @{[ $BURST + 1 ]} ($floor); " . ($s{429} || 0) . ' refused');
 }
 
 # ---- round trips: wrk's 50 connections a node, one grant for many
@@ -164,7 +172,7 @@ sub others { join ',', sort grep { $_ != 200 && $_ != 429 } keys %{ $_[0] } }
     my $took = time - $t;
     is(join(',', keys %$s), '503', 'paused: 20 requests at once, each '
        . 'answered by the failure policy (' . join(',', %$s) . ')');
-    ok($took < 2 + 0.9, sprintf('paused: within the 2 s timeout (%.2f s)', $took));
+    ok($took < 2 + scaled(0.9), sprintf('paused: within the 2 s timeout (%.2f s)', $took));
     TenantRedis::redis('CLIENT', 'UNPAUSE');
 
     # the link that did not answer for the timeout is made again
@@ -177,7 +185,7 @@ sub others { join ',', sort grep { $_ != 200 && $_ != 429 } keys %{ $_[0] } }
 # until no request is admitted any more: a burst, then waves after ttl
 sub until_none {
     my ($tok, $path) = @_;
-    my $admitted = fire(\@N, $tok, $path, 3, 600)->{200} || 0;
+    my $admitted = fire(\@N, $tok, $path, 3, 3 * $METER / 5)->{200} || 0;
     for (1 .. 20) {
         leases_end();
         my $w = fire(\@N, $tok, $path, 1, 20)->{200} || 0;
@@ -191,12 +199,15 @@ sub until_none {
 {
     my $tok = token('metered', 'mq');
 
-    is(until_none($tok, '/gen'), 1000, 'meter: exactly its 1000 admitted');
-    is(until_none($tok, '/lease'), 2000,
-       'quota: then exactly the 2000 the quota has left, elsewhere');
+    is(until_none($tok, '/gen'), $METER, "meter: exactly its $METER admitted");
+    is(until_none($tok, '/lease'), 2 * $METER,
+       "quota: then exactly the @{[ 2 * $METER ]} the quota has left, "
+       . 'elsewhere');
     is(counter('metered', 'meter:gen') . ' ' . counter('metered', 'quota'),
-       '1000 3000', 'meter and quota: the counters are exactly 1000 and 3000');
-    is(usage('metered', 'meter:gen') . ' ' . usage('metered'), '1000 3000',
+       "$METER @{[ 3 * $METER ]}", 'meter and quota: the counters are '
+       . 'exactly the meter and the quota');
+    is(usage('metered', 'meter:gen') . ' ' . usage('metered'),
+       "$METER @{[ 3 * $METER ]}",
        'meter and quota: so is the usage');
 }
 
@@ -234,7 +245,7 @@ for my $case (['suspension', 'HSET', 'tenant:{fresh1}', 'status', 'suspended',
 {
     TenantRedis::redis_persist();
 
-    my $tok = token('killed', 'q10k');
+    my $tok = token('killed');
     my @ua = map { TenantNginx::ua(1) } @N;
     # a key's first request in a worker is exact, its second leases
     my $admitted = 0;
@@ -300,7 +311,7 @@ for my $case (['suspension', 'HSET', 'tenant:{fresh1}', 'status', 'suspended',
     sleep 0.5;
     my @old = map { worker_pids($_) } @N;
     kill 'HUP', $_->{master} for @N;
-    my $gone = poll_until(10, sub {
+    my $gone = poll_until(scaled(10), sub {
         my %now = map { $_ => 1 } map { worker_pids($_) } @N;
         !grep { $now{$_} } @old;
     });
