@@ -77,6 +77,8 @@ static ngx_http_tenant_lease_t *ngx_http_tenant_lease_slot(
     ngx_http_request_t *r, ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key);
 static void ngx_http_tenant_lease_admit(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_lease_t *l);
+static ngx_int_t ngx_http_tenant_lease_valid(
+    ngx_http_tenant_redis_reply_t *reply, ngx_int_t max);
 static ngx_int_t ngx_http_tenant_lease_keep(ngx_http_request_t *r,
     ngx_http_tenant_lease_t *l, ngx_int_t granted,
     ngx_http_tenant_redis_reply_t *reply);
@@ -550,8 +552,13 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
     ngx_int_t                        granted;
     ngx_http_tenant_lease_t         *l;
     ngx_http_tenant_loc_conf_t      *tlcf;
-    ngx_http_tenant_redis_reply_t   *e;
     ngx_http_tenant_limit_result_t  *res;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
+
+    if (ngx_http_tenant_lease_valid(reply, tlcf->lease_max) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     res = &ctx->limit;
     res->verdict = reply->element[NGX_HTTP_TENANT_REPLY_VERDICT]->integer;
@@ -577,13 +584,7 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
     field[NGX_HTTP_TENANT_REPLY_QUOTA_RESET] = &res->quota_reset;
 
     for (i = 0; i < NGX_HTTP_TENANT_REPLY_NNUMBERS; i++) {
-        e = reply->element[NGX_HTTP_TENANT_REPLY_NUMBERS + i];
-
-        if (e->type != NGX_HTTP_TENANT_REDIS_INTEGER) {
-            return NGX_ERROR;
-        }
-
-        *field[i] = e->integer;
+        *field[i] = reply->element[NGX_HTTP_TENANT_REPLY_NUMBERS + i]->integer;
     }
 
     if (res->rate_limit == NGX_HTTP_TENANT_REPLY_AS_SENT) {
@@ -594,17 +595,7 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
         res->quota_limit = ctx->limit_sent.quota_limit;
     }
 
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
-
-    e = reply->element[NGX_HTTP_TENANT_REPLY_GRANTED];
-    granted = (e->type == NGX_HTTP_TENANT_REDIS_INTEGER) ? e->integer : -1;
-
-    /* more than asked for, or units with a refusal: not our script */
-    if (granted < 0 || granted > tlcf->lease_max
-        || (granted > 0 && res->verdict != NGX_HTTP_TENANT_VERDICT_PASS))
-    {
-        return NGX_ERROR;
-    }
+    granted = reply->element[NGX_HTTP_TENANT_REPLY_GRANTED]->integer;
 
     ngx_http_tenant_limit_ignored(r, ctx, reply, NGX_HTTP_TENANT_REPLY_LEASE);
 
@@ -666,6 +657,58 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
 
 
 /*
+ * Nothing of a lease's reply is used unless all of it can be the
+ * script's: numbers it computes, GRANTED at most max, units with a pass
+ * and none with a refusal, T not negative, the give-back's keys and
+ * fields strings.  Otherwise the failure policy answers.
+ */
+
+static ngx_int_t
+ngx_http_tenant_lease_valid(ngx_http_tenant_redis_reply_t *reply,
+    ngx_int_t max)
+{
+    size_t                          i;
+    ngx_int_t                       granted, pass;
+    ngx_http_tenant_redis_reply_t  *e;
+
+    for (i = NGX_HTTP_TENANT_REPLY_NUMBERS;
+         i <= NGX_HTTP_TENANT_REPLY_INTERVAL;
+         i++)
+    {
+        e = reply->element[i];
+
+        if (e->type != NGX_HTTP_TENANT_REDIS_INTEGER
+            || e->integer > NGX_HTTP_TENANT_REPLY_NUMBER_MAX
+            || e->integer < -NGX_HTTP_TENANT_REPLY_NUMBER_MAX)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    granted = reply->element[NGX_HTTP_TENANT_REPLY_GRANTED]->integer;
+    pass = (reply->element[NGX_HTTP_TENANT_REPLY_VERDICT]->integer
+            == NGX_HTTP_TENANT_VERDICT_PASS);
+
+    if (granted < 0 || granted > max || (granted > 0) != pass
+        || reply->element[NGX_HTTP_TENANT_REPLY_INTERVAL]->integer < 0)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = NGX_HTTP_TENANT_REPLY_RATE_KEY;
+         i < NGX_HTTP_TENANT_REPLY_LEASE;
+         i++)
+    {
+        if (reply->element[i]->type != NGX_HTTP_TENANT_REDIS_STRING) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * The units not used, the time they may be used until, the give-back.
  * Units granted while the worker still holds some of the same grant's
  * kind (the next lease, asked for as the last ran low) join them and end
@@ -684,25 +727,15 @@ ngx_http_tenant_lease_keep(ngx_http_request_t *r, ngx_http_tenant_lease_t *l,
     ngx_http_tenant_loc_conf_t      *tlcf;
     ngx_http_tenant_redis_reply_t   *e;
 
-    e = reply->element[NGX_HTTP_TENANT_REPLY_INTERVAL];
-    if (e->type != NGX_HTTP_TENANT_REDIS_INTEGER || e->integer < 0) {
-        return NGX_ERROR;
-    }
-
-    interval = e->integer;
+    /* the reply's types and ranges: ngx_http_tenant_lease_valid() */
+    interval = reply->element[NGX_HTTP_TENANT_REPLY_INTERVAL]->integer;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
 
     size = ctx->limit.status.len + ctx->limit.plan.len;
 
     for (i = 0; i < NGX_HTTP_TENANT_LEASE_NGIVE; i++) {
-        e = reply->element[NGX_HTTP_TENANT_REPLY_RATE_KEY + i];
-
-        if (e->type != NGX_HTTP_TENANT_REDIS_STRING) {
-            return NGX_ERROR;
-        }
-
-        size += e->len;
+        size += reply->element[NGX_HTTP_TENANT_REPLY_RATE_KEY + i]->len;
     }
 
     if (ngx_http_tenant_lease_held(l)

@@ -278,7 +278,7 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 {
     size_t                           i, first;
     ngx_int_t                       *field[NGX_HTTP_TENANT_REPLY_NNUMBERS];
-    ngx_http_tenant_redis_reply_t   *verdict;
+    ngx_http_tenant_redis_reply_t   *verdict, *e;
     ngx_http_tenant_limit_sent_t    *sent;
     ngx_http_tenant_limit_result_t  *res;
 
@@ -308,6 +308,14 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
             && verdict->integer != NGX_HTTP_TENANT_VERDICT_PLAN)
         {
             return ngx_http_tenant_lease_parse(r, ctx, reply);
+        }
+
+        /* what the script counted comes with the lease's reply, always */
+        if (verdict->integer == NGX_HTTP_TENANT_VERDICT_PASS
+            || verdict->integer == NGX_HTTP_TENANT_VERDICT_RATE
+            || verdict->integer == NGX_HTTP_TENANT_VERDICT_QUOTA)
+        {
+            return NGX_ERROR;
         }
 
         /* refused before anything was counted: the short reply */
@@ -352,10 +360,17 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     for (i = 0; i < NGX_HTTP_TENANT_REPLY_NNUMBERS; i++) {
         *field[i] = -1;
 
-        if (first + i < reply->elements
-            && reply->element[first + i]->type == NGX_HTTP_TENANT_REDIS_INTEGER)
+        if (first + i >= reply->elements) {
+            continue;
+        }
+
+        e = reply->element[first + i];
+
+        if (e->type == NGX_HTTP_TENANT_REDIS_INTEGER
+            && e->integer <= NGX_HTTP_TENANT_REPLY_NUMBER_MAX
+            && e->integer >= -NGX_HTTP_TENANT_REPLY_NUMBER_MAX)
         {
-            *field[i] = reply->element[first + i]->integer;
+            *field[i] = e->integer;
         }
     }
 

@@ -94,6 +94,12 @@ typedef enum {
 /* after the long reply: FIELD, VALUE for each override it ignored */
 #define NGX_HTTP_TENANT_REPLY_IGNORED      10
 
+/*
+ * Lua's numbers are doubles, exact up to 2^53: a number beyond is no
+ * count, time or limit the script kept, and is not taken for one.
+ */
+#define NGX_HTTP_TENANT_REPLY_NUMBER_MAX   ((ngx_int_t) 1 << 53)
+
 typedef enum {
     NGX_HTTP_TENANT_REPLY_RATE_REMAINING = 0,
     NGX_HTTP_TENANT_REPLY_RATE_RESET,
