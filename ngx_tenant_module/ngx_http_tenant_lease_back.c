@@ -230,6 +230,17 @@ ngx_http_tenant_lease_back_done(void *data,
         ngx_http_tenant_redis_log_failure(ngx_cycle->log,
                                           "a lease's give-back failed, its "
                                           "unused units stay counted");
+
+    } else if (reply->type != NGX_HTTP_TENANT_REDIS_ARRAY
+               || reply->elements == 0
+               || reply->element[0]->type != NGX_HTTP_TENANT_REDIS_INTEGER
+               || reply->element[0]->integer != 0)
+    {
+        /* not the script's { 0, "", "" }: what it did is not known */
+        ngx_http_tenant_redis_log_failure(ngx_cycle->log,
+                                          "unexpected reply to a lease's "
+                                          "give-back, its unused units may "
+                                          "stay counted");
     }
 
     if (--ngx_http_tenant_lease_giving == 0
