@@ -19,7 +19,8 @@
 # answers EVALSHA by the tenant ID in KEYS[1]'s hash tag: a tenant's first
 # decisions get its scenario's replies, the later ones a well-formed grant
 # of one unit (so every request asks Redis), a give-back its scenario's
-# reply or { 0, "", "" }.  It writes what it was asked to a file: "D
+# reply or { 0, "", "" }.  A token's first request in a location is
+# decided exactly (no lease asked): the liar answers it truthfully.  It writes what it was asked to a file: "D
 # TENANT ARGV[18]" for a decision, "G TENANT UNITS LENGTH-OF-KEYS[1]" for
 # a give-back.
 #
@@ -150,6 +151,13 @@ sub answer {
     if ($a->[1] eq 'G') {
         note_asked('G', $tenant, $a->[2], length $k->[1]);
         return $GIVE{$tenant} ? $GIVE{$tenant}->($k, $a) : [0, '', ''];
+    }
+
+    # a token's first request in a worker is decided exactly (no
+    # ARGV[18]): the warm-up before each scenario, answered truthfully
+    if (!defined $a->[18] && $tenant !~ /^x-/) {
+        note_asked('W', $tenant);
+        return [0, 'active', $a->[4]];
     }
 
     my $i = $state->{calls}{$tenant}++;
@@ -368,6 +376,15 @@ sub req {
     return api($n, token($tenant), path => $path);
 }
 
+# a token's first request in each location is decided exactly, the next
+# ones ask for leases: the scenarios start after one request in each
+sub warm {
+    my ($tenant, @paths) = @_;
+    my @s = map { req($tenant, $_)->{status} } @paths;
+    is("@s", join(' ', (200) x @paths), "$tenant: a first request in "
+       . join(', ', @paths) . ', decided exactly');
+}
+
 # waits up to 5 s for $cond
 sub wait_for {
     my ($cond) = @_;
@@ -380,6 +397,7 @@ sub wait_for {
 for my $t (sort keys %MALFORMED) {
     my $why = $WHY{$t} || 'unexpected script reply';
 
+    warm($t, '/deny', '/allow');
     fresh_second();
     my $pos = length error_log($n);
 
@@ -399,7 +417,7 @@ for my $t (sort keys %MALFORMED) {
        "$t: the next requests are admitted");
     is(decisions($t), "$MAX $MAX $MAX $MAX",
        "$t: each decided by Redis, asking for a lease of $MAX");
-    is(seen($t), '/seen/allow /seen/deny /seen/deny',
+    is(seen($t), '/seen/deny /seen/allow /seen/allow /seen/deny /seen/deny',
        "$t: the upstream never saw the refused request");
 }
 
@@ -429,11 +447,15 @@ for my $t (sort grep { /^x-/ && $_ ne 'x-used-min' } keys %DECIDE) {
 # ---- well-formed replies of the liar are used
 
 {
+    warm($_, '/deny') for qw(ok long);
+    warm('suspended', '/deny', '/allow');
+
     my @s = map { req('ok', '/deny')->{status} } 1 .. 6;
     is("@s", '200 200 200 200 200 200', 'ok: six admitted');
     is(decisions('ok'), "$MAX $MAX",
        'ok: the grant of 5 admitted five requests, the sixth asked again');
-    is(seen('ok'), join(' ', ('/seen/deny') x 6), 'ok: the upstream saw six');
+    is(seen('ok'), join(' ', ('/seen/deny') x 7),
+       'ok: the upstream saw six, and the first request');
 
     @s = map { req('long', '/deny')->{status} } 1 .. 4;
     is("@s", '200 200 200 200', 'long: four admitted');
@@ -447,12 +469,14 @@ for my $t (sort grep { /^x-/ && $_ ne 'x-used-min' } keys %DECIDE) {
     is(req('suspended', '/deny')->{status}, 200, 'suspended: then admitted');
     is(decisions('suspended'), "$MAX $MAX $MAX",
        'suspended: each decided by Redis');
-    is(seen('suspended'), '/seen/deny', 'suspended: never seen refused');
+    is(seen('suspended'), '/seen/deny /seen/allow /seen/deny',
+       'suspended: never seen refused');
 }
 
 # ---- a key of 1 MB: kept and given back as it came
 
 {
+    warm('huge-key', '/short');
     is(req('huge-key', '/short')->{status}, 200, 'huge key: admitted');
     ok(wait_for(sub { give_backs('huge-key') }), 'huge key: given back');
     my $want = length("tenant:{huge-key}:rate$HUGE");
@@ -465,6 +489,7 @@ for my $t (sort grep { /^x-/ && $_ ne 'x-used-min' } keys %DECIDE) {
 # ---- a give-back answered with an error or garbage: logged
 
 for my $t (sort keys %GIVE_BACK) {
+    warm($t, '/short');
     fresh_second();
     my $pos = length error_log($n);
 
