@@ -15,7 +15,7 @@ FUZZ_BUILD   ?= $(BUILD)/fuzz
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
-FUZZ_TARGETS := fuzz_token fuzz_claims fuzz_tenant_id fuzz_headers
+FUZZ_TARGETS := fuzz_token fuzz_claims fuzz_tenant_id fuzz_headers fuzz_json
 
 FUZZ_NGX     := $(FUZZ_BUILD)/nginx
 FUZZ_OBJS    := $(FUZZ_BUILD)/objs
@@ -38,7 +38,7 @@ FUZZ_LIBS    := -ljansson -lcrypto
 FUZZ_NGX_OBJS := $(addprefix $(FUZZ_NGX)/objs/src/, core/ngx_palloc.o \
                  core/ngx_array.o core/ngx_list.o core/ngx_hash.o \
                  core/ngx_string.o os/unix/ngx_alloc.o)
-FUZZ_MOD_OBJS := $(addprefix $(FUZZ_OBJS)/ngx_http_tenant_, b64.o jwt.o \
+FUZZ_MOD_OBJS := $(addprefix $(FUZZ_OBJS)/ngx_http_tenant_, b64.o json.o jwt.o \
                  keys.o jwks.o claims.o headers.o where.o)
 FUZZ_LIB      := $(FUZZ_OBJS)/libfuzztenant.a
 FUZZ_BINS     := $(addprefix $(FUZZ_BUILD)/, $(FUZZ_TARGETS))

@@ -32,12 +32,19 @@ static const u_char  ngx_http_tenant_b64url_value[256] = {
 };
 
 
+/*
+ * Four characters make three bytes, so the loop takes them four at a
+ * time, with one test for the four: a bad character has the high bits
+ * set (NGX_HTTP_TENANT_B64_BAD), every good one is below 64.  A new token
+ * is decoded whole on every request, its signature included.
+ */
+
 ssize_t
 ngx_http_tenant_b64url_decode(u_char *dst, const u_char *src, size_t len)
 {
-    u_char      *d;
-    uint32_t     acc;
-    ngx_uint_t   i, bits, v;
+    u_char        *d;
+    ngx_uint_t     a, b, c, e;
+    const u_char  *end, *last;
 
     /* one leftover character carries only 6 bits: never a whole byte */
     if (len % 4 == 1) {
@@ -45,32 +52,52 @@ ngx_http_tenant_b64url_decode(u_char *dst, const u_char *src, size_t len)
     }
 
     d = dst;
-    acc = 0;
-    bits = 0;
+    end = src + len;
+    last = src + (len & ~((size_t) 3));
 
-    for (i = 0; i < len; i++) {
-        v = ngx_http_tenant_b64url_value[src[i]];
+    while (src < last) {
+        a = ngx_http_tenant_b64url_value[src[0]];
+        b = ngx_http_tenant_b64url_value[src[1]];
+        c = ngx_http_tenant_b64url_value[src[2]];
+        e = ngx_http_tenant_b64url_value[src[3]];
 
-        if (v == NGX_HTTP_TENANT_B64_BAD) {
+        if ((a | b | c | e) & 0xc0) {
             return -1;
         }
 
-        acc = (acc << 6) | v;
-        bits += 6;
+        d[0] = (u_char) (a << 2 | b >> 4);
+        d[1] = (u_char) (b << 4 | c >> 2);
+        d[2] = (u_char) (c << 6 | e);
 
-        if (bits >= 8) {
-            bits -= 8;
-            *d++ = (u_char) (acc >> bits);
-        }
+        src += 4;
+        d += 3;
+    }
+
+    if (src == end) {
+        return d - dst;
     }
 
     /*
-     * the bits left over must be zero: otherwise several encodings would
-     * stand for the same bytes
+     * two or three characters left: one or two bytes, and the bits left
+     * over must be zero, otherwise several encodings would stand for the
+     * same bytes
      */
-    if (acc & ((1u << bits) - 1)) {
+
+    a = ngx_http_tenant_b64url_value[src[0]];
+    b = ngx_http_tenant_b64url_value[src[1]];
+    c = (end - src == 3) ? ngx_http_tenant_b64url_value[src[2]] : 0;
+
+    if ((a | b | c) & 0xc0) {
         return -1;
     }
 
-    return d - dst;
+    *d++ = (u_char) (a << 2 | b >> 4);
+
+    if (end - src == 2) {
+        return (b & 0x0f) ? -1 : d - dst;
+    }
+
+    *d++ = (u_char) (b << 4 | c >> 2);
+
+    return (c & 0x03) ? -1 : d - dst;
 }

@@ -12,6 +12,7 @@
 
 #include "ngx_http_tenant_jwt.h"
 #include "ngx_http_tenant_b64.h"
+#include "ngx_http_tenant_json.h"
 
 
 #define NGX_HTTP_TENANT_JWT_JSON_MAX                                          \
@@ -135,9 +136,17 @@ ngx_http_tenant_jwt_json(const u_char *b64, size_t len, size_t flags)
         return NULL;
     }
 
-    /* duplicate names are refused: two readers must never see two values */
-    json = json_loadb((char *) ngx_http_tenant_jwt_scratch, n,
-                      JSON_REJECT_DUPLICATES | flags, NULL);
+    /*
+     * a token's part as tokens are written, else jansson, which decides
+     * what is refused; duplicate names are: two readers must never see
+     * two values
+     */
+    json = ngx_http_tenant_json_object(ngx_http_tenant_jwt_scratch, n, flags);
+
+    if (json == NULL) {
+        json = json_loadb((char *) ngx_http_tenant_jwt_scratch, n,
+                          JSON_REJECT_DUPLICATES | flags, NULL);
+    }
 
     if (json != NULL && !json_is_object(json)) {
         json_decref(json);
