@@ -5,76 +5,26 @@
 
 #include "ngx_http_tenant_module.h"
 #include "ngx_http_tenant_lease.h"
-#include "ngx_http_tenant_lease_back.h"
+#include "ngx_http_tenant_lease_slot.h"
+#include "ngx_http_tenant_lease_wait.h"
 #include "ngx_http_tenant_limit.h"
 #include "ngx_http_tenant_claims.h"
 #include "ngx_http_tenant_redis.h"
 #include "ngx_http_tenant_script.h"
-#include "ngx_http_tenant_wait.h"
 
 
 /*
- * Leases are the worker's own, in a small table: a lease is keyed by the
- * location and by everything of the token the decision reads (tenant,
- * user, plan, jti, iat), so that the registry's word on the token comes
- * with every grant.  A lease holds units already counted in Redis: the
- * worker may admit that many requests and no more, whatever the others
- * do; what it does not use goes back at the end of the lease.
+ * The access path of leases: the directive, taking a unit, asking for a
+ * grant and reading it.  The slots are ngx_http_tenant_lease_slot.c's,
+ * the requests waiting for a grant ngx_http_tenant_lease_wait.c's, the
+ * give-backs ngx_http_tenant_lease_back.c's.
  */
 
 
-#define NGX_HTTP_TENANT_LEASE_SLOTS   256
 #define NGX_HTTP_TENANT_LEASE_MAX     64
 #define NGX_HTTP_TENANT_LEASE_TTL     200
 
 
-typedef struct ngx_http_tenant_lease_s  ngx_http_tenant_lease_t;
-
-struct ngx_http_tenant_lease_s {
-    ngx_http_tenant_loc_conf_t     *conf;        /* NULL: a free slot */
-    ngx_http_tenant_lease_t        *next;        /* in the hash's bucket */
-    ngx_str_t                       key;
-    uint32_t                        hash;
-    ngx_msec_t                      used;        /* least recently: evicted */
-    ngx_msec_t                      pending;     /* a grant asked, until */
-    ngx_msec_t                      asked;       /* when it was asked */
-    ngx_http_request_t             *asker;       /* the grant's request */
-    ngx_queue_t                     waiters;     /* requests behind it */
-    ngx_event_t                     wake;        /* posted: they go on */
-    unsigned                        failed:1;    /* Redis failed the ask */
-
-    ngx_int_t                       units;       /* counted, not admitted */
-    ngx_int_t                       low;         /* ask for more at */
-    ngx_msec_t                      expires;
-    ngx_http_tenant_limit_result_t  res;         /* as granted */
-    time_t                          quota_end;
-    ngx_http_tenant_lease_back_t    back;        /* the grant's strings */
-    ngx_event_t                     timer;
-};
-
-
-/* a request behind a grant, unlinked by its cleanup if it goes first */
-typedef struct {
-    ngx_queue_t                     queue;
-    ngx_http_request_t             *request;
-    unsigned                        linked:1;
-} ngx_http_tenant_lease_waiter_t;
-
-
-/* the request that asked for a grant, forgotten by its cleanup */
-typedef struct {
-    ngx_http_tenant_lease_t        *lease;
-    ngx_http_request_t             *request;
-} ngx_http_tenant_lease_asker_t;
-
-
-static ngx_int_t ngx_http_tenant_lease_key(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_str_t *key);
-static u_char *ngx_http_tenant_lease_part(u_char *p, ngx_str_t *s);
-static ngx_http_tenant_lease_t *ngx_http_tenant_lease_find(
-    ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key, uint32_t hash);
-static ngx_http_tenant_lease_t *ngx_http_tenant_lease_slot(
-    ngx_http_request_t *r, ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key);
 static void ngx_http_tenant_lease_admit(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_lease_t *l);
 static ngx_int_t ngx_http_tenant_lease_valid(
@@ -82,35 +32,11 @@ static ngx_int_t ngx_http_tenant_lease_valid(
 static ngx_int_t ngx_http_tenant_lease_keep(ngx_http_request_t *r,
     ngx_http_tenant_lease_t *l, ngx_int_t granted,
     ngx_http_tenant_redis_reply_t *reply);
-static void ngx_http_tenant_lease_end(ngx_http_tenant_lease_t *l);
-static void ngx_http_tenant_lease_expire(ngx_event_t *ev);
 static ngx_http_tenant_lease_t *ngx_http_tenant_lease_asked(
     ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx);
-static ngx_int_t ngx_http_tenant_lease_ask(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_lease_t *l);
-static void ngx_http_tenant_lease_asker_gone(void *data);
-static ngx_int_t ngx_http_tenant_lease_wait(ngx_http_request_t *r,
-    ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_lease_t *l);
-static void ngx_http_tenant_lease_unwait(void *data);
-static void ngx_http_tenant_lease_answered(ngx_http_tenant_lease_t *l,
-    ngx_uint_t failed);
-static void ngx_http_tenant_lease_wake(ngx_event_t *ev);
-static ngx_uint_t ngx_http_tenant_lease_busy(ngx_http_tenant_lease_t *l);
-static ngx_inline ngx_int_t ngx_http_tenant_lease_held(
-    ngx_http_tenant_lease_t *l);
 static ngx_int_t ngx_http_tenant_lease_same(ngx_http_tenant_lease_t *l,
     ngx_int_t interval, ngx_http_tenant_limit_result_t *res,
     ngx_http_tenant_redis_reply_t *reply);
-static void ngx_http_tenant_lease_unlink(ngx_http_tenant_lease_t *l);
-static ngx_int_t ngx_http_tenant_lease_str(ngx_http_request_t *r,
-    ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s);
-
-
-/* the slots, and a hash of them by key */
-static ngx_http_tenant_lease_t
-    ngx_http_tenant_leases[NGX_HTTP_TENANT_LEASE_SLOTS];
-static ngx_http_tenant_lease_t
-    *ngx_http_tenant_lease_buckets[NGX_HTTP_TENANT_LEASE_SLOTS];
 
 
 /* tenant_limit_lease off | on [max=N] [ttl=TIME] */
@@ -234,8 +160,7 @@ ngx_http_tenant_lease_take(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    l = ngx_http_tenant_lease_find(tlcf, &key,
-                                   ngx_murmur_hash2(key.data, key.len));
+    l = ngx_http_tenant_lease_find(tlcf, &key);
 
     if (l) {
         l->used = ngx_current_msec;
@@ -292,169 +217,6 @@ ngx_http_tenant_lease_take(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     (void) ngx_http_tenant_lease_ask(r, ctx, l);
 
     return NGX_DECLINED;
-}
-
-
-/* the request asks for the grant: the others wait for it meanwhile */
-
-static ngx_int_t
-ngx_http_tenant_lease_ask(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_lease_t *l)
-{
-    ngx_http_cleanup_t             *cln;
-    ngx_http_tenant_lease_asker_t  *a;
-    ngx_http_tenant_main_conf_t    *tmcf;
-
-    cln = ngx_http_cleanup_add(r, sizeof(ngx_http_tenant_lease_asker_t));
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    a = cln->data;
-    a->lease = l;
-    a->request = r;
-
-    cln->handler = ngx_http_tenant_lease_asker_gone;
-
-    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tenant_module);
-
-    l->pending = ngx_current_msec + tmcf->redis->timeout + 1;
-    l->asked = ngx_current_msec;
-    l->asker = r;
-    ctx->leasing = 1;
-
-    return NGX_OK;
-}
-
-
-/* the asking request went away before its reply: the next one may ask */
-
-static void
-ngx_http_tenant_lease_asker_gone(void *data)
-{
-    ngx_http_tenant_lease_asker_t *a = data;
-
-    if (a->lease->asker == a->request) {
-        ngx_http_tenant_lease_answered(a->lease, 0);
-    }
-}
-
-
-static ngx_int_t
-ngx_http_tenant_lease_wait(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_http_tenant_lease_t *l)
-{
-    ngx_http_cleanup_t              *cln;
-    ngx_http_tenant_lease_waiter_t  *w;
-
-    cln = ngx_http_cleanup_add(r, sizeof(ngx_http_tenant_lease_waiter_t));
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    w = cln->data;
-    w->request = r;
-    w->linked = 1;
-
-    cln->handler = ngx_http_tenant_lease_unwait;
-
-    ngx_queue_insert_tail(&l->waiters, &w->queue);
-    ctx->lease_waited = 1;
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_tenant_lease_unwait(void *data)
-{
-    ngx_http_tenant_lease_waiter_t *w = data;
-
-    if (w->linked) {
-        ngx_queue_remove(&w->queue);
-        w->linked = 0;
-    }
-}
-
-
-/*
- * The grant came, or will not: the requests behind it go on, posted.
- * Where Redis failed the asking request they fail with it, rather than
- * wait for Redis once more.
- */
-
-static void
-ngx_http_tenant_lease_answered(ngx_http_tenant_lease_t *l, ngx_uint_t failed)
-{
-    l->pending = 0;
-    l->asker = NULL;
-    l->failed = failed;
-
-    if (!ngx_queue_empty(&l->waiters) && !l->wake.posted) {
-        l->wake.handler = ngx_http_tenant_lease_wake;
-        l->wake.data = l;
-        l->wake.log = ngx_cycle->log;
-
-        ngx_post_event(&l->wake, &ngx_posted_events);
-    }
-}
-
-
-/*
- * Each request behind the grant runs its access phase again: it takes a
- * unit of the lease, or asks for the next one, or is decided in Redis.
- */
-
-static void
-ngx_http_tenant_lease_wake(ngx_event_t *ev)
-{
-    ngx_queue_t                     *q;
-    ngx_http_request_t              *r;
-    ngx_http_tenant_ctx_t           *ctx;
-    ngx_http_tenant_lease_t         *l;
-    ngx_http_tenant_lease_waiter_t  *w;
-
-    l = ev->data;
-
-    while (!ngx_queue_empty(&l->waiters)) {
-        q = ngx_queue_head(&l->waiters);
-        ngx_queue_remove(q);
-
-        w = ngx_queue_data(q, ngx_http_tenant_lease_waiter_t, queue);
-        w->linked = 0;
-        r = w->request;
-
-        ctx = ngx_http_get_module_ctx(r, ngx_http_tenant_module);
-
-        /* its wait timed out meanwhile: the failure policy has answered */
-        if (ctx == NULL || !ctx->waiting
-            || ctx->limit_state != NGX_HTTP_TENANT_LIMIT_WAITING)
-        {
-            continue;
-        }
-
-        (void) ngx_http_tenant_wait_done(r);
-
-        if (l->failed) {
-            ctx->limit_state = NGX_HTTP_TENANT_LIMIT_FAILED;
-
-        } else {
-            ctx->limit_state = NGX_HTTP_TENANT_LIMIT_IDLE;
-            ctx->decision_started = 0;
-        }
-
-        ngx_http_tenant_wait_resume(r);
-    }
-}
-
-
-/* a slot that a request waits on cannot go to another key */
-
-static ngx_uint_t
-ngx_http_tenant_lease_busy(ngx_http_tenant_lease_t *l)
-{
-    return l->asker != NULL || !ngx_queue_empty(&l->waiters)
-           || l->wake.posted;
 }
 
 
@@ -525,15 +287,7 @@ ngx_http_tenant_lease_asked(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx)
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
 
-    return ngx_http_tenant_lease_find(tlcf, &key,
-                                      ngx_murmur_hash2(key.data, key.len));
-}
-
-
-static ngx_inline ngx_int_t
-ngx_http_tenant_lease_held(ngx_http_tenant_lease_t *l)
-{
-    return l->units > 0 && (ngx_msec_int_t) (l->expires - ngx_current_msec) > 0;
+    return ngx_http_tenant_lease_find(tlcf, &key);
 }
 
 
@@ -552,6 +306,7 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
     ngx_int_t                        granted;
     ngx_http_tenant_lease_t         *l;
     ngx_http_tenant_loc_conf_t      *tlcf;
+    ngx_http_tenant_redis_reply_t  **e;
     ngx_http_tenant_limit_result_t  *res;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tenant_module);
@@ -563,13 +318,13 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
     res = &ctx->limit;
     res->verdict = reply->element[NGX_HTTP_TENANT_REPLY_VERDICT]->integer;
 
-    if (ngx_http_tenant_lease_str(r,
-                                  reply->element[NGX_HTTP_TENANT_REPLY_STATUS],
-                                  &res->status)
+    e = reply->element;
+
+    if (ngx_http_tenant_limit_reply_str(r, e[NGX_HTTP_TENANT_REPLY_STATUS],
+                                        &res->status)
         != NGX_OK
-        || ngx_http_tenant_lease_str(r,
-                                  reply->element[NGX_HTTP_TENANT_REPLY_PLAN],
-                                  &res->plan)
+        || ngx_http_tenant_limit_reply_str(r, e[NGX_HTTP_TENANT_REPLY_PLAN],
+                                           &res->plan)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -603,8 +358,7 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    l = ngx_http_tenant_lease_find(tlcf, &key,
-                                   ngx_murmur_hash2(key.data, key.len));
+    l = ngx_http_tenant_lease_find(tlcf, &key);
 
     if (l && l->asker == r) {
         ngx_http_tenant_lease_answered(l, 0);
@@ -807,12 +561,7 @@ ngx_http_tenant_lease_keep(ngx_http_request_t *r, ngx_http_tenant_lease_t *l,
         return NGX_OK;
     }
 
-    l->timer.handler = ngx_http_tenant_lease_expire;
-    l->timer.data = l;
-    l->timer.log = ngx_cycle->log;
-    l->timer.cancelable = 0;
-
-    ngx_add_timer(&l->timer, l->expires - ngx_current_msec);
+    ngx_http_tenant_lease_arm(l);
 
     return NGX_OK;
 }
@@ -898,273 +647,3 @@ ngx_http_tenant_lease_admit(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
 }
 
 
-static void
-ngx_http_tenant_lease_expire(ngx_event_t *ev)
-{
-    ngx_http_tenant_lease_end(ev->data);
-}
-
-
-/*
- * The lease's unused units given back, its grant forgotten, its key kept.
- * A worker that shuts down gracefully (reload, quit) waits for its leases
- * to end, their timers not being cancelable: so a reload gives the unused
- * units back.  Only a worker that dies or is terminated leaves them
- * counted.
- */
-
-static void
-ngx_http_tenant_lease_end(ngx_http_tenant_lease_t *l)
-{
-    if (l->timer.timer_set) {
-        ngx_del_timer(&l->timer);
-    }
-
-    if (l->units > 0) {
-        l->back.units = l->units;
-        ngx_http_tenant_lease_back(&l->back);
-
-    } else {
-        ngx_free(l->back.mem);
-    }
-
-    ngx_memzero(&l->back, sizeof(ngx_http_tenant_lease_back_t));
-
-    l->units = 0;
-    l->low = 0;
-    l->expires = 0;
-}
-
-
-/* "TENANT\0USER\0PLAN\0JTI\0IAT": what the decision reads of the token */
-
-static ngx_int_t
-ngx_http_tenant_lease_key(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
-    ngx_str_t *key)
-{
-    u_char      *p;
-    uint64_t     iat;
-    ngx_str_t    jti;
-
-    if (ngx_http_tenant_claim_jti(ctx->payload, &jti) != NGX_OK) {
-        ngx_str_null(&jti);
-    }
-
-    if (ngx_http_tenant_claim_seconds(ctx->payload, "iat", &iat) != NGX_OK) {
-        iat = 0;
-    }
-
-    key->data = ngx_pnalloc(r->pool, ctx->identity.tenant_id.len
-                                     + ctx->identity.user.len
-                                     + ctx->identity.plan.len + jti.len
-                                     + 4 + NGX_INT64_LEN);
-    if (key->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_http_tenant_lease_part(key->data, &ctx->identity.tenant_id);
-    p = ngx_http_tenant_lease_part(p, &ctx->identity.user);
-    p = ngx_http_tenant_lease_part(p, &ctx->identity.plan);
-    p = ngx_http_tenant_lease_part(p, &jti);
-    p = ngx_sprintf(p, "%uL", iat);
-
-    key->len = p - key->data;
-
-    return NGX_OK;
-}
-
-
-/* a part of the key and its '\0'; an absent one (NULL) is empty */
-
-static u_char *
-ngx_http_tenant_lease_part(u_char *p, ngx_str_t *s)
-{
-    if (s->len) {
-        p = ngx_cpymem(p, s->data, s->len);
-    }
-
-    *p++ = '\0';
-
-    return p;
-}
-
-
-static ngx_http_tenant_lease_t *
-ngx_http_tenant_lease_find(ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key,
-    uint32_t hash)
-{
-    ngx_http_tenant_lease_t  *l;
-
-    for (l = ngx_http_tenant_lease_buckets[hash % NGX_HTTP_TENANT_LEASE_SLOTS];
-         l;
-         l = l->next)
-    {
-        if (l->hash == hash && l->conf == tlcf && l->key.len == key->len
-            && ngx_memcmp(l->key.data, key->data, key->len) == 0)
-        {
-            return l;
-        }
-    }
-
-    return NULL;
-}
-
-
-/* the key's slot: found, free, or the least recently used idle one's */
-
-static ngx_http_tenant_lease_t *
-ngx_http_tenant_lease_slot(ngx_http_request_t *r,
-    ngx_http_tenant_loc_conf_t *tlcf, ngx_str_t *key)
-{
-    uint32_t                  hash;
-    ngx_uint_t                i;
-    ngx_http_tenant_lease_t  *l, *lru, **bucket;
-
-    hash = ngx_murmur_hash2(key->data, key->len);
-
-    l = ngx_http_tenant_lease_find(tlcf, key, hash);
-    if (l) {
-        return l;
-    }
-
-    lru = NULL;
-
-    for (i = 0; i < NGX_HTTP_TENANT_LEASE_SLOTS; i++) {
-        l = &ngx_http_tenant_leases[i];
-
-        if (l->conf == NULL) {
-            lru = l;
-            break;
-        }
-
-        /* a live lease is not given back early for another key */
-        if (ngx_http_tenant_lease_busy(l) || ngx_http_tenant_lease_held(l)) {
-            continue;
-        }
-
-        if (lru == NULL || (ngx_msec_int_t) (l->used - lru->used) < 0) {
-            lru = l;
-        }
-    }
-
-    if (lru == NULL) {
-        /* every slot holds a lease or waits for one: decided exactly */
-        return NULL;
-    }
-
-    l = lru;
-
-    if (l->conf) {
-        ngx_http_tenant_lease_end(l);
-        ngx_http_tenant_lease_unlink(l);
-        ngx_free(l->key.data);
-    }
-
-    ngx_memzero(l, sizeof(ngx_http_tenant_lease_t));
-    ngx_queue_init(&l->waiters);
-
-    l->key.data = ngx_alloc(key->len, r->connection->log);
-    if (l->key.data == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(l->key.data, key->data, key->len);
-    l->key.len = key->len;
-    l->hash = hash;
-    l->conf = tlcf;
-    l->used = ngx_current_msec;
-
-    bucket = &ngx_http_tenant_lease_buckets[hash % NGX_HTTP_TENANT_LEASE_SLOTS];
-    l->next = *bucket;
-    *bucket = l;
-
-    return l;
-}
-
-
-static void
-ngx_http_tenant_lease_unlink(ngx_http_tenant_lease_t *l)
-{
-    ngx_http_tenant_lease_t  **p;
-
-    if (l->conf == NULL) {
-        return;
-    }
-
-    for (p = &ngx_http_tenant_lease_buckets[l->hash
-                                            % NGX_HTTP_TENANT_LEASE_SLOTS];
-         *p;
-         p = &(*p)->next)
-    {
-        if (*p == l) {
-            *p = l->next;
-            return;
-        }
-    }
-}
-
-
-static ngx_int_t
-ngx_http_tenant_lease_str(ngx_http_request_t *r,
-    ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s)
-{
-    if (reply->type != NGX_HTTP_TENANT_REDIS_STRING) {
-        return NGX_ERROR;
-    }
-
-    s->len = reply->len;
-    s->data = ngx_pnalloc(r->pool, reply->len + 1);
-    if (s->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(s->data, reply->str, reply->len);
-
-    return NGX_OK;
-}
-
-
-/*
- * The leases name configuration by its address and the worker's Redis
- * client: they go with a configuration read again and at exit, their
- * unused units left counted (Redis is gone or going).
- */
-
-void
-ngx_http_tenant_lease_forget(void)
-{
-    ngx_int_t                 left;
-    ngx_uint_t                i;
-    ngx_http_tenant_lease_t  *l;
-
-    left = 0;
-
-    for (i = 0; i < NGX_HTTP_TENANT_LEASE_SLOTS; i++) {
-        l = &ngx_http_tenant_leases[i];
-
-        if (l->timer.timer_set) {
-            ngx_del_timer(&l->timer);
-        }
-
-        if (l->wake.posted) {
-            ngx_delete_posted_event(&l->wake);
-        }
-
-        left += l->units;
-
-        ngx_free(l->back.mem);
-        ngx_free(l->key.data);
-        ngx_memzero(l, sizeof(ngx_http_tenant_lease_t));
-    }
-
-    ngx_memzero(ngx_http_tenant_lease_buckets,
-                sizeof(ngx_http_tenant_lease_buckets));
-
-    ngx_http_tenant_lease_back_forget();
-
-    if (left) {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "tenant: %i leased units not given back stay counted",
-                      left);
-    }
-}

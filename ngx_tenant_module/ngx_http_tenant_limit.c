@@ -23,8 +23,6 @@ static void ngx_http_tenant_limit_reply(void *data,
     ngx_http_tenant_redis_reply_t *reply);
 static ngx_int_t ngx_http_tenant_limit_parse(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_redis_reply_t *reply);
-static ngx_int_t ngx_http_tenant_reply_str(ngx_http_request_t *r,
-    ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s);
 
 
 /*
@@ -334,11 +332,11 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         first = NGX_HTTP_TENANT_REPLY_ACTIVE_NUMBERS;
 
     } else {
-        if (ngx_http_tenant_reply_str(r,
+        if (ngx_http_tenant_limit_reply_str(r,
                                 reply->element[NGX_HTTP_TENANT_REPLY_STATUS],
                                 &res->status)
             != NGX_OK
-            || ngx_http_tenant_reply_str(r,
+            || ngx_http_tenant_limit_reply_str(r,
                                   reply->element[NGX_HTTP_TENANT_REPLY_PLAN],
                                   &res->plan)
                != NGX_OK)
@@ -431,8 +429,8 @@ ngx_http_tenant_limit_ignored(ngx_http_request_t *r,
 
 /* the reply is only valid during the callback: keep a copy */
 
-static ngx_int_t
-ngx_http_tenant_reply_str(ngx_http_request_t *r,
+ngx_int_t
+ngx_http_tenant_limit_reply_str(ngx_http_request_t *r,
     ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s)
 {
     if (reply->type != NGX_HTTP_TENANT_REDIS_STRING) {
