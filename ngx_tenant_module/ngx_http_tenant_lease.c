@@ -300,9 +300,7 @@ ngx_int_t
 ngx_http_tenant_lease_parse(ngx_http_request_t *r,
     ngx_http_tenant_ctx_t *ctx, ngx_http_tenant_redis_reply_t *reply)
 {
-    size_t                           i;
     ngx_str_t                        key;
-    ngx_int_t                       *field[NGX_HTTP_TENANT_REPLY_NNUMBERS];
     ngx_int_t                        granted;
     ngx_http_tenant_lease_t         *l;
     ngx_http_tenant_loc_conf_t      *tlcf;
@@ -330,17 +328,8 @@ ngx_http_tenant_lease_parse(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    field[NGX_HTTP_TENANT_REPLY_RATE_REMAINING] = &res->rate_remaining;
-    field[NGX_HTTP_TENANT_REPLY_RATE_RESET] = &res->rate_reset;
-    field[NGX_HTTP_TENANT_REPLY_RETRY_AFTER] = &res->retry_after;
-    field[NGX_HTTP_TENANT_REPLY_QUOTA_USED] = &res->quota_used;
-    field[NGX_HTTP_TENANT_REPLY_RATE_LIMIT] = &res->rate_limit;
-    field[NGX_HTTP_TENANT_REPLY_QUOTA_LIMIT] = &res->quota_limit;
-    field[NGX_HTTP_TENANT_REPLY_QUOTA_RESET] = &res->quota_reset;
-
-    for (i = 0; i < NGX_HTTP_TENANT_REPLY_NNUMBERS; i++) {
-        *field[i] = reply->element[NGX_HTTP_TENANT_REPLY_NUMBERS + i]->integer;
-    }
+    /* in range: ngx_http_tenant_lease_valid() */
+    ngx_http_tenant_limit_numbers(res, reply, NGX_HTTP_TENANT_REPLY_NUMBERS);
 
     if (res->rate_limit == NGX_HTTP_TENANT_REPLY_AS_SENT) {
         res->rate_limit = ctx->limit_sent.rate_limit;

@@ -274,9 +274,8 @@ static ngx_int_t
 ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
     ngx_http_tenant_redis_reply_t *reply)
 {
-    size_t                           i, first;
-    ngx_int_t                       *field[NGX_HTTP_TENANT_REPLY_NNUMBERS];
-    ngx_http_tenant_redis_reply_t   *verdict, *e;
+    size_t                           first;
+    ngx_http_tenant_redis_reply_t   *verdict;
     ngx_http_tenant_limit_sent_t    *sent;
     ngx_http_tenant_limit_result_t  *res;
 
@@ -347,30 +346,7 @@ ngx_http_tenant_limit_parse(ngx_http_request_t *r, ngx_http_tenant_ctx_t *ctx,
         first = NGX_HTTP_TENANT_REPLY_NUMBERS;
     }
 
-    field[NGX_HTTP_TENANT_REPLY_RATE_REMAINING] = &res->rate_remaining;
-    field[NGX_HTTP_TENANT_REPLY_RATE_RESET] = &res->rate_reset;
-    field[NGX_HTTP_TENANT_REPLY_RETRY_AFTER] = &res->retry_after;
-    field[NGX_HTTP_TENANT_REPLY_QUOTA_USED] = &res->quota_used;
-    field[NGX_HTTP_TENANT_REPLY_RATE_LIMIT] = &res->rate_limit;
-    field[NGX_HTTP_TENANT_REPLY_QUOTA_LIMIT] = &res->quota_limit;
-    field[NGX_HTTP_TENANT_REPLY_QUOTA_RESET] = &res->quota_reset;
-
-    for (i = 0; i < NGX_HTTP_TENANT_REPLY_NNUMBERS; i++) {
-        *field[i] = -1;
-
-        if (first + i >= reply->elements) {
-            continue;
-        }
-
-        e = reply->element[first + i];
-
-        if (e->type == NGX_HTTP_TENANT_REDIS_INTEGER
-            && e->integer <= NGX_HTTP_TENANT_REPLY_NUMBER_MAX
-            && e->integer >= -NGX_HTTP_TENANT_REPLY_NUMBER_MAX)
-        {
-            *field[i] = e->integer;
-        }
-    }
+    ngx_http_tenant_limit_numbers(res, reply, first);
 
     if (reply->elements != NGX_HTTP_TENANT_REPLY_ACTIVE
         && reply->elements != NGX_HTTP_TENANT_REPLY_SENT_LIMITS)
@@ -423,6 +399,47 @@ ngx_http_tenant_limit_ignored(ngx_http_request_t *r,
         ngx_http_tenant_override_ignored(r->connection->log,
                                          &ctx->identity.tenant_id,
                                          &field, &value);
+    }
+}
+
+
+/*
+ * The seven numbers from the reply's element first on: -1 ("no such
+ * limit") for one missing, not an integer, or beyond what a Lua script
+ * computes exactly.
+ */
+
+void
+ngx_http_tenant_limit_numbers(ngx_http_tenant_limit_result_t *res,
+    ngx_http_tenant_redis_reply_t *reply, size_t first)
+{
+    size_t                          i;
+    ngx_int_t                      *field[NGX_HTTP_TENANT_REPLY_NNUMBERS];
+    ngx_http_tenant_redis_reply_t  *e;
+
+    field[NGX_HTTP_TENANT_REPLY_RATE_REMAINING] = &res->rate_remaining;
+    field[NGX_HTTP_TENANT_REPLY_RATE_RESET] = &res->rate_reset;
+    field[NGX_HTTP_TENANT_REPLY_RETRY_AFTER] = &res->retry_after;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_USED] = &res->quota_used;
+    field[NGX_HTTP_TENANT_REPLY_RATE_LIMIT] = &res->rate_limit;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_LIMIT] = &res->quota_limit;
+    field[NGX_HTTP_TENANT_REPLY_QUOTA_RESET] = &res->quota_reset;
+
+    for (i = 0; i < NGX_HTTP_TENANT_REPLY_NNUMBERS; i++) {
+        *field[i] = -1;
+
+        if (first + i >= reply->elements) {
+            continue;
+        }
+
+        e = reply->element[first + i];
+
+        if (e->type == NGX_HTTP_TENANT_REDIS_INTEGER
+            && e->integer <= NGX_HTTP_TENANT_REPLY_NUMBER_MAX
+            && e->integer >= -NGX_HTTP_TENANT_REPLY_NUMBER_MAX)
+        {
+            *field[i] = e->integer;
+        }
     }
 }
 

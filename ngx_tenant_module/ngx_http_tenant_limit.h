@@ -38,6 +38,9 @@ ngx_http_tenant_redis_cmd_t *ngx_http_tenant_limit_command(
 void ngx_http_tenant_limit_forget(void);
 
 /* the overrides a reply says it ignored, from its element first on */
+/* the seven numbers of a reply, from its element first on */
+void ngx_http_tenant_limit_numbers(ngx_http_tenant_limit_result_t *res,
+    ngx_http_tenant_redis_reply_t *reply, size_t first);
 /* a string of a reply, copied: the reply is only valid in its callback */
 ngx_int_t ngx_http_tenant_limit_reply_str(ngx_http_request_t *r,
     ngx_http_tenant_redis_reply_t *reply, ngx_str_t *s);
