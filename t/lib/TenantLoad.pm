@@ -83,7 +83,8 @@ sub load_stop {
 
 # fire(\@gateways, $token, $path, $per_gateway, $each): $per_gateway
 # clients on each gateway, each sending $each requests one after the
-# other on its keep-alive connection, every answer read: { status => n }
+# other on its keep-alive connection, every answer read: { status => n },
+# and in list context also the longest any request took (seconds)
 sub fire {
     my ($gws, $tok, $path, $per, $each) = @_;
     my $dir = "$TenantNginx::TMP/fire" . ++$seq;
@@ -96,22 +97,31 @@ sub fire {
             push @pids, spawn_client($file, sub {
                 my ($out) = @_;
                 my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => 5);
-                my %s;
-                $s{ api($g, $tok, path => $path, ua => $ua)->{status} }++
-                    for 1 .. $each;
+                my (%s, $longest);
+                for (1 .. $each) {
+                    my $r = api($g, $tok, path => $path, ua => $ua);
+                    $s{ $r->{status} }++;
+                    $longest = $r->{took}
+                        if !defined $longest || $r->{took} > $longest;
+                }
                 print {$out} "$_ $s{$_}\n" for keys %s;
+                print {$out} "took $longest\n";
             });
         }
     }
     wait_kids(@pids);
-    my %status;
+    my (%status, $longest);
     for my $f (@files) {
         for my $l (result_lines($f)) {
             die "a client died: @$l\n" if $l->[0] eq 'DIED';
+            if ($l->[0] eq 'took') {
+                $longest = $l->[1] if !defined $longest || $l->[1] > $longest;
+                next;
+            }
             $status{ $l->[0] } += $l->[1];
         }
     }
-    return \%status;
+    return wantarray ? (\%status, $longest) : \%status;
 }
 
 # wrk_load(\@gateways, $token, $path, $seconds, $connections): one wrk
