@@ -175,8 +175,12 @@ subtest 'b. a master killed under load' => sub {
     check_resume('b. master killed', $victim, $v, $b, $t0);
     my $admitted = load_count($v, sub { $_[0]{status} == 200 });
     my $counter = (quota_counter($victim) // 0) - $BASE;
-    ok $counter <= $admitted, "$victim: counter $counter, admitted $admitted: "
-                              . 'none counted twice';
+    # a decision in flight when the master died may have run and been
+    # replicated with its reply lost: counted, answered by the failure
+    # policy, never sent again; at most one for each of the 4 clients
+    ok $counter <= $admitted + 4, "$victim: counter $counter, admitted "
+        . "$admitted: none counted twice (at most the 4 in flight at the "
+        . 'kill counted unanswered)';
     diag sprintf '%d admitted increments lost with the killed master (asynchronous replication)',
                  $admitted - $counter if $counter < $admitted;
     my @during = grep { $_->{at} > $t_kill + 0.1 && $_->{at} < $t0 } @$v;
